@@ -1,0 +1,136 @@
+"""Commands: what a user asks Tidings to do. Imperative names, plain values, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from domain.values import AckKind, EventMeta, PresenceStatus, Role
+
+__all__ = [
+    "AckRoom",
+    "AddMember",
+    "ChangeRole",
+    "ChangeRoomSettings",
+    "ChangePresence",
+    "Command",
+    "CreateRoom",
+    "DeleteMessage",
+    "EditMessage",
+    "JoinRoom",
+    "LeaveRoom",
+    "OpenDirect",
+    "PostMessage",
+    "RemoveMember",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRoom:
+    meta: EventMeta
+    room_id: UUID
+    name: str
+    public: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDirect:
+    meta: EventMeta
+    peer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    meta: EventMeta
+    room_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class AddMember:
+    meta: EventMeta
+    room_id: UUID
+    user_id: str
+    role: Role = Role.MEMBER
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    meta: EventMeta
+    room_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMember:
+    meta: EventMeta
+    room_id: UUID
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRole:
+    meta: EventMeta
+    room_id: UUID
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRoomSettings:
+    meta: EventMeta
+    room_id: UUID
+    name: str
+    public: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PostMessage:
+    meta: EventMeta
+    room_id: UUID
+    client_msg_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EditMessage:
+    meta: EventMeta
+    room_id: UUID
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    meta: EventMeta
+    room_id: UUID
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AckRoom:
+    meta: EventMeta
+    room_id: UUID
+    kind: AckKind
+    up_to: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePresence:
+    meta: EventMeta
+    status: PresenceStatus
+
+
+Command = (
+    CreateRoom
+    | OpenDirect
+    | JoinRoom
+    | AddMember
+    | LeaveRoom
+    | RemoveMember
+    | ChangeRole
+    | ChangeRoomSettings
+    | PostMessage
+    | EditMessage
+    | DeleteMessage
+    | AckRoom
+    | ChangePresence
+)

@@ -1,0 +1,139 @@
+"""The command handler: decides which events a command produces, without storing them.
+
+The caller (a single writer per room, see ``streams/``) loads nothing itself: it gives the
+handler a :class:`Streams` view, saves :attr:`Decision.pending` atomically, and answers the
+client with the event named by :attr:`Decision.answer`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from domain import commands as c
+from domain.errors import Conflict, RoomNotFound
+from domain.room import Room
+from domain.user import UserEvent, acked, presence_changed
+from domain.values import direct_room_id, user_aggregate_id
+
+__all__ = ["CommandHandler", "Decision", "EventRef", "Streams"]
+
+
+class Streams(Protocol):
+    """Read access to the current state of the streams.
+
+    Contract: every read reflects every event saved before the call (the handler runs in the
+    single writer of these streams, so nothing changes underneath it).
+    """
+
+    def get_room(self, room_id: UUID) -> Room | None:
+        """The room rebuilt from its stream, or None if it has no events."""
+
+    def user_stream_length(self, user_id: str) -> int:
+        """The position of the last event in ``user:<user_id>``, 0 if none."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventRef:
+    """Names one event of the log by its originator (aggregate id) and position."""
+
+    originator_id: UUID
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    pending: tuple[Room | UserEvent, ...]
+    """Aggregates with new events, and standalone events, to save in one transaction."""
+    answer: EventRef
+    """The event that answers the command: a new one, or the original one of a duplicate."""
+    duplicate: bool = False
+
+
+class CommandHandler:
+    def __init__(self, streams: Streams) -> None:
+        self._streams = streams
+
+    def decide(self, command: c.Command) -> Decision:  # noqa: PLR0911
+        match command:
+            case c.CreateRoom(meta, room_id, name, public):
+                if self._streams.get_room(room_id) is not None:
+                    raise Conflict(f"room {room_id} already exists")
+                room = Room.create_group(room_id, meta, name, public)
+                return Decision((room,), EventRef(room_id, 1))
+            case c.OpenDirect(meta, peer_id):
+                room_id = direct_room_id(meta.user_id, peer_id)
+                existing = self._streams.get_room(room_id)
+                if existing is not None:
+                    existing.check_member(meta.user_id)
+                    return Decision((), EventRef(room_id, 1), duplicate=True)
+                room = Room.create_direct(room_id, meta, peer_id)
+                return Decision((room,), EventRef(room_id, 1))
+            case c.JoinRoom(meta, room_id):
+                room = self._room(room_id)
+                room.join(meta)
+                return self._changed(room)
+            case c.AddMember(meta, room_id, user_id, role):
+                room = self._room(room_id)
+                room.add_member(meta, user_id, role)
+                return self._changed(room)
+            case c.LeaveRoom(meta, room_id):
+                room = self._room(room_id)
+                room.leave(meta)
+                return self._changed(room)
+            case c.RemoveMember(meta, room_id, user_id):
+                room = self._room(room_id)
+                room.remove_member(meta, user_id)
+                return self._changed(room)
+            case c.ChangeRole(meta, room_id, user_id, role):
+                room = self._room(room_id)
+                room.change_role(meta, user_id, role)
+                return self._changed(room)
+            case c.ChangeRoomSettings(meta, room_id, name, public):
+                room = self._room(room_id)
+                room.change_settings(meta, name, public)
+                return self._changed(room)
+            case c.PostMessage(meta, room_id, client_msg_id, text):
+                room = self._room(room_id)
+                before = room.version
+                message_id = room.post_message(meta, client_msg_id, text)
+                if room.version == before:
+                    original = room.messages[message_id].position
+                    return Decision((), EventRef(room_id, original), duplicate=True)
+                return self._changed(room)
+            case c.EditMessage(meta, room_id, message_id, text):
+                room = self._room(room_id)
+                room.edit_message(meta, message_id, text)
+                return self._changed(room)
+            case c.DeleteMessage(meta, room_id, message_id):
+                room = self._room(room_id)
+                room.delete_message(meta, message_id)
+                return self._changed(room)
+            case c.AckRoom(meta, room_id, kind, up_to):
+                self._room(room_id).check_ack(meta.user_id, up_to)
+                return self._user_event(
+                    acked(meta, self._next_user_position(meta.user_id), room_id, kind, up_to)
+                )
+            case c.ChangePresence(meta, status):
+                return self._user_event(
+                    presence_changed(meta, self._next_user_position(meta.user_id), status)
+                )
+        raise TypeError(f"not a command: {command!r}")  # pragma: no cover
+
+    def _room(self, room_id: UUID) -> Room:
+        room = self._streams.get_room(room_id)
+        if room is None:
+            raise RoomNotFound(room_id)
+        return room
+
+    def _next_user_position(self, user_id: str) -> int:
+        return self._streams.user_stream_length(user_id) + 1
+
+    @staticmethod
+    def _changed(room: Room) -> Decision:
+        return Decision((room,), EventRef(room.id, room.version))
+
+    @staticmethod
+    def _user_event(event: UserEvent) -> Decision:
+        return Decision((event,), EventRef(user_aggregate_id(event.user_id), event.originator_version))

@@ -1,0 +1,295 @@
+"""The Room aggregate: membership, roles, settings and message authorship.
+
+A room's events form the stream ``room:<id>``; the aggregate version is the dense stream
+position. Message bodies live in projections, not here: the aggregate keeps only what its
+rules need (who wrote which message, which client message ids it has accepted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import (
+    AlreadyAMember,
+    InsufficientRole,
+    InvalidArgument,
+    LastOwnerCannotLeave,
+    MessageNotFound,
+    NotAMember,
+    NotTheAuthor,
+    RoomNotJoinable,
+)
+from domain.values import (
+    MAX_CLIENT_MSG_ID_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
+    MAX_TEXT_LENGTH,
+    EventMeta,
+    Role,
+    RoomKind,
+    check_user_id,
+    event_id,
+    room_stream,
+)
+
+__all__ = ["MessageRecord", "Room", "check_text"]
+
+
+def check_text(text: str) -> str:
+    if not text.strip():
+        raise InvalidArgument("text must not be empty")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InvalidArgument(f"text is longer than {MAX_TEXT_LENGTH} characters")
+    return text
+
+
+def _check_name(name: str) -> str:
+    if len(name) > MAX_ROOM_NAME_LENGTH:
+        raise InvalidArgument(f"room names are at most {MAX_ROOM_NAME_LENGTH} characters")
+    return name
+
+
+@dataclass(slots=True)
+class MessageRecord:
+    author_id: str
+    position: int
+    deleted: bool = False
+
+
+class Room(Aggregate):
+    """A group room or a direct conversation. Commands are the public methods."""
+
+    class RoomCreated(Aggregate.Created):
+        meta: EventMeta
+        name: str
+        kind: RoomKind
+        public: bool
+
+    class RoomSettingsChanged(Aggregate.Event):
+        meta: EventMeta
+        name: str
+        public: bool
+
+    class MemberJoined(Aggregate.Event):
+        meta: EventMeta
+        user_id: str
+        role: Role
+        added_by: str
+
+    class MemberLeft(Aggregate.Event):
+        meta: EventMeta
+        user_id: str
+        removed_by: str
+
+    class MemberRoleChanged(Aggregate.Event):
+        meta: EventMeta
+        user_id: str
+        role: Role
+
+    class MessagePosted(Aggregate.Event):
+        meta: EventMeta
+        message_id: str
+        client_msg_id: str
+        text: str
+
+    class MessageEdited(Aggregate.Event):
+        meta: EventMeta
+        message_id: str
+        text: str
+
+    class MessageDeleted(Aggregate.Event):
+        meta: EventMeta
+        message_id: str
+
+    @event(RoomCreated)
+    def __init__(self, meta: EventMeta, name: str, kind: RoomKind, public: bool) -> None:
+        self.name = name
+        self.kind = kind
+        self.public = public
+        self.members: dict[str, Role] = {}
+        self.messages: dict[str, MessageRecord] = {}
+        self.accepted_client_msgs: dict[tuple[str, str], str] = {}
+
+    # ------------------------------------------------------------------ factories
+
+    @classmethod
+    def create_group(cls, room_id: UUID, meta: EventMeta, name: str, public: bool) -> Room:
+        """A new group room; its creator is its first owner."""
+        room = cls._create(
+            cls.RoomCreated, id=room_id, meta=meta, name=_check_name(name),
+            kind=RoomKind.GROUP, public=public,
+        )
+        room._joined(meta=meta, user_id=meta.user_id, role=Role.OWNER, added_by="")
+        return room
+
+    @classmethod
+    def create_direct(cls, room_id: UUID, meta: EventMeta, peer_id: str) -> Room:
+        """The direct conversation between the actor and a peer, both plain members."""
+        check_user_id(peer_id)
+        if peer_id == meta.user_id:
+            raise InvalidArgument("a direct conversation needs two different users")
+        room = cls._create(
+            cls.RoomCreated, id=room_id, meta=meta, name="", kind=RoomKind.DIRECT, public=False
+        )
+        room._joined(meta=meta, user_id=meta.user_id, role=Role.MEMBER, added_by="")
+        room._joined(meta=meta, user_id=peer_id, role=Role.MEMBER, added_by=meta.user_id)
+        return room
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def stream(self) -> str:
+        return room_stream(self.id)
+
+    def is_member(self, user_id: str) -> bool:
+        return user_id in self.members
+
+    def check_member(self, user_id: str) -> Role:
+        try:
+            return self.members[user_id]
+        except KeyError:
+            raise NotAMember(user_id) from None
+
+    def accepted_message(self, user_id: str, client_msg_id: str) -> MessageRecord | None:
+        message_id = self.accepted_client_msgs.get((user_id, client_msg_id))
+        return None if message_id is None else self.messages[message_id]
+
+    # ------------------------------------------------------------------ commands
+
+    def join(self, meta: EventMeta) -> None:
+        if self.kind is RoomKind.DIRECT or not self.public:
+            raise RoomNotJoinable("this room is private: a member with rights must add you")
+        if self.is_member(meta.user_id):
+            raise AlreadyAMember(meta.user_id)
+        self._joined(meta=meta, user_id=meta.user_id, role=Role.MEMBER, added_by="")
+
+    def add_member(self, meta: EventMeta, user_id: str, role: Role = Role.MEMBER) -> None:
+        self._check_group_admin(meta.user_id)
+        check_user_id(user_id)
+        if self.is_member(user_id):
+            raise AlreadyAMember(user_id)
+        if role is Role.OWNER and self.members[meta.user_id] is not Role.OWNER:
+            raise InsufficientRole("only owners may add owners")
+        self._joined(meta=meta, user_id=user_id, role=role, added_by=meta.user_id)
+
+    def leave(self, meta: EventMeta) -> None:
+        role = self.check_member(meta.user_id)
+        if self.kind is RoomKind.DIRECT:
+            raise InsufficientRole("a direct conversation cannot be left")
+        if role is Role.OWNER and self._owners() == {meta.user_id} and len(self.members) > 1:
+            raise LastOwnerCannotLeave()
+        self._left(meta=meta, user_id=meta.user_id, removed_by="")
+
+    def remove_member(self, meta: EventMeta, user_id: str) -> None:
+        actor_role = self._check_group_admin(meta.user_id)
+        target_role = self.check_member(user_id)
+        if user_id == meta.user_id:
+            raise InvalidArgument("use leave to leave a room")
+        if target_role >= actor_role and actor_role is not Role.OWNER:
+            raise InsufficientRole("admins may remove members only")
+        if target_role is Role.OWNER and self._owners() == {user_id}:
+            raise LastOwnerCannotLeave()
+        self._left(meta=meta, user_id=user_id, removed_by=meta.user_id)
+
+    def change_role(self, meta: EventMeta, user_id: str, role: Role) -> None:
+        if self._check_group_admin(meta.user_id) is not Role.OWNER:
+            raise InsufficientRole("only owners change roles")
+        current = self.check_member(user_id)
+        if current is role:
+            return
+        if current is Role.OWNER and self._owners() == {user_id}:
+            raise LastOwnerCannotLeave()
+        self._role_changed(meta=meta, user_id=user_id, role=role)
+
+    def change_settings(self, meta: EventMeta, name: str, public: bool) -> None:
+        self._check_group_admin(meta.user_id)
+        self._settings_changed(meta=meta, name=_check_name(name), public=public)
+
+    def post_message(self, meta: EventMeta, client_msg_id: str, text: str) -> str:
+        """Posts a message and returns its id; a repeated client_msg_id posts nothing."""
+        self.check_member(meta.user_id)
+        if len(client_msg_id) > MAX_CLIENT_MSG_ID_LENGTH:
+            raise InvalidArgument(f"client_msg_id is longer than {MAX_CLIENT_MSG_ID_LENGTH}")
+        if client_msg_id:
+            accepted = self.accepted_client_msgs.get((meta.user_id, client_msg_id))
+            if accepted is not None:
+                return accepted
+        message_id = event_id(self.stream, self.version + 1)
+        self._posted(meta=meta, message_id=message_id, client_msg_id=client_msg_id,
+                     text=check_text(text))
+        return message_id
+
+    def edit_message(self, meta: EventMeta, message_id: str, text: str) -> None:
+        self.check_member(meta.user_id)
+        message = self._live_message(message_id)
+        if message.author_id != meta.user_id:
+            raise NotTheAuthor()
+        self._edited(meta=meta, message_id=message_id, text=check_text(text))
+
+    def delete_message(self, meta: EventMeta, message_id: str) -> None:
+        role = self.check_member(meta.user_id)
+        message = self._live_message(message_id)
+        if message.author_id != meta.user_id and role < Role.ADMIN:
+            raise NotTheAuthor()
+        self._deleted(meta=meta, message_id=message_id)
+
+    def check_ack(self, user_id: str, up_to: int) -> None:
+        """Acks name a position of this room's stream that exists."""
+        self.check_member(user_id)
+        if not 1 <= up_to <= self.version:
+            raise InvalidArgument(f"up_to must be between 1 and {self.version}")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _owners(self) -> set[str]:
+        return {user for user, role in self.members.items() if role is Role.OWNER}
+
+    def _check_group_admin(self, user_id: str) -> Role:
+        role = self.check_member(user_id)
+        if self.kind is RoomKind.DIRECT:
+            raise InsufficientRole("direct conversations have no administrators")
+        if role < Role.ADMIN:
+            raise InsufficientRole("only admins and owners may do this")
+        return role
+
+    def _live_message(self, message_id: str) -> MessageRecord:
+        message = self.messages.get(message_id)
+        if message is None or message.deleted:
+            raise MessageNotFound(message_id)
+        return message
+
+    # ------------------------------------------------------------------ appliers
+
+    @event(MemberJoined)
+    def _joined(self, meta: EventMeta, user_id: str, role: Role, added_by: str) -> None:
+        self.members[user_id] = role
+
+    @event(MemberLeft)
+    def _left(self, meta: EventMeta, user_id: str, removed_by: str) -> None:
+        del self.members[user_id]
+
+    @event(MemberRoleChanged)
+    def _role_changed(self, meta: EventMeta, user_id: str, role: Role) -> None:
+        self.members[user_id] = role
+
+    @event(RoomSettingsChanged)
+    def _settings_changed(self, meta: EventMeta, name: str, public: bool) -> None:
+        self.name = name
+        self.public = public
+
+    @event(MessagePosted)
+    def _posted(self, meta: EventMeta, message_id: str, client_msg_id: str, text: str) -> None:
+        # Appliers run before the version moves on, so this event sits at version + 1.
+        self.messages[message_id] = MessageRecord(meta.user_id, self.version + 1)
+        if client_msg_id:
+            self.accepted_client_msgs[(meta.user_id, client_msg_id)] = message_id
+
+    @event(MessageEdited)
+    def _edited(self, meta: EventMeta, message_id: str, text: str) -> None:
+        pass
+
+    @event(MessageDeleted)
+    def _deleted(self, meta: EventMeta, message_id: str) -> None:
+        self.messages[message_id].deleted = True

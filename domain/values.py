@@ -1,0 +1,102 @@
+"""Small immutable values shared by events and commands."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import IntEnum
+
+from domain.errors import InvalidArgument
+
+__all__ = [
+    "MAX_CLIENT_MSG_ID_LENGTH",
+    "MAX_ROOM_NAME_LENGTH",
+    "MAX_TEXT_LENGTH",
+    "MAX_USER_ID_LENGTH",
+    "AckKind",
+    "EventMeta",
+    "PresenceStatus",
+    "Role",
+    "RoomKind",
+    "check_user_id",
+    "direct_room_id",
+    "event_id",
+    "room_stream",
+    "user_aggregate_id",
+    "user_stream",
+]
+
+MAX_TEXT_LENGTH = 4000
+MAX_ROOM_NAME_LENGTH = 200
+MAX_CLIENT_MSG_ID_LENGTH = 128
+MAX_USER_ID_LENGTH = 128
+
+# Fixed namespace so that derived ids are the same on every machine and every replay.
+_NAMESPACE = uuid.UUID("6f1c3b1e-7d0a-4f57-9a51-2f4c9b1f7a10")
+
+
+class RoomKind(IntEnum):
+    """Values match ``tidings.v1.RoomKind``."""
+
+    GROUP = 1
+    DIRECT = 2
+
+
+class Role(IntEnum):
+    """Values match ``tidings.v1.Role``; a larger value has more rights."""
+
+    MEMBER = 1
+    ADMIN = 2
+    OWNER = 3
+
+
+class AckKind(IntEnum):
+    DELIVERED = 1
+    READ = 2
+
+
+class PresenceStatus(IntEnum):
+    ONLINE = 1
+    AWAY = 2
+    OFFLINE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    """Who caused an event, from which device, under which trace."""
+
+    user_id: str
+    device_id: str = ""
+    trace_id: str = ""
+
+
+def check_user_id(user_id: str) -> str:
+    if not user_id or len(user_id) > MAX_USER_ID_LENGTH or not user_id.isprintable():
+        raise InvalidArgument(
+            f"user ids are 1 to {MAX_USER_ID_LENGTH} printable characters: {user_id!r}"
+        )
+    return user_id
+
+
+def room_stream(room_id: uuid.UUID | str) -> str:
+    return f"room:{room_id}"
+
+
+def user_stream(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def user_aggregate_id(user_id: str) -> uuid.UUID:
+    """The log's originator id of a user's stream (acks and presence)."""
+    return uuid.uuid5(_NAMESPACE, user_stream(user_id))
+
+
+def direct_room_id(user_a: str, user_b: str) -> uuid.UUID:
+    """The one direct conversation of a pair: the same id whoever opens it first."""
+    first, second = sorted((user_a, user_b))
+    return uuid.uuid5(_NAMESPACE, f"direct\n{first}\n{second}")
+
+
+def event_id(stream: str, position: int) -> str:
+    """Event ids derive from (stream, position), so a replay yields the same ids."""
+    return str(uuid.uuid5(_NAMESPACE, f"{stream}#{position}"))

@@ -1,0 +1,163 @@
+"""What projectors ask a store to do, and what a store hands back for live delivery.
+
+Every change is idempotent under replay because a store applies a batch of changes and the
+log offset it came from in one transaction, and skips offsets it has already applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proto.codec import Envelope
+
+__all__ = [
+    "AddMember",
+    "AdvanceRoom",
+    "AppendInbox",
+    "Change",
+    "DeleteMessage",
+    "Delivery",
+    "EditMessage",
+    "InboxEntry",
+    "LiveNotice",
+    "NotifyLive",
+    "RaiseReadState",
+    "RemoveMember",
+    "SetPresence",
+    "SetRole",
+    "StoreMessage",
+    "UpsertRoom",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertRoom:
+    room_id: str
+    kind: int
+    name: str
+    public: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceRoom:
+    """The room's stream reached ``position`` at ``at`` (ISO time)."""
+
+    room_id: str
+    position: int
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddMember:
+    room_id: str
+    user_id: str
+    role: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMember:
+    room_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetRole:
+    room_id: str
+    user_id: str
+    role: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreMessage:
+    room_id: str
+    position: int
+    message_id: str
+    author_id: str
+    client_msg_id: str
+    text: str
+    posted_at: str
+    trace_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EditMessage:
+    room_id: str
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    room_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RaiseReadState:
+    """Moves a read state forward; a lower ``up_to`` than the stored one changes nothing."""
+
+    user_id: str
+    room_id: str
+    kind: int
+    up_to: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetPresence:
+    user_id: str
+    device_id: str
+    status: int
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendInbox:
+    """Appends the event to each user's inbox at that inbox's next position."""
+
+    user_ids: frozenset[str]
+    envelope: Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyLive:
+    """Delivers the event to connected users only; nothing is stored."""
+
+    user_ids: frozenset[str]
+    envelope: Envelope
+    online: bool
+
+
+Change = (
+    UpsertRoom
+    | AdvanceRoom
+    | AddMember
+    | RemoveMember
+    | SetRole
+    | StoreMessage
+    | EditMessage
+    | DeleteMessage
+    | RaiseReadState
+    | SetPresence
+    | AppendInbox
+    | NotifyLive
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """One event at one position of one user's inbox."""
+
+    user_id: str
+    position: int
+    envelope: Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class LiveNotice:
+    user_ids: frozenset[str]
+    envelope: Envelope
+    online: bool
+
+
+Delivery = InboxEntry | LiveNotice

@@ -1,0 +1,102 @@
+"""The pure projector: one event in, the changes to every read model out.
+
+Read models: rooms, membership, room timelines, read states, presence, and the per-user
+inbox (fan-out on write of each room event to the room's members, Telegram's model).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.values import AckKind, PresenceStatus
+from projections import changes as ch
+from proto.codec import Envelope, payload_kind
+
+__all__ = ["ProjectionView", "project"]
+
+
+class ProjectionView(Protocol):
+    """Reads a projector may make. Contract: they see every change applied before, including
+    those of earlier events in the same batch."""
+
+    def members(self, room_id: str) -> frozenset[str]: ...
+
+    def contacts(self, user_id: str) -> frozenset[str]:
+        """Users who share at least one room with ``user_id`` (not including them)."""
+
+    def online_devices(self, user_id: str) -> frozenset[str]: ...
+
+
+def _time(envelope: Envelope) -> str:
+    return envelope.occurred_at.ToJsonString()
+
+
+def project(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
+    kind = payload_kind(envelope)
+    if kind == "acked":
+        return _project_ack(envelope, view)
+    if kind == "presence_changed":
+        return _project_presence(envelope, view)
+    return _project_room_event(kind, envelope, view)
+
+
+def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
+    payload = getattr(envelope, kind)
+    room_id: str = payload.room_id
+    members = view.members(room_id)
+    out: list[ch.Change] = []
+    if kind in ("room_created", "room_settings_changed"):
+        room_kind = payload.kind if kind == "room_created" else 0
+        out.append(ch.UpsertRoom(room_id, room_kind, payload.name, payload.public))
+    elif kind == "member_joined":
+        out.append(ch.AddMember(room_id, payload.user_id, payload.role, envelope.position))
+        members = members | {payload.user_id}
+    elif kind == "member_left":
+        out.append(ch.RemoveMember(room_id, payload.user_id))
+    elif kind == "member_role_changed":
+        out.append(ch.SetRole(room_id, payload.user_id, payload.role))
+    elif kind == "message_posted":
+        out.append(
+            ch.StoreMessage(
+                room_id=room_id,
+                position=envelope.position,
+                message_id=payload.message_id,
+                author_id=envelope.actor.user_id,
+                client_msg_id=payload.client_msg_id,
+                text=payload.text,
+                posted_at=_time(envelope),
+                trace_id=envelope.trace_id,
+            )
+        )
+    elif kind == "message_edited":
+        out.append(ch.EditMessage(room_id, payload.message_id, payload.text))
+    elif kind == "message_deleted":
+        out.append(ch.DeleteMessage(room_id, payload.message_id))
+    out.append(ch.AdvanceRoom(room_id, envelope.position, _time(envelope)))
+    if members:
+        out.append(ch.AppendInbox(members, envelope))
+    return out
+
+
+def _project_ack(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
+    ack = envelope.acked
+    out: list[ch.Change] = [ch.RaiseReadState(ack.user_id, ack.room_id, ack.kind, ack.up_to)]
+    members = view.members(ack.room_id)
+    # Read receipts are part of the room's conversation; delivery receipts stay in the log.
+    if ack.kind == AckKind.READ and ack.user_id in members:
+        out.append(ch.AppendInbox(members, envelope))
+    return out
+
+
+def _project_presence(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
+    p = envelope.presence_changed
+    devices = set(view.online_devices(p.user_id))
+    if p.status == PresenceStatus.OFFLINE:
+        devices.discard(p.device_id)
+    else:
+        devices.add(p.device_id)
+    audience = view.contacts(p.user_id) | {p.user_id}
+    return [
+        ch.SetPresence(p.user_id, p.device_id, p.status, _time(envelope)),
+        ch.NotifyLive(audience, envelope, online=bool(devices)),
+    ]

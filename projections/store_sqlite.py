@@ -1,0 +1,375 @@
+"""SQLite projection store for the embedded mode.
+
+One file, WAL mode. Writes (from the projection runner) and reads (from REST and sessions)
+use separate connections so that readers never wait for a batch being applied; calls run in
+worker threads so the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from domain.values import PresenceStatus
+from projections import changes as ch
+from projections.store import (
+    MemberRow,
+    MessageRow,
+    PresenceRow,
+    ProjectionStore,
+    Projector,
+    RoomRow,
+)
+from proto.codec import Envelope, envelope_from_bytes
+
+__all__ = ["SqliteProjectionStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rooms (
+    room_id TEXT PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL,
+    public INTEGER NOT NULL, head INTEGER NOT NULL DEFAULT 0, last_activity TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS members (
+    room_id TEXT NOT NULL, user_id TEXT NOT NULL, role INTEGER NOT NULL, joined_at INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id);
+CREATE TABLE IF NOT EXISTS messages (
+    room_id TEXT NOT NULL, position INTEGER NOT NULL, message_id TEXT NOT NULL,
+    author_id TEXT NOT NULL, client_msg_id TEXT NOT NULL, text TEXT NOT NULL,
+    posted_at TEXT NOT NULL, trace_id TEXT NOT NULL,
+    edited INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room_id, position)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages (message_id);
+CREATE TABLE IF NOT EXISTS read_states (
+    user_id TEXT NOT NULL, room_id TEXT NOT NULL,
+    delivered_up_to INTEGER NOT NULL DEFAULT 0, read_up_to INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, room_id)
+);
+CREATE TABLE IF NOT EXISTS presence (
+    user_id TEXT NOT NULL, device_id TEXT NOT NULL, status INTEGER NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, device_id)
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    user_id TEXT NOT NULL, position INTEGER NOT NULL, envelope BLOB NOT NULL,
+    PRIMARY KEY (user_id, position)
+);
+CREATE TABLE IF NOT EXISTS inbox_heads (user_id TEXT PRIMARY KEY, head INTEGER NOT NULL);
+"""
+
+_ONLINE = (PresenceStatus.ONLINE, PresenceStatus.AWAY)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # Projections are rebuilt from the log, and the offset commits with the rows, so losing
+    # the last transactions on power loss is harmless; a process crash loses nothing.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class _View:
+    """The projector's reads, inside the write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def members(self, room_id: str) -> frozenset[str]:
+        rows = self._conn.execute("SELECT user_id FROM members WHERE room_id=?", (room_id,))
+        return frozenset(r[0] for r in rows)
+
+    def contacts(self, user_id: str) -> frozenset[str]:
+        rows = self._conn.execute(
+            "SELECT DISTINCT b.user_id FROM members a JOIN members b ON a.room_id=b.room_id "
+            "WHERE a.user_id=? AND b.user_id<>?",
+            (user_id, user_id),
+        )
+        return frozenset(r[0] for r in rows)
+
+    def online_devices(self, user_id: str) -> frozenset[str]:
+        rows = self._conn.execute(
+            "SELECT device_id FROM presence WHERE user_id=? AND status IN (?,?)",
+            (user_id, *_ONLINE),
+        )
+        return frozenset(r[0] for r in rows)
+
+
+class SqliteProjectionStore(ProjectionStore):
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        self._writer = _connect(self._path)
+        self._writer.executescript(_SCHEMA)
+        self._reader = _connect(self._path)
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self.epoch = self._load_epoch()
+
+    def _load_epoch(self) -> str:
+        with self._transaction() as c:
+            row = c.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
+            if row:
+                return str(row[0])
+            epoch = uuid.uuid4().hex[:12]
+            c.execute("INSERT INTO meta VALUES ('epoch', ?)", (epoch,))
+            return epoch
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        def run() -> list[tuple[Any, ...]]:
+            with self._read_lock:
+                return self._reader.execute(sql, tuple(params)).fetchall()
+
+        return await asyncio.to_thread(run)
+
+    # ------------------------------------------------------------------ writes
+
+    async def apply(
+        self, events: Sequence[tuple[int, Envelope]], project: Projector
+    ) -> list[ch.Delivery]:
+        return await asyncio.to_thread(self._apply, events, project)
+
+    def _apply(
+        self, events: Sequence[tuple[int, Envelope]], project: Projector
+    ) -> list[ch.Delivery]:
+        deliveries: list[ch.Delivery] = []
+        with self._transaction() as c:
+            tracked = self._tracked(c)
+            view = _View(c)
+            last = tracked
+            for offset, envelope in events:
+                if offset <= last:
+                    continue
+                for change in project(envelope, view):
+                    deliveries.extend(self._apply_change(c, change))
+                last = offset
+            if last != tracked:
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('offset', ?)", (str(last),))
+        return deliveries
+
+    @staticmethod
+    def _tracked(c: sqlite3.Connection) -> int:
+        row = c.execute("SELECT value FROM meta WHERE key='offset'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _apply_change(self, c: sqlite3.Connection, change: ch.Change) -> list[ch.Delivery]:  # noqa: C901
+        match change:
+            case ch.UpsertRoom(room_id, kind, name, public):
+                c.execute(
+                    "INSERT INTO rooms (room_id, kind, name, public) VALUES (?,?,?,?) "
+                    "ON CONFLICT (room_id) DO UPDATE SET name=excluded.name, public=excluded.public",
+                    (room_id, kind, name, int(public)),
+                )
+            case ch.AdvanceRoom(room_id, position, at):
+                c.execute(
+                    "UPDATE rooms SET head=max(head, ?), last_activity=? WHERE room_id=?",
+                    (position, at, room_id),
+                )
+            case ch.AddMember(room_id, user_id, role, position):
+                c.execute(
+                    "INSERT OR REPLACE INTO members VALUES (?,?,?,?)",
+                    (room_id, user_id, role, position),
+                )
+            case ch.RemoveMember(room_id, user_id):
+                c.execute(
+                    "DELETE FROM members WHERE room_id=? AND user_id=?", (room_id, user_id)
+                )
+            case ch.SetRole(room_id, user_id, role):
+                c.execute(
+                    "UPDATE members SET role=? WHERE room_id=? AND user_id=?",
+                    (role, room_id, user_id),
+                )
+            case ch.StoreMessage():
+                c.execute(
+                    "INSERT OR IGNORE INTO messages (room_id, position, message_id, author_id, "
+                    "client_msg_id, text, posted_at, trace_id) VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        change.room_id,
+                        change.position,
+                        change.message_id,
+                        change.author_id,
+                        change.client_msg_id,
+                        change.text,
+                        change.posted_at,
+                        change.trace_id,
+                    ),
+                )
+            case ch.EditMessage(room_id, message_id, text):
+                c.execute(
+                    "UPDATE messages SET text=?, edited=1 WHERE room_id=? AND message_id=?",
+                    (text, room_id, message_id),
+                )
+            case ch.DeleteMessage(room_id, message_id):
+                c.execute(
+                    "UPDATE messages SET text='', deleted=1 WHERE room_id=? AND message_id=?",
+                    (room_id, message_id),
+                )
+            case ch.RaiseReadState(user_id, room_id, kind, up_to):
+                column = "read_up_to" if kind == 2 else "delivered_up_to"
+                c.execute(
+                    f"INSERT INTO read_states (user_id, room_id, {column}) VALUES (?,?,?) "
+                    f"ON CONFLICT (user_id, room_id) DO UPDATE SET "
+                    f"{column}=max({column}, excluded.{column})",
+                    (user_id, room_id, up_to),
+                )
+            case ch.SetPresence(user_id, device_id, status, at):
+                c.execute(
+                    "INSERT OR REPLACE INTO presence VALUES (?,?,?,?)",
+                    (user_id, device_id, status, at),
+                )
+            case ch.AppendInbox(user_ids, envelope):
+                return self._append_inbox(c, user_ids, envelope)
+            case ch.NotifyLive(user_ids, envelope, online):
+                return [ch.LiveNotice(user_ids, envelope, online)]
+        return []
+
+    @staticmethod
+    def _append_inbox(
+        c: sqlite3.Connection, user_ids: frozenset[str], envelope: Envelope
+    ) -> list[ch.Delivery]:
+        data = envelope.SerializeToString()
+        out: list[ch.Delivery] = []
+        for user_id in sorted(user_ids):
+            row = c.execute("SELECT head FROM inbox_heads WHERE user_id=?", (user_id,)).fetchone()
+            position = (row[0] if row else 0) + 1
+            c.execute("INSERT OR REPLACE INTO inbox_heads VALUES (?,?)", (user_id, position))
+            c.execute("INSERT INTO inbox VALUES (?,?,?)", (user_id, position, data))
+            out.append(ch.InboxEntry(user_id, position, envelope))
+        return out
+
+    # ------------------------------------------------------------------ reads
+
+    async def tracked_offset(self) -> int:
+        rows = await self._read("SELECT value FROM meta WHERE key='offset'")
+        return int(rows[0][0]) if rows else 0
+
+    _ROOM_COLUMNS = "r.room_id, r.kind, r.name, r.public, r.head, r.last_activity"
+
+    async def rooms_of(self, user_id: str) -> list[RoomRow]:
+        rows = await self._read(
+            f"SELECT {self._ROOM_COLUMNS}, m.role, "
+            "coalesce(s.read_up_to, 0), coalesce(s.delivered_up_to, 0), "
+            "(SELECT count(*) FROM messages x WHERE x.room_id=r.room_id "
+            "  AND x.position > coalesce(s.read_up_to, 0) AND x.author_id<>m.user_id "
+            "  AND x.deleted=0) "
+            "FROM members m JOIN rooms r ON r.room_id=m.room_id "
+            "LEFT JOIN read_states s ON s.user_id=m.user_id AND s.room_id=m.room_id "
+            "WHERE m.user_id=? ORDER BY r.last_activity DESC, r.room_id",
+            (user_id,),
+        )
+        return [
+            RoomRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9])
+            for r in rows
+        ]
+
+    async def room(self, room_id: str) -> RoomRow | None:
+        rows = await self._read(
+            f"SELECT {self._ROOM_COLUMNS} FROM rooms r WHERE r.room_id=?", (room_id,)
+        )
+        return RoomRow(*rows[0][:3], bool(rows[0][3]), *rows[0][4:]) if rows else None
+
+    async def members(self, room_id: str) -> list[MemberRow]:
+        rows = await self._read(
+            "SELECT user_id, role, joined_at FROM members WHERE room_id=? ORDER BY joined_at",
+            (room_id,),
+        )
+        return [MemberRow(*r) for r in rows]
+
+    async def role_of(self, room_id: str, user_id: str) -> int:
+        rows = await self._read(
+            "SELECT role FROM members WHERE room_id=? AND user_id=?", (room_id, user_id)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    _MESSAGE_COLUMNS = (
+        "position, message_id, author_id, text, client_msg_id, posted_at, trace_id, edited, deleted"
+    )
+
+    @staticmethod
+    def _message(r: tuple[Any, ...]) -> MessageRow:
+        return MessageRow(*r[:7], edited=bool(r[7]), deleted=bool(r[8]))
+
+    async def timeline(
+        self, room_id: str, *, before: int | None, after: int | None, limit: int
+    ) -> list[MessageRow]:
+        if after is not None:
+            sql = (
+                f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE room_id=? AND position>? "
+                "AND (? IS NULL OR position<?) ORDER BY position LIMIT ?"
+            )
+            rows = await self._read(sql, (room_id, after, before, before, limit))
+            return [self._message(r) for r in rows]
+        sql = (
+            f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE room_id=? "
+            "AND (? IS NULL OR position<?) ORDER BY position DESC LIMIT ?"
+        )
+        rows = await self._read(sql, (room_id, before, before, limit))
+        return [self._message(r) for r in reversed(rows)]
+
+    async def message(self, room_id: str, message_id: str) -> MessageRow | None:
+        rows = await self._read(
+            f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE room_id=? AND message_id=?",
+            (room_id, message_id),
+        )
+        return self._message(rows[0]) if rows else None
+
+    async def inbox(self, user_id: str, *, after: int, limit: int) -> list[ch.InboxEntry]:
+        rows = await self._read(
+            "SELECT position, envelope FROM inbox WHERE user_id=? AND position>? "
+            "ORDER BY position LIMIT ?",
+            (user_id, after, limit),
+        )
+        return [ch.InboxEntry(user_id, r[0], envelope_from_bytes(r[1])) for r in rows]
+
+    async def inbox_head(self, user_id: str) -> int:
+        rows = await self._read("SELECT head FROM inbox_heads WHERE user_id=?", (user_id,))
+        return int(rows[0][0]) if rows else 0
+
+    async def presence(self, user_ids: Sequence[str]) -> list[PresenceRow]:
+        ids = sorted(set(user_ids))
+        if not ids:
+            return []
+        rows = await self._read(
+            f"SELECT user_id, device_id, status FROM presence "
+            f"WHERE user_id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+        return _presence_rows(ids, rows)
+
+    async def online_users(self) -> list[PresenceRow]:
+        rows = await self._read(
+            "SELECT user_id, device_id, status FROM presence WHERE status IN (?,?)", _ONLINE
+        )
+        return _presence_rows(sorted({r[0] for r in rows}), rows)
+
+    async def close(self) -> None:
+        with self._write_lock, self._read_lock:
+            self._writer.close()
+            self._reader.close()
+
+
+def _presence_rows(user_ids: Sequence[str], rows: list[tuple[Any, ...]]) -> list[PresenceRow]:
+    devices: dict[str, dict[str, int]] = {u: {} for u in user_ids}
+    for user_id, device_id, status in rows:
+        devices[user_id][device_id] = status
+    return [
+        PresenceRow(u, any(s in _ONLINE for s in d.values()), d) for u, d in devices.items()
+    ]

@@ -1,0 +1,266 @@
+"""The one translation between domain events, protobuf envelopes and JSON.
+
+Nothing else imports generated protobuf code for events. The log stores
+``Envelope.SerializeToString()`` bytes (via :class:`ProtobufMapper`, eventsourcing's Mapper
+seam), Kafka records carry the same bytes, and clients see the protobuf JSON mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import get_topic
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from domain.room import Room
+from domain.user import Acked, PresenceChanged, UserEvent
+from domain.values import (
+    AckKind,
+    EventMeta,
+    PresenceStatus,
+    Role,
+    RoomKind,
+    event_id,
+    room_stream,
+    user_aggregate_id,
+    user_stream,
+)
+from proto.tidings.v1 import events_pb2 as pb
+
+__all__ = [
+    "CodecError",
+    "Envelope",
+    "ProtobufMapper",
+    "decode_envelope",
+    "domain_event",
+    "encode_event",
+    "envelope_from_bytes",
+    "envelope_to_dict",
+    "payload_kind",
+    "room_id_of",
+]
+
+Envelope = pb.Envelope
+
+_ROOM_TOPIC = get_topic(Room)
+
+
+class CodecError(ValueError):
+    """Bytes or JSON that do not decode to a valid Tidings message."""
+
+
+def stream_of(event: DomainEventProtocol[Any]) -> str:
+    if isinstance(event, UserEvent):
+        return user_stream(event.user_id)
+    return room_stream(event.originator_id)
+
+
+def encode_event(event: DomainEventProtocol[Any], epoch: str) -> pb.Envelope:
+    """Wraps one domain event in its envelope."""
+    stream = stream_of(event)
+    meta: EventMeta = event.meta  # type: ignore[attr-defined]
+    envelope = pb.Envelope(
+        event_id=event_id(stream, event.originator_version),
+        stream=stream,
+        position=event.originator_version,
+        epoch=epoch,
+        actor=pb.Actor(user_id=meta.user_id, device_id=meta.device_id),
+        trace_id=meta.trace_id,
+    )
+    envelope.occurred_at.FromDatetime(event.timestamp)
+    room_id = str(event.originator_id)
+    match event:
+        case Room.RoomCreated():
+            envelope.room_created.CopyFrom(
+                pb.RoomCreated(
+                    room_id=room_id, name=event.name, kind=int(event.kind), public=event.public
+                )
+            )
+        case Room.RoomSettingsChanged():
+            envelope.room_settings_changed.CopyFrom(
+                pb.RoomSettingsChanged(room_id=room_id, name=event.name, public=event.public)
+            )
+        case Room.MemberJoined():
+            envelope.member_joined.CopyFrom(
+                pb.MemberJoined(
+                    room_id=room_id,
+                    user_id=event.user_id,
+                    role=int(event.role),
+                    added_by=event.added_by,
+                )
+            )
+        case Room.MemberLeft():
+            envelope.member_left.CopyFrom(
+                pb.MemberLeft(room_id=room_id, user_id=event.user_id, removed_by=event.removed_by)
+            )
+        case Room.MemberRoleChanged():
+            envelope.member_role_changed.CopyFrom(
+                pb.MemberRoleChanged(room_id=room_id, user_id=event.user_id, role=int(event.role))
+            )
+        case Room.MessagePosted():
+            envelope.message_posted.CopyFrom(
+                pb.MessagePosted(
+                    room_id=room_id,
+                    message_id=event.message_id,
+                    client_msg_id=event.client_msg_id,
+                    text=event.text,
+                )
+            )
+        case Room.MessageEdited():
+            envelope.message_edited.CopyFrom(
+                pb.MessageEdited(room_id=room_id, message_id=event.message_id, text=event.text)
+            )
+        case Room.MessageDeleted():
+            envelope.message_deleted.CopyFrom(
+                pb.MessageDeleted(room_id=room_id, message_id=event.message_id)
+            )
+        case Acked():
+            envelope.acked.CopyFrom(
+                pb.Acked(
+                    room_id=str(event.room_id),
+                    user_id=event.user_id,
+                    kind=int(event.kind),
+                    up_to=event.up_to,
+                )
+            )
+        case PresenceChanged():
+            envelope.presence_changed.CopyFrom(
+                pb.PresenceChanged(
+                    user_id=event.user_id, device_id=event.device_id, status=int(event.status)
+                )
+            )
+        case _:
+            raise CodecError(f"no protobuf mapping for {type(event).__qualname__}")
+    return envelope
+
+
+def payload_kind(envelope: pb.Envelope) -> str:
+    """The name of the envelope's payload field, e.g. ``"message_posted"``."""
+    kind = envelope.WhichOneof("payload")
+    if kind is None:
+        raise CodecError(f"envelope {envelope.event_id} has no payload")
+    return kind
+
+
+def room_id_of(envelope: pb.Envelope) -> str:
+    """The room an event concerns ("" for presence)."""
+    payload = getattr(envelope, payload_kind(envelope))
+    return str(getattr(payload, "room_id", ""))
+
+
+def envelope_from_bytes(data: bytes) -> pb.Envelope:
+    envelope = pb.Envelope()
+    try:
+        envelope.ParseFromString(data)
+    except DecodeError as exc:
+        raise CodecError(f"not a tidings.v1.Envelope: {exc}") from exc
+    return envelope
+
+
+def envelope_to_dict(envelope: pb.Envelope) -> dict[str, Any]:
+    """The protobuf JSON mapping of an envelope (camelCase, int64 as strings)."""
+    return json_format.MessageToDict(envelope)
+
+
+def _meta(envelope: pb.Envelope) -> EventMeta:
+    return EventMeta(envelope.actor.user_id, envelope.actor.device_id, envelope.trace_id)
+
+
+def _common(envelope: pb.Envelope, originator_id: UUID) -> dict[str, Any]:
+    return {
+        "originator_id": originator_id,
+        "originator_version": envelope.position,
+        "timestamp": envelope.occurred_at.ToDatetime(tzinfo=UTC),
+        "meta": _meta(envelope),
+    }
+
+
+def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
+    p = getattr(envelope, kind)
+    common = _common(envelope, UUID(p.room_id))
+    builders: dict[str, Callable[[], DomainEventProtocol[Any]]] = {
+        "room_created": lambda: Room.RoomCreated(
+            originator_topic=_ROOM_TOPIC,
+            name=p.name,
+            kind=RoomKind(p.kind),
+            public=p.public,
+            **common,
+        ),
+        "room_settings_changed": lambda: Room.RoomSettingsChanged(
+            name=p.name, public=p.public, **common
+        ),
+        "member_joined": lambda: Room.MemberJoined(
+            user_id=p.user_id, role=Role(p.role), added_by=p.added_by, **common
+        ),
+        "member_left": lambda: Room.MemberLeft(
+            user_id=p.user_id, removed_by=p.removed_by, **common
+        ),
+        "member_role_changed": lambda: Room.MemberRoleChanged(
+            user_id=p.user_id, role=Role(p.role), **common
+        ),
+        "message_posted": lambda: Room.MessagePosted(
+            message_id=p.message_id, client_msg_id=p.client_msg_id, text=p.text, **common
+        ),
+        "message_edited": lambda: Room.MessageEdited(
+            message_id=p.message_id, text=p.text, **common
+        ),
+        "message_deleted": lambda: Room.MessageDeleted(message_id=p.message_id, **common),
+    }
+    return builders[kind]()
+
+
+def domain_event(envelope: pb.Envelope) -> DomainEventProtocol[Any]:
+    """The domain event an envelope carries (the inverse of :func:`encode_event`)."""
+    kind = payload_kind(envelope)
+    if kind == "acked":
+        a = envelope.acked
+        return Acked(
+            user_id=a.user_id,
+            room_id=UUID(a.room_id),
+            kind=AckKind(a.kind),
+            up_to=a.up_to,
+            **_common(envelope, user_aggregate_id(a.user_id)),
+        )
+    if kind == "presence_changed":
+        p = envelope.presence_changed
+        return PresenceChanged(
+            user_id=p.user_id,
+            device_id=p.device_id,
+            status=PresenceStatus(p.status),
+            **_common(envelope, user_aggregate_id(p.user_id)),
+        )
+    return _room_event(kind, envelope)
+
+
+def decode_envelope(data: bytes) -> DomainEventProtocol[Any]:
+    return domain_event(envelope_from_bytes(data))
+
+
+class ProtobufMapper(Mapper[UUID]):
+    """eventsourcing's Mapper seam: stored events hold serialised envelopes."""
+
+    def __init__(self, transcoder: Transcoder, epoch: str) -> None:
+        super().__init__(transcoder)
+        self.epoch = epoch
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        envelope = encode_event(domain_event, self.epoch)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=payload_kind(envelope),
+            state=envelope.SerializeToString(),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        return decode_envelope(stored_event.state)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,202 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RoomKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROOM_KIND_UNSPECIFIED: _ClassVar[RoomKind]
+    ROOM_KIND_GROUP: _ClassVar[RoomKind]
+    ROOM_KIND_DIRECT: _ClassVar[RoomKind]
+
+class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLE_UNSPECIFIED: _ClassVar[Role]
+    ROLE_MEMBER: _ClassVar[Role]
+    ROLE_ADMIN: _ClassVar[Role]
+    ROLE_OWNER: _ClassVar[Role]
+
+class AckKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACK_KIND_UNSPECIFIED: _ClassVar[AckKind]
+    ACK_KIND_DELIVERED: _ClassVar[AckKind]
+    ACK_KIND_READ: _ClassVar[AckKind]
+
+class PresenceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRESENCE_STATUS_UNSPECIFIED: _ClassVar[PresenceStatus]
+    PRESENCE_STATUS_ONLINE: _ClassVar[PresenceStatus]
+    PRESENCE_STATUS_AWAY: _ClassVar[PresenceStatus]
+    PRESENCE_STATUS_OFFLINE: _ClassVar[PresenceStatus]
+ROOM_KIND_UNSPECIFIED: RoomKind
+ROOM_KIND_GROUP: RoomKind
+ROOM_KIND_DIRECT: RoomKind
+ROLE_UNSPECIFIED: Role
+ROLE_MEMBER: Role
+ROLE_ADMIN: Role
+ROLE_OWNER: Role
+ACK_KIND_UNSPECIFIED: AckKind
+ACK_KIND_DELIVERED: AckKind
+ACK_KIND_READ: AckKind
+PRESENCE_STATUS_UNSPECIFIED: PresenceStatus
+PRESENCE_STATUS_ONLINE: PresenceStatus
+PRESENCE_STATUS_AWAY: PresenceStatus
+PRESENCE_STATUS_OFFLINE: PresenceStatus
+
+class Actor(_message.Message):
+    __slots__ = ("user_id", "device_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    device_id: str
+    def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
+
+class Envelope(_message.Message):
+    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOM_CREATED_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_JOINED_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_LEFT_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ROLE_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_POSTED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_EDITED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    ACKED_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    ROOM_SETTINGS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    stream: str
+    position: int
+    epoch: str
+    occurred_at: _timestamp_pb2.Timestamp
+    actor: Actor
+    trace_id: str
+    room_created: RoomCreated
+    member_joined: MemberJoined
+    member_left: MemberLeft
+    member_role_changed: MemberRoleChanged
+    message_posted: MessagePosted
+    message_edited: MessageEdited
+    message_deleted: MessageDeleted
+    acked: Acked
+    presence_changed: PresenceChanged
+    room_settings_changed: RoomSettingsChanged
+    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ...) -> None: ...
+
+class RoomCreated(_message.Message):
+    __slots__ = ("room_id", "name", "kind", "public")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    name: str
+    kind: RoomKind
+    public: bool
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[RoomKind, str]] = ..., public: _Optional[bool] = ...) -> None: ...
+
+class RoomSettingsChanged(_message.Message):
+    __slots__ = ("room_id", "name", "public")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    name: str
+    public: bool
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., public: _Optional[bool] = ...) -> None: ...
+
+class MemberJoined(_message.Message):
+    __slots__ = ("room_id", "user_id", "role", "added_by")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ADDED_BY_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    role: Role
+    added_by: str
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., added_by: _Optional[str] = ...) -> None: ...
+
+class MemberLeft(_message.Message):
+    __slots__ = ("room_id", "user_id", "removed_by")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_BY_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    removed_by: str
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., removed_by: _Optional[str] = ...) -> None: ...
+
+class MemberRoleChanged(_message.Message):
+    __slots__ = ("room_id", "user_id", "role")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    role: Role
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ...) -> None: ...
+
+class MessagePosted(_message.Message):
+    __slots__ = ("room_id", "message_id", "client_msg_id", "text")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    message_id: str
+    client_msg_id: str
+    text: str
+    def __init__(self, room_id: _Optional[str] = ..., message_id: _Optional[str] = ..., client_msg_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class MessageEdited(_message.Message):
+    __slots__ = ("room_id", "message_id", "text")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    message_id: str
+    text: str
+    def __init__(self, room_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class MessageDeleted(_message.Message):
+    __slots__ = ("room_id", "message_id")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    message_id: str
+    def __init__(self, room_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+
+class Acked(_message.Message):
+    __slots__ = ("room_id", "user_id", "kind", "up_to")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    UP_TO_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    kind: AckKind
+    up_to: int
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., kind: _Optional[_Union[AckKind, str]] = ..., up_to: _Optional[int] = ...) -> None: ...
+
+class PresenceChanged(_message.Message):
+    __slots__ = ("user_id", "device_id", "status")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    device_id: str
+    status: PresenceStatus
+    def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., status: _Optional[_Union[PresenceStatus, str]] = ...) -> None: ...

@@ -1,0 +1,127 @@
+"""The client protocol on the wire: JSON text frames <-> ``tidings.v1`` client messages.
+
+Inbound frames are parsed strictly (unknown fields are errors). Outbound frames are the
+protobuf JSON mapping; inbox pushes are assembled from the envelope's JSON, encoded once per
+event however many recipients it has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from proto.tidings.v1 import client_pb2 as cp
+from proto.tidings.v1 import events_pb2 as pb
+
+__all__ = [
+    "COMMANDS",
+    "ClientFrame",
+    "ErrorCode",
+    "Recovery",
+    "WireError",
+    "error_frame",
+    "inbox_push_frame",
+    "message_to_dict",
+    "parse_client_frame",
+    "ping_frame",
+    "presence_frame",
+    "reply_frame",
+    "typing_frame",
+]
+
+ClientFrame = cp.ClientFrame
+ErrorCode = cp.ErrorCode
+Recovery = cp.Recovery
+
+COMMANDS = frozenset(f.name for f in cp.ClientFrame.DESCRIPTOR.oneofs_by_name["command"].fields)
+_JSON_COMMANDS = {
+    f.json_name: f.name for f in cp.ClientFrame.DESCRIPTOR.oneofs_by_name["command"].fields
+} | {name: name for name in COMMANDS}
+
+
+class WireError(ValueError):
+    """A frame the server cannot accept; ``frame_id`` is echoed when it could be read."""
+
+    def __init__(self, code: int, message: str, frame_id: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.frame_id = frame_id
+
+
+def parse_client_frame(text: str | bytes) -> cp.ClientFrame:
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise WireError(cp.BAD_REQUEST, f"frame is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise WireError(cp.BAD_REQUEST, "frame must be a JSON object")
+    frame_id = data.get("id", "")
+    frame_id = frame_id if isinstance(frame_id, str) else ""
+    commands = [key for key in data if key != "id"]
+    unknown = [key for key in commands if key not in _JSON_COMMANDS]
+    if unknown:
+        raise WireError(cp.UNKNOWN_COMMAND, f"unknown command {unknown[0]!r}", frame_id)
+    if len(commands) != 1:
+        raise WireError(cp.BAD_REQUEST, "a frame carries exactly one command", frame_id)
+    frame = cp.ClientFrame()
+    try:
+        json_format.ParseDict(data, frame)
+    except json_format.ParseError as exc:
+        raise WireError(cp.BAD_REQUEST, str(exc), frame_id) from exc
+    if not frame.id and frame.WhichOneof("command") != "pong":
+        raise WireError(cp.BAD_REQUEST, "field 'id' is required", frame_id)
+    return frame
+
+
+def message_to_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+def _dumps(frame: cp.ServerFrame) -> str:
+    return orjson.dumps(message_to_dict(frame)).decode()
+
+
+def reply_frame(frame_id: str, result_field: str, result: Message) -> str:
+    reply = cp.Reply(id=frame_id)
+    getattr(reply, result_field).CopyFrom(result)
+    return _dumps(cp.ServerFrame(reply=reply))
+
+
+def error_frame(frame_id: str, code: int, message: str, temporary: bool = False) -> str:
+    error = cp.Error(code=code, message=message, temporary=temporary)  # type: ignore[arg-type]
+    return _dumps(cp.ServerFrame(reply=cp.Reply(id=frame_id, error=error)))
+
+
+def inbox_push_frame(position: int, epoch: str, envelope_json: bytes) -> str:
+    """``{"push":{"event":{"position":"7","epoch":"…","event":{…}}}}`` without re-encoding."""
+    head = orjson.dumps({"position": str(position), "epoch": epoch})[:-1]
+    return (b'{"push":{"event":' + head + b',"event":' + envelope_json + b"}}}").decode()
+
+
+def presence_frame(user_id: str, device_id: str, status: int, online: bool) -> str:
+    notice = cp.PresenceNotice(
+        user_id=user_id,
+        device_id=device_id,
+        status=status,  # type: ignore[arg-type]
+        online=online,
+    )
+    return _dumps(cp.ServerFrame(push=cp.Push(presence=notice)))
+
+
+def typing_frame(room_id: str, user_id: str, typing: bool) -> str:
+    notice = cp.TypingNotice(room_id=room_id, user_id=user_id, typing=typing)
+    return _dumps(cp.ServerFrame(push=cp.Push(typing=notice)))
+
+
+_PING = _dumps(cp.ServerFrame(push=cp.Push(ping=cp.Ping())))
+
+
+def ping_frame() -> str:
+    return _PING
+
+
+def envelope_json(envelope: pb.Envelope) -> bytes:
+    return orjson.dumps(json_format.MessageToDict(envelope))

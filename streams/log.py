@@ -1,0 +1,61 @@
+"""Ports of the log of record: where commands become events, and where events are read.
+
+Adapters: ``log_sqlite.py`` (embedded, eventsourcing's SQLite recorder).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from domain.commands import Command
+from proto.codec import Envelope
+
+__all__ = ["CommandBus", "CommandResult", "EventLog", "LogRecord", "LogUnavailable"]
+
+
+class LogUnavailable(Exception):
+    """The log cannot be reached now; retrying the same command is safe (it is idempotent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    envelope: Envelope
+    """The event that answers the command (the original one for a duplicate)."""
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    offset: int
+    """Position in the whole log: strictly increasing in append order (gaps allowed)."""
+    data: bytes
+    """A serialised ``tidings.v1.Envelope``."""
+
+
+class CommandBus(ABC):
+    """Runs commands through the single writer of their streams.
+
+    Contract: when :meth:`execute` returns, the events it decided are durably in the log
+    (and readable through :class:`EventLog`); when it raises a ``DomainError`` nothing was
+    appended. Commands for one stream are decided one at a time, in arrival order.
+    """
+
+    @abstractmethod
+    async def execute(self, command: Command) -> CommandResult: ...
+
+
+class EventLog(ABC):
+    """Reads the log of record in order."""
+
+    @abstractmethod
+    async def read(self, after: int, limit: int) -> list[LogRecord]:
+        """Up to ``limit`` records with offset > ``after``, ascending."""
+
+    @abstractmethod
+    async def wait(self, after: int, timeout: float) -> None:
+        """Returns once a record with offset > ``after`` may exist, or after ``timeout``."""
+
+    @abstractmethod
+    async def head(self) -> int:
+        """The offset of the last record (0 when empty)."""
