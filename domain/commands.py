@@ -10,9 +10,9 @@ from domain.values import AckKind, EventMeta, PresenceStatus, Role
 __all__ = [
     "AckRoom",
     "AddMember",
+    "ChangePresence",
     "ChangeRole",
     "ChangeRoomSettings",
-    "ChangePresence",
     "Command",
     "CreateRoom",
     "DeleteMessage",

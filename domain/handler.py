@@ -55,7 +55,7 @@ class CommandHandler:
     def __init__(self, streams: Streams) -> None:
         self._streams = streams
 
-    def decide(self, command: c.Command) -> Decision:  # noqa: PLR0911
+    def decide(self, command: c.Command) -> Decision:
         match command:
             case c.CreateRoom(meta, room_id, name, public):
                 if self._streams.get_room(room_id) is not None:
@@ -136,4 +136,6 @@ class CommandHandler:
 
     @staticmethod
     def _user_event(event: UserEvent) -> Decision:
-        return Decision((event,), EventRef(user_aggregate_id(event.user_id), event.originator_version))
+        return Decision(
+            (event,), EventRef(user_aggregate_id(event.user_id), event.originator_version)
+        )

@@ -118,8 +118,12 @@ class Room(Aggregate):
     def create_group(cls, room_id: UUID, meta: EventMeta, name: str, public: bool) -> Room:
         """A new group room; its creator is its first owner."""
         room = cls._create(
-            cls.RoomCreated, id=room_id, meta=meta, name=_check_name(name),
-            kind=RoomKind.GROUP, public=public,
+            cls.RoomCreated,
+            id=room_id,
+            meta=meta,
+            name=_check_name(name),
+            kind=RoomKind.GROUP,
+            public=public,
         )
         room._joined(meta=meta, user_id=meta.user_id, role=Role.OWNER, added_by="")
         return room
@@ -217,8 +221,9 @@ class Room(Aggregate):
             if accepted is not None:
                 return accepted
         message_id = event_id(self.stream, self.version + 1)
-        self._posted(meta=meta, message_id=message_id, client_msg_id=client_msg_id,
-                     text=check_text(text))
+        self._posted(
+            meta=meta, message_id=message_id, client_msg_id=client_msg_id, text=check_text(text)
+        )
         return message_id
 
     def edit_message(self, meta: EventMeta, message_id: str, text: str) -> None:

@@ -28,7 +28,7 @@ class ProjectionView(Protocol):
 
 
 def _time(envelope: Envelope) -> str:
-    return envelope.occurred_at.ToJsonString()
+    return str(envelope.occurred_at.ToJsonString())
 
 
 def project(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
@@ -83,7 +83,7 @@ def _project_ack(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
     out: list[ch.Change] = [ch.RaiseReadState(ack.user_id, ack.room_id, ack.kind, ack.up_to)]
     members = view.members(ack.room_id)
     # Read receipts are part of the room's conversation; delivery receipts stay in the log.
-    if ack.kind == AckKind.READ and ack.user_id in members:
+    if int(ack.kind) == AckKind.READ and ack.user_id in members:
         out.append(ch.AppendInbox(members, envelope))
     return out
 
@@ -91,7 +91,7 @@ def _project_ack(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
 def _project_presence(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
     p = envelope.presence_changed
     devices = set(view.online_devices(p.user_id))
-    if p.status == PresenceStatus.OFFLINE:
+    if int(p.status) == PresenceStatus.OFFLINE:
         devices.discard(p.device_id)
     else:
         devices.add(p.device_id)

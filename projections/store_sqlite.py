@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS read_states (
     PRIMARY KEY (user_id, room_id)
 );
 CREATE TABLE IF NOT EXISTS presence (
-    user_id TEXT NOT NULL, device_id TEXT NOT NULL, status INTEGER NOT NULL, updated_at TEXT NOT NULL,
+    user_id TEXT NOT NULL, device_id TEXT NOT NULL, status INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
     PRIMARY KEY (user_id, device_id)
 );
 CREATE TABLE IF NOT EXISTS inbox (
@@ -170,12 +171,13 @@ class SqliteProjectionStore(ProjectionStore):
         row = c.execute("SELECT value FROM meta WHERE key='offset'").fetchone()
         return int(row[0]) if row else 0
 
-    def _apply_change(self, c: sqlite3.Connection, change: ch.Change) -> list[ch.Delivery]:  # noqa: C901
+    def _apply_change(self, c: sqlite3.Connection, change: ch.Change) -> list[ch.Delivery]:
         match change:
             case ch.UpsertRoom(room_id, kind, name, public):
                 c.execute(
                     "INSERT INTO rooms (room_id, kind, name, public) VALUES (?,?,?,?) "
-                    "ON CONFLICT (room_id) DO UPDATE SET name=excluded.name, public=excluded.public",
+                    "ON CONFLICT (room_id) DO UPDATE SET "
+                    "name=excluded.name, public=excluded.public",
                     (room_id, kind, name, int(public)),
                 )
             case ch.AdvanceRoom(room_id, position, at):
@@ -189,9 +191,7 @@ class SqliteProjectionStore(ProjectionStore):
                     (room_id, user_id, role, position),
                 )
             case ch.RemoveMember(room_id, user_id):
-                c.execute(
-                    "DELETE FROM members WHERE room_id=? AND user_id=?", (room_id, user_id)
-                )
+                c.execute("DELETE FROM members WHERE room_id=? AND user_id=?", (room_id, user_id))
             case ch.SetRole(room_id, user_id, role):
                 c.execute(
                     "UPDATE members SET role=? WHERE room_id=? AND user_id=?",
@@ -276,15 +276,17 @@ class SqliteProjectionStore(ProjectionStore):
             (user_id,),
         )
         return [
-            RoomRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9])
-            for r in rows
+            RoomRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows
         ]
 
     async def room(self, room_id: str) -> RoomRow | None:
         rows = await self._read(
             f"SELECT {self._ROOM_COLUMNS} FROM rooms r WHERE r.room_id=?", (room_id,)
         )
-        return RoomRow(*rows[0][:3], bool(rows[0][3]), *rows[0][4:]) if rows else None
+        if not rows:
+            return None
+        r = rows[0]
+        return RoomRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5])
 
     async def members(self, room_id: str) -> list[MemberRow]:
         rows = await self._read(
@@ -305,7 +307,7 @@ class SqliteProjectionStore(ProjectionStore):
 
     @staticmethod
     def _message(r: tuple[Any, ...]) -> MessageRow:
-        return MessageRow(*r[:7], edited=bool(r[7]), deleted=bool(r[8]))
+        return MessageRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), bool(r[8]))
 
     async def timeline(
         self, room_id: str, *, before: int | None, after: int | None, limit: int
@@ -370,6 +372,4 @@ def _presence_rows(user_ids: Sequence[str], rows: list[tuple[Any, ...]]) -> list
     devices: dict[str, dict[str, int]] = {u: {} for u in user_ids}
     for user_id, device_id, status in rows:
         devices[user_id][device_id] = status
-    return [
-        PresenceRow(u, any(s in _ONLINE for s in d.values()), d) for u, d in devices.items()
-    ]
+    return [PresenceRow(u, any(s in _ONLINE for s in d.values()), d) for u, d in devices.items()]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 from google.protobuf import json_format
@@ -61,7 +61,7 @@ def stream_of(event: DomainEventProtocol[Any]) -> str:
     return room_stream(event.originator_id)
 
 
-def encode_event(event: DomainEventProtocol[Any], epoch: str) -> pb.Envelope:
+def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
     """Wraps one domain event in its envelope."""
     stream = stream_of(event)
     meta: EventMeta = event.meta  # type: ignore[attr-defined]
@@ -79,7 +79,10 @@ def encode_event(event: DomainEventProtocol[Any], epoch: str) -> pb.Envelope:
         case Room.RoomCreated():
             envelope.room_created.CopyFrom(
                 pb.RoomCreated(
-                    room_id=room_id, name=event.name, kind=int(event.kind), public=event.public
+                    room_id=room_id,
+                    name=event.name,
+                    kind=int(event.kind),  # type: ignore[arg-type]
+                    public=event.public,
                 )
             )
         case Room.RoomSettingsChanged():
@@ -91,7 +94,7 @@ def encode_event(event: DomainEventProtocol[Any], epoch: str) -> pb.Envelope:
                 pb.MemberJoined(
                     room_id=room_id,
                     user_id=event.user_id,
-                    role=int(event.role),
+                    role=int(event.role),  # type: ignore[arg-type]
                     added_by=event.added_by,
                 )
             )
@@ -101,7 +104,11 @@ def encode_event(event: DomainEventProtocol[Any], epoch: str) -> pb.Envelope:
             )
         case Room.MemberRoleChanged():
             envelope.member_role_changed.CopyFrom(
-                pb.MemberRoleChanged(room_id=room_id, user_id=event.user_id, role=int(event.role))
+                pb.MemberRoleChanged(
+                    room_id=room_id,
+                    user_id=event.user_id,
+                    role=int(event.role),  # type: ignore[arg-type]
+                )
             )
         case Room.MessagePosted():
             envelope.message_posted.CopyFrom(
@@ -125,14 +132,16 @@ def encode_event(event: DomainEventProtocol[Any], epoch: str) -> pb.Envelope:
                 pb.Acked(
                     room_id=str(event.room_id),
                     user_id=event.user_id,
-                    kind=int(event.kind),
+                    kind=int(event.kind),  # type: ignore[arg-type]
                     up_to=event.up_to,
                 )
             )
         case PresenceChanged():
             envelope.presence_changed.CopyFrom(
                 pb.PresenceChanged(
-                    user_id=event.user_id, device_id=event.device_id, status=int(event.status)
+                    user_id=event.user_id,
+                    device_id=event.device_id,
+                    status=int(event.status),  # type: ignore[arg-type]
                 )
             )
         case _:
@@ -145,13 +154,14 @@ def payload_kind(envelope: pb.Envelope) -> str:
     kind = envelope.WhichOneof("payload")
     if kind is None:
         raise CodecError(f"envelope {envelope.event_id} has no payload")
-    return kind
+    return str(kind)
 
 
 def room_id_of(envelope: pb.Envelope) -> str:
     """The room an event concerns ("" for presence)."""
     payload = getattr(envelope, payload_kind(envelope))
-    return str(getattr(payload, "room_id", ""))
+    room_id: str = getattr(payload, "room_id", "")
+    return room_id
 
 
 def envelope_from_bytes(data: bytes) -> pb.Envelope:
@@ -250,6 +260,7 @@ class ProtobufMapper(Mapper[UUID]):
         self.epoch = epoch
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        assert isinstance(domain_event, DomainEvent)
         envelope = encode_event(domain_event, self.epoch)
         return StoredEvent(
             originator_id=domain_event.originator_id,

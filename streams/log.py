@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from domain.commands import Command
 from proto.codec import Envelope
 
-__all__ = ["CommandBus", "CommandResult", "EventLog", "LogRecord", "LogUnavailable"]
+__all__ = [
+    "CommandBus",
+    "CommandResult",
+    "EventLog",
+    "LogRecord",
+    "LogUnavailable",
+    "ProjectionProgress",
+]
 
 
 class LogUnavailable(Exception):
@@ -23,6 +30,8 @@ class CommandResult:
     envelope: Envelope
     """The event that answers the command (the original one for a duplicate)."""
     duplicate: bool = False
+    offset: int = 0
+    """Log offset of the last event appended (0 when nothing was appended)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +68,11 @@ class EventLog(ABC):
     @abstractmethod
     async def head(self) -> int:
         """The offset of the last record (0 when empty)."""
+
+
+class ProjectionProgress(ABC):
+    """How far the projections have caught up with the log (for read-your-writes)."""
+
+    @abstractmethod
+    async def wait_for(self, offset: int, timeout: float) -> bool:
+        """True once every record up to ``offset`` is projected; False after ``timeout``."""

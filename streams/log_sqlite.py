@@ -16,6 +16,7 @@ from pathlib import Path
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Mapper
 
 from domain.commands import Command
@@ -65,7 +66,7 @@ class _Streams:
 
     def get_room(self, room_id: UUID) -> Room | None:
         try:
-            room = self._app.repository.get(room_id)
+            room: object = self._app.repository.get(room_id)
         except AggregateNotFoundError:
             return None
         assert isinstance(room, Room)
@@ -73,9 +74,7 @@ class _Streams:
 
     def user_stream_length(self, user_id: str) -> int:
         if user_id not in self.user_lengths:
-            last = self._app.recorder.select_events(
-                user_aggregate_id(user_id), desc=True, limit=1
-            )
+            last = self._app.recorder.select_events(user_aggregate_id(user_id), desc=True, limit=1)
             self.user_lengths[user_id] = last[0].originator_version if last else 0
         return self.user_lengths[user_id]
 
@@ -113,6 +112,7 @@ class EmbeddedLog(CommandBus, EventLog):
         answer = None
         for recording in recordings:
             event = recording.domain_event
+            assert isinstance(event, DomainEvent)
             if isinstance(event, UserEvent):
                 self._streams.user_lengths[event.user_id] = event.originator_version
             if (event.originator_id, event.originator_version) == (
@@ -120,8 +120,10 @@ class EmbeddedLog(CommandBus, EventLog):
                 decision.answer.position,
             ):
                 answer = encode_event(event, self.epoch)
-        self._last_offset = max(self._last_offset, recordings[-1].notification.id)
-        return CommandResult(answer if answer is not None else self._load(decision))
+        offset = recordings[-1].notification.id
+        self._last_offset = max(self._last_offset, offset)
+        envelope = answer if answer is not None else self._load(decision)
+        return CommandResult(envelope, offset=offset)
 
     def _forget(self, decision: Decision) -> None:
         """Drops cached state that a failed save may have left half-changed."""

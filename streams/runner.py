@@ -15,7 +15,7 @@ import structlog
 from projections.changes import Delivery
 from projections.store import ProjectionStore, Projector, StoreUnavailable
 from proto.codec import envelope_from_bytes
-from streams.log import EventLog, LogUnavailable
+from streams.log import EventLog, LogUnavailable, ProjectionProgress
 
 __all__ = ["ProjectionRunner"]
 
@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 Deliver = Callable[[Sequence[Delivery]], None]
 
 
-class ProjectionRunner:
+class ProjectionRunner(ProjectionProgress):
     def __init__(
         self,
         log: EventLog,
@@ -44,7 +44,7 @@ class ProjectionRunner:
         self._idle_wait = idle_wait
         self._retry_delay = retry_delay
         self.offset = 0
-        self._caught_up = asyncio.Event()
+        self._progressed = asyncio.Condition()
 
     async def catch_up(self) -> None:
         """Returns once everything appended so far has been projected."""
@@ -62,7 +62,19 @@ class ProjectionRunner:
         self.offset = records[-1].offset
         if deliveries:
             self._deliver(deliveries)
+        async with self._progressed:
+            self._progressed.notify_all()
         return len(records)
+
+    async def wait_for(self, offset: int, timeout: float) -> bool:
+        async with self._progressed:
+            try:
+                await asyncio.wait_for(
+                    self._progressed.wait_for(lambda: self.offset >= offset), timeout
+                )
+            except TimeoutError:
+                return False
+        return True
 
     async def run(self) -> None:
         self.offset = await self._store.tracked_offset()

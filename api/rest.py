@@ -1,0 +1,234 @@
+"""REST endpoints (FastAPI). Every route authenticates with a Bearer JWT and every room read
+checks membership; errors are ``{"error": {"code", "message", "temporary"}}`` bodies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import AuthError
+from api.rest_models import (
+    KIND_NAMES,
+    ROLE_NAMES,
+    ROLE_VALUES,
+    AddMemberIn,
+    CreateRoomIn,
+    ErrorBody,
+    EventOut,
+    InboxEventOut,
+    InboxOut,
+    MemberOut,
+    MessageOut,
+    PresenceOut,
+    RoomOut,
+    SendIn,
+    TimelineOut,
+)
+from api.service import Tidings, parse_room_id
+from domain import commands as c
+from domain.values import EventMeta, Role
+from projections.store import MessageRow, PresenceRow, RoomRow
+from proto.codec import envelope_to_dict
+
+__all__ = ["router"]
+
+_bearer = HTTPBearer(auto_error=False)
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422, 503)
+}
+
+router = APIRouter(prefix="/v1", responses=_ERRORS)
+
+
+def tidings(request: Request) -> Tidings:
+    service: Tidings = request.app.state.runtime.service
+    return service
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None:
+        raise AuthError("send Authorization: Bearer <token>")
+    user_id: str = request.app.state.runtime.verifier.verify(credentials.credentials).user_id
+    return user_id
+
+
+User = Annotated[str, Depends(current_user)]
+Service = Annotated[Tidings, Depends(tidings)]
+
+
+def _meta(user_id: str) -> EventMeta:
+    return EventMeta(user_id, "rest", uuid.uuid4().hex[:16])
+
+
+def _room_out(row: RoomRow) -> RoomOut:
+    return RoomOut(
+        room_id=row.room_id,
+        kind=KIND_NAMES.get(row.kind, "group"),
+        name=row.name,
+        public=row.public,
+        head=row.head,
+        last_activity=row.last_activity,
+        role=ROLE_NAMES.get(row.role),
+        read_up_to=row.read_up_to,
+        delivered_up_to=row.delivered_up_to,
+        unread=row.unread,
+    )
+
+
+def _message_out(row: MessageRow) -> MessageOut:
+    return MessageOut(
+        position=row.position,
+        message_id=row.message_id,
+        author_id=row.author_id,
+        text=row.text,
+        client_msg_id=row.client_msg_id,
+        posted_at=row.posted_at,
+        trace_id=row.trace_id,
+        edited=row.edited,
+        deleted=row.deleted,
+    )
+
+
+_STATUS = {1: "online", 2: "away", 3: "offline"}
+
+
+def _presence_out(row: PresenceRow) -> PresenceOut:
+    return PresenceOut(
+        user_id=row.user_id,
+        online=row.online,
+        devices={d: _STATUS.get(s, "offline") for d, s in row.devices.items()},
+    )
+
+
+@router.get("/rooms", summary="My rooms with unread counts")
+async def list_rooms(user: User, service: Service) -> list[RoomOut]:
+    return [_room_out(r) for r in await service.rooms(user)]
+
+
+@router.post("/rooms", status_code=201, summary="Create a group room (you become its owner)")
+async def create_room(body: CreateRoomIn, user: User, service: Service) -> RoomOut:
+    room_id = uuid.uuid4()
+    await service.execute(
+        c.CreateRoom(_meta(user), room_id, body.name, body.public), wait_projected=True
+    )
+    return _room_out(await service.room(user, str(room_id)))
+
+
+@router.get("/rooms/{room_id}", summary="One of my rooms")
+async def get_room(room_id: str, user: User, service: Service) -> RoomOut:
+    return _room_out(await service.room(user, room_id))
+
+
+@router.post(
+    "/direct/{peer_id}",
+    summary="Open the direct conversation with a user (created on first use)",
+    responses={201: {"description": "Created"}, 200: {"description": "Already existed"}},
+)
+async def open_direct(peer_id: str, user: User, service: Service, response: Response) -> RoomOut:
+    result = await service.execute(c.OpenDirect(_meta(user), peer_id), wait_projected=True)
+    response.status_code = 200 if result.duplicate else 201
+    return _room_out(await service.room(user, result.envelope.room_created.room_id))
+
+
+@router.get("/rooms/{room_id}/members", summary="Members of a room")
+async def list_members(room_id: str, user: User, service: Service) -> list[MemberOut]:
+    rows = await service.members(user, room_id)
+    return [
+        MemberOut(user_id=m.user_id, role=ROLE_NAMES[m.role], joined_at=m.joined_at) for m in rows
+    ]
+
+
+@router.post("/rooms/{room_id}/members", status_code=201, summary="Add (invite) a member")
+async def add_member(room_id: str, body: AddMemberIn, user: User, service: Service) -> MemberOut:
+    result = await service.execute(
+        c.AddMember(
+            _meta(user), parse_room_id(room_id), body.user_id, Role(ROLE_VALUES[body.role])
+        ),
+        wait_projected=True,
+    )
+    return MemberOut(user_id=body.user_id, role=body.role, joined_at=result.envelope.position)
+
+
+@router.delete(
+    "/rooms/{room_id}/members/{member_id}",
+    status_code=204,
+    summary="Remove a member (admins), or leave (your own id)",
+)
+async def remove_member(room_id: str, member_id: str, user: User, service: Service) -> None:
+    rid = parse_room_id(room_id)
+    command: c.Command = (
+        c.LeaveRoom(_meta(user), rid)
+        if member_id == user
+        else c.RemoveMember(_meta(user), rid, member_id)
+    )
+    await service.execute(command, wait_projected=True)
+
+
+@router.get("/rooms/{room_id}/messages", summary="Room timeline paged by position")
+async def list_messages(
+    room_id: str,
+    user: User,
+    service: Service,
+    before: Annotated[int | None, Query(description="Exclusive upper bound")] = None,
+    after: Annotated[int | None, Query(description="Exclusive lower bound")] = None,
+    limit: Annotated[int, Query()] = 50,
+) -> TimelineOut:
+    rows, has_more = await service.timeline(user, room_id, before=before, after=after, limit=limit)
+    return TimelineOut(messages=[_message_out(r) for r in rows], has_more=has_more)
+
+
+@router.post(
+    "/rooms/{room_id}/messages",
+    status_code=201,
+    summary="Send a message (idempotent by clientMsgId)",
+)
+async def send_message(
+    room_id: str, body: SendIn, user: User, service: Service, response: Response
+) -> EventOut:
+    result = await service.execute(
+        c.PostMessage(_meta(user), parse_room_id(room_id), body.client_msg_id, body.text),
+        wait_projected=True,
+    )
+    response.status_code = 200 if result.duplicate else 201
+    return EventOut(event=envelope_to_dict(result.envelope), duplicate=result.duplicate)
+
+
+@router.get("/rooms/{room_id}/messages/{message_id}", summary="One message")
+async def get_message(room_id: str, message_id: str, user: User, service: Service) -> MessageOut:
+    return _message_out(await service.message(user, room_id, message_id))
+
+
+@router.get("/inbox", summary="My inbox events after a position (for resume beyond the limit)")
+async def get_inbox(
+    user: User,
+    service: Service,
+    after: Annotated[int, Query(description="Exclusive lower bound")] = 0,
+    limit: Annotated[int, Query()] = 100,
+) -> InboxOut:
+    entries, head = await service.inbox(user, after=after, limit=limit)
+    epoch = service.store.epoch
+    return InboxOut(
+        events=[
+            InboxEventOut(position=e.position, epoch=epoch, event=envelope_to_dict(e.envelope))
+            for e in entries
+        ],
+        head=head,
+        epoch=epoch,
+    )
+
+
+@router.get("/rooms/{room_id}/presence", summary="Presence of a room's members")
+async def room_presence(room_id: str, user: User, service: Service) -> list[PresenceOut]:
+    return [_presence_out(r) for r in await service.room_presence(user, room_id)]
+
+
+@router.get("/users/online", summary="Online users who share a room with me")
+async def online_users(user: User, service: Service) -> list[PresenceOut]:
+    return [_presence_out(r) for r in await service.online_contacts(user)]

@@ -1,0 +1,119 @@
+"""REST request and response bodies (camelCase JSON, like the protobuf JSON mapping)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from domain.values import MAX_CLIENT_MSG_ID_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TEXT_LENGTH
+
+__all__ = [
+    "AddMemberIn",
+    "CreateRoomIn",
+    "ErrorBody",
+    "EventOut",
+    "InboxEventOut",
+    "InboxOut",
+    "MemberOut",
+    "MessageOut",
+    "PresenceOut",
+    "RoleName",
+    "RoomOut",
+    "SendIn",
+    "TimelineOut",
+]
+
+RoleName = Literal["member", "admin", "owner"]
+ROLE_NAMES: dict[int, RoleName] = {1: "member", 2: "admin", 3: "owner"}
+ROLE_VALUES: dict[RoleName, int] = {v: k for k, v in ROLE_NAMES.items()}
+KIND_NAMES = {1: "group", 2: "direct"}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class ErrorDetail(Model):
+    code: str = Field(description="A tidings.v1.ErrorCode name, e.g. NOT_FOUND")
+    message: str
+    temporary: bool = False
+
+
+class ErrorBody(Model):
+    error: ErrorDetail
+
+
+class CreateRoomIn(Model):
+    name: str = Field(min_length=1, max_length=MAX_ROOM_NAME_LENGTH)
+    public: bool = True
+
+
+class AddMemberIn(Model):
+    user_id: str = Field(min_length=1, max_length=128)
+    role: Literal["member", "admin", "owner"] = "member"
+
+
+class SendIn(Model):
+    client_msg_id: str = Field("", max_length=MAX_CLIENT_MSG_ID_LENGTH)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+
+
+class RoomOut(Model):
+    room_id: str
+    kind: Literal["group", "direct"]
+    name: str
+    public: bool
+    head: int = Field(description="Position of the room stream's last event")
+    last_activity: str
+    role: RoleName | None = None
+    read_up_to: int = 0
+    delivered_up_to: int = 0
+    unread: int = Field(0, description="Messages from others after readUpTo, not deleted")
+
+
+class MemberOut(Model):
+    user_id: str
+    role: RoleName
+    joined_at: int = Field(description="Room position of the MemberJoined event")
+
+
+class MessageOut(Model):
+    position: int
+    message_id: str
+    author_id: str
+    text: str
+    client_msg_id: str
+    posted_at: str
+    trace_id: str
+    edited: bool
+    deleted: bool
+
+
+class TimelineOut(Model):
+    messages: list[MessageOut]
+    has_more: bool
+
+
+class EventOut(Model):
+    event: dict[str, Any] = Field(description="tidings.v1.Envelope in the protobuf JSON mapping")
+    duplicate: bool = False
+
+
+class InboxEventOut(Model):
+    position: int
+    epoch: str
+    event: dict[str, Any]
+
+
+class InboxOut(Model):
+    events: list[InboxEventOut]
+    head: int
+    epoch: str
+
+
+class PresenceOut(Model):
+    user_id: str
+    online: bool
+    devices: dict[str, Literal["online", "away", "offline"]]

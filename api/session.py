@@ -1,0 +1,214 @@
+"""The sans-I/O session core: one client connection's protocol state.
+
+It never awaits and never touches a socket. The driver (``api/ws.py``) feeds it what arrives
+(:meth:`Session.receive_text`, :meth:`Session.tick`), executes the commands it returns, hands
+it replies and pushes, sends what :meth:`Session.frames_to_send` returns, and closes the
+socket with :attr:`Session.close_code` once it is set.
+
+States: AWAITING_CONNECT -> RECOVERING (authenticated; live pushes are buffered while the
+driver reads history) -> OPEN -> CLOSED.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+from api.recovery import merge
+from proto.wire import (
+    ClientFrame,
+    ErrorCode,
+    WireError,
+    error_frame,
+    parse_client_frame,
+    ping_frame,
+)
+
+__all__ = ["CloseCode", "Session", "SessionConfig", "State"]
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes Tidings uses (documented in docs/protocol.md)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    MESSAGE_TOO_BIG = 1009
+    UNAUTHORIZED = 4001
+    CONNECT_TIMEOUT = 4002
+    TOKEN_EXPIRED = 4003
+    HEARTBEAT_TIMEOUT = 4004
+    SLOW_CONSUMER = 4008
+    RESYNC_REQUIRED = 4010
+
+
+class State(Enum):
+    AWAITING_CONNECT = "awaiting_connect"
+    RECOVERING = "recovering"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    heartbeat_interval: float = 25.0
+    heartbeat_timeout: float = 10.0
+    connect_timeout: float = 10.0
+    max_queued_frames: int = 2000
+    max_queued_bytes: int = 8 * 1024 * 1024
+    token_leeway: float = 10.0
+
+
+class Session:
+    def __init__(self, config: SessionConfig, now: float) -> None:
+        self.config = config
+        self.state = State.AWAITING_CONNECT
+        self.user_id = ""
+        self.device_id = ""
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.inbox_position = 0
+        self._opened_at = now
+        self._expires_at: float | None = None
+        self._last_received = now
+        self._ping_sent_at: float | None = None
+        self._next_ping = now + config.heartbeat_interval
+        self._outgoing: deque[str] = deque()
+        self._queued_bytes = 0
+        self._buffered: list[tuple[int, str]] = []
+
+    # ------------------------------------------------------------------ inbound
+
+    def receive_text(self, text: str, now: float) -> ClientFrame | None:
+        """Parses one frame; returns a command for the driver to execute, or None."""
+        if self.state is State.CLOSED:
+            return None
+        self._last_received = now
+        self._ping_sent_at = None
+        try:
+            frame = parse_client_frame(text)
+        except WireError as exc:
+            if self.state is State.AWAITING_CONNECT:
+                self._fail_connect(exc.frame_id, str(exc))
+            else:
+                self.send(error_frame(exc.frame_id, exc.code, str(exc)))
+            return None
+        command = frame.WhichOneof("command")
+        if command == "pong":
+            return None
+        if self.state is State.AWAITING_CONNECT:
+            if command != "connect":
+                self._fail_connect(frame.id, "the first frame must be connect")
+                return None
+        elif command == "connect":
+            self.send(error_frame(frame.id, ErrorCode.BAD_REQUEST, "already connected"))
+            return None
+        return frame
+
+    def _fail_connect(self, frame_id: str, message: str) -> None:
+        self.reject(frame_id, ErrorCode.UNAUTHORIZED, message, CloseCode.UNAUTHORIZED)
+
+    def reject(self, frame_id: str, code: int, message: str, close_code: int) -> None:
+        """Answers with an error and ends the connection (bad token, bad connect)."""
+        self.send(error_frame(frame_id, code, message))
+        self.close(close_code, message)
+
+    # ------------------------------------------------------------------ connect and resume
+
+    def authenticated(self, user_id: str, device_id: str, expires_at: float | None) -> None:
+        """The connect frame's token is valid: buffer live pushes until recovery is done."""
+        self.user_id = user_id
+        self.device_id = device_id
+        self._expires_at = expires_at
+        self.state = State.RECOVERING
+
+    def recovered(
+        self, reply: str, start: int, history: list[tuple[int, str]], complete_required: bool
+    ) -> int:
+        """Sends the connect reply, then history and buffered pushes after ``start`` in order.
+
+        ``complete_required`` is true when the reply promised a full recovery; a hole in the
+        merged sequence then ends the connection with RESYNC_REQUIRED rather than hiding it.
+        Returns how many events were pushed.
+        """
+        items, top, complete = merge(start, history, self._buffered)
+        self._buffered = []
+        if complete_required and not complete:
+            self.close(CloseCode.RESYNC_REQUIRED, "inbox history has a gap; resume again")
+            return 0
+        self.send(reply)
+        for _, frame in items:
+            self.send(frame)
+        self.inbox_position = top
+        if self.state is State.RECOVERING:
+            self.state = State.OPEN
+        return len(items)
+
+    def refreshed(self, expires_at: float | None) -> None:
+        self._expires_at = expires_at
+
+    # ------------------------------------------------------------------ outbound
+
+    def push_inbox(self, position: int, frame: str) -> None:
+        """A live inbox event. Duplicates are dropped; a gap forces the client to resume."""
+        if self.state is State.RECOVERING:
+            self._buffered.append((position, frame))
+            return
+        if self.state is not State.OPEN or position <= self.inbox_position:
+            return
+        if position != self.inbox_position + 1:
+            self.close(CloseCode.RESYNC_REQUIRED, "missed live inbox events; resume again")
+            return
+        self.inbox_position = position
+        self.send(frame)
+
+    def send(self, frame: str) -> None:
+        """Queues a frame; a client that lets the queue overflow is disconnected."""
+        if self.state is State.CLOSED:
+            return
+        self._outgoing.append(frame)
+        self._queued_bytes += len(frame)
+        if (
+            len(self._outgoing) > self.config.max_queued_frames
+            or self._queued_bytes > self.config.max_queued_bytes
+        ):
+            self.close(CloseCode.SLOW_CONSUMER, "the client does not read fast enough")
+
+    def frames_to_send(self) -> list[str]:
+        frames = list(self._outgoing)
+        self._outgoing.clear()
+        self._queued_bytes = 0
+        return frames
+
+    @property
+    def has_frames(self) -> bool:
+        return bool(self._outgoing)
+
+    # ------------------------------------------------------------------ time
+
+    def tick(self, now: float) -> None:
+        """Heartbeats, connect timeout and token expiry; call at least once a second."""
+        if self.state is State.CLOSED:
+            return
+        if self.state is State.AWAITING_CONNECT:
+            if now - self._opened_at > self.config.connect_timeout:
+                self.close(CloseCode.CONNECT_TIMEOUT, "no connect frame in time")
+            return
+        if self._expires_at is not None and now > self._expires_at + self.config.token_leeway:
+            self.close(CloseCode.TOKEN_EXPIRED, "token expired; reconnect with a new one")
+            return
+        if self._ping_sent_at is not None:
+            if now - self._ping_sent_at > self.config.heartbeat_timeout:
+                self.close(CloseCode.HEARTBEAT_TIMEOUT, "no pong in time")
+            return
+        if now >= self._next_ping:
+            self._ping_sent_at = now
+            self._next_ping = now + self.config.heartbeat_interval
+            self.send(ping_frame())
+
+    def close(self, code: int, reason: str) -> None:
+        if self.state is State.CLOSED:
+            return
+        self.state = State.CLOSED
+        self.close_code = code
+        self.close_reason = reason

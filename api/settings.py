@@ -1,0 +1,79 @@
+"""Typed settings: environment variables prefixed ``TIDINGS_`` (and CLI flags for serve)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.session import SessionConfig
+
+__all__ = ["Settings"]
+
+DEV_SECRET_FILE = "dev-jwt-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIDINGS_", frozen=True)
+
+    data_dir: Path = Field(
+        Path("./data"), description="Where the embedded log and projections live"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    jwt_secret: str | None = Field(
+        None,
+        description="HS256 secret; when unset (and no public key), a development secret "
+        "is generated in the data directory and `tidings token` uses it",
+    )
+    jwt_public_key_file: Path | None = Field(None, description="PEM public key for RS256/ES256")
+    jwt_algorithms: tuple[str, ...] | None = None
+    jwt_audience: str = "tidings"
+    jwt_issuer: str = "tidings"
+    jwt_leeway_seconds: float = 10.0
+
+    max_frame_bytes: int = 64 * 1024
+    max_queued_frames: int = 2000
+    max_queued_bytes: int = 8 * 1024 * 1024
+    catch_up_limit: int = 1000
+    heartbeat_interval_seconds: float = 25.0
+    heartbeat_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 10.0
+    presence_grace_seconds: float = 5.0
+    history_page_max: int = 200
+    log_level: str = "info"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "log.sqlite"
+
+    @property
+    def projections_path(self) -> Path:
+        return self.data_dir / "projections.sqlite"
+
+    def session_config(self) -> SessionConfig:
+        return SessionConfig(
+            heartbeat_interval=self.heartbeat_interval_seconds,
+            heartbeat_timeout=self.heartbeat_timeout_seconds,
+            connect_timeout=self.connect_timeout_seconds,
+            max_queued_frames=self.max_queued_frames,
+            max_queued_bytes=self.max_queued_bytes,
+            token_leeway=self.jwt_leeway_seconds,
+        )
+
+    def development_secret(self) -> str:
+        """The data directory's generated HS256 secret (created on first use)."""
+        path = self.data_dir / DEV_SECRET_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def development_mode(self) -> bool:
+        """No key was configured: tokens are signed with the data directory's dev secret."""
+        return self.jwt_secret is None and self.jwt_public_key_file is None

@@ -1,0 +1,319 @@
+"""The WebSocket driver: a thin loop around the sans-I/O :class:`api.session.Session`.
+
+Per connection: a reader (frames in, commands executed one at a time, so a client's sends
+keep their order), a writer (drains the session's bounded queue), and a ticker (heartbeats,
+timeouts). The session decides; this module only moves bytes and awaits services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from google.protobuf.message import Message
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from api.auth import AuthError, TokenExpired, TokenVerifier
+from api.errors import fault_of
+from api.hub import Hub
+from api.presence import PresenceTracker
+from api.recovery import Recovery, plan_recovery
+from api.service import Tidings, parse_room_id
+from api.session import CloseCode, Session, SessionConfig, State
+from domain import commands as c
+from domain.values import AckKind, EventMeta, PresenceStatus
+from proto.tidings.v1 import client_pb2 as cp
+from proto.wire import (
+    ClientFrame,
+    ErrorCode,
+    envelope_json,
+    error_frame,
+    inbox_push_frame,
+    reply_frame,
+)
+
+__all__ = ["Connection", "GatewayContext"]
+
+log = structlog.get_logger(__name__)
+
+TICK_SECONDS = 1.0
+CLOSE_TIMEOUT = 1.0
+
+
+class GatewayContext:
+    """What every connection of this gateway shares."""
+
+    def __init__(
+        self,
+        service: Tidings,
+        hub: Hub,
+        verifier: TokenVerifier,
+        presence: PresenceTracker,
+        session_config: SessionConfig,
+        catch_up_limit: int,
+    ) -> None:
+        self.service = service
+        self.hub = hub
+        self.verifier = verifier
+        self.presence = presence
+        self.session_config = session_config
+        self.catch_up_limit = catch_up_limit
+
+
+class Connection:
+    def __init__(self, ws: WebSocket, ctx: GatewayContext) -> None:
+        self.ws = ws
+        self.ctx = ctx
+        self.session = Session(ctx.session_config, time.time())
+        self._wake = asyncio.Event()
+        self._written_offset = 0
+        self._subscribed = False
+        self._handlers: dict[
+            str, Callable[[ClientFrame, EventMeta], Awaitable[tuple[str, Message]]]
+        ] = {
+            "join": self._join,
+            "leave": self._leave,
+            "send": self._send,
+            "edit": self._edit,
+            "delete": self._delete,
+            "ack": self._ack,
+            "presence": self._presence,
+            "typing": self._typing,
+            "history": self._history,
+            "refresh": self._refresh,
+        }
+
+    # Subscriber (called by the hub; never blocks)
+    @property
+    def user_id(self) -> str:
+        return self.session.user_id
+
+    def push_inbox(self, position: int, frame: str) -> None:
+        self.session.push_inbox(position, frame)
+        self._wake.set()
+
+    def push(self, frame: str) -> None:
+        self.session.send(frame)
+        self._wake.set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def serve(self) -> None:
+        await self.ws.accept()
+        writer = asyncio.create_task(self._write_loop())
+        ticker = asyncio.create_task(self._tick_loop())
+        reader = asyncio.create_task(self._read_loop())
+        try:
+            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, ticker, writer):
+                task.cancel()
+            await asyncio.gather(reader, ticker, writer, return_exceptions=True)
+            await self._close_socket()
+            if self._subscribed:
+                self.ctx.hub.unsubscribe(self)
+                self.ctx.presence.disconnected(self.session.user_id, self.session.device_id)
+
+    async def _close_socket(self) -> None:
+        code = self.session.close_code or CloseCode.NORMAL
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.ws.close(code, self.session.close_reason[:120]), CLOSE_TIMEOUT
+            )
+
+    async def _read_loop(self) -> None:
+        while self.session.state is not State.CLOSED:
+            try:
+                message = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                self.session.close(message.get("code") or CloseCode.NORMAL, "client closed")
+                return
+            text = message.get("text")
+            if text is None:
+                self.session.send(error_frame("", ErrorCode.BAD_REQUEST, "send text frames"))
+                self._wake.set()
+                continue
+            frame = self.session.receive_text(text, time.time())
+            if frame is not None:
+                await self._execute(frame)
+            self._wake.set()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.session.close_code == CloseCode.SLOW_CONSUMER:
+                return  # do not wait for a client that does not read
+            for frame in self.session.frames_to_send():
+                await self.ws.send_text(frame)
+            if self.session.close_code is not None:
+                return
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self.session.tick(time.time())
+            if self.session.has_frames or self.session.close_code is not None:
+                self._wake.set()
+
+    # ------------------------------------------------------------------ commands
+
+    async def _execute(self, frame: ClientFrame) -> None:
+        command = frame.WhichOneof("command") or ""
+        trace_id = uuid.uuid4().hex[:16]
+        with structlog.contextvars.bound_contextvars(
+            trace_id=trace_id, user_id=self.session.user_id, command=command
+        ):
+            try:
+                if command == "connect":
+                    await self._connect(frame)
+                    return
+                meta = EventMeta(self.session.user_id, self.session.device_id, trace_id)
+                field, result = await self._handlers[command](frame, meta)
+                self.session.send(reply_frame(frame.id, field, result))
+            except Exception as exc:
+                fault = fault_of(exc)
+                if fault.code == ErrorCode.INTERNAL:
+                    log.exception("command_failed")
+                self.session.send(error_frame(frame.id, fault.code, fault.message, fault.temporary))
+
+    async def _connect(self, frame: ClientFrame) -> None:
+        request = frame.connect
+        try:
+            claims = self.ctx.verifier.verify(request.token)
+        except AuthError as exc:
+            code = (
+                ErrorCode.TOKEN_EXPIRED if isinstance(exc, TokenExpired) else ErrorCode.UNAUTHORIZED
+            )
+            self.session.reject(frame.id, code, str(exc), CloseCode.UNAUTHORIZED)
+            return
+        device_id = request.device_id[:64] or f"conn-{uuid.uuid4().hex[:12]}"
+        self.session.authenticated(claims.user_id, device_id, claims.expires_at)
+        self.ctx.hub.subscribe(self)  # live pushes are buffered from here on
+        self._subscribed = True
+        store = self.ctx.service.store
+        head = await store.inbox_head(claims.user_id)
+        position = request.inbox.position if request.HasField("inbox") else None
+        plan = plan_recovery(
+            position, request.inbox.epoch, store.epoch, head, self.ctx.catch_up_limit
+        )
+        history: list[tuple[int, str]] = []
+        if plan.missed:
+            entries = await store.inbox(claims.user_id, after=plan.start, limit=plan.missed)
+            history = [
+                (e.position, inbox_push_frame(e.position, store.epoch, envelope_json(e.envelope)))
+                for e in entries
+            ]
+        result = cp.ConnectResult(
+            user_id=claims.user_id,
+            device_id=device_id,
+            inbox=cp.StreamPosition(position=plan.start, epoch=store.epoch),
+            recovery=int(plan.outcome),  # type: ignore[arg-type]
+            missed=len(history),
+            heartbeat_interval_ms=int(self.ctx.session_config.heartbeat_interval * 1000),
+            heartbeat_timeout_ms=int(self.ctx.session_config.heartbeat_timeout * 1000),
+        )
+        self.session.recovered(
+            reply_frame(frame.id, "connect", result),
+            plan.start,
+            history,
+            complete_required=plan.outcome is Recovery.RECOVERED,
+        )
+        log.info("connected", device_id=device_id, recovery=plan.outcome.name, missed=len(history))
+        await self.ctx.presence.connected(claims.user_id, device_id)
+
+    async def _run(self, command: c.Command) -> cp.EventResult:
+        result = await self.ctx.service.execute(command)
+        self._written_offset = max(self._written_offset, result.offset)
+        return cp.EventResult(event=result.envelope, duplicate=result.duplicate)
+
+    async def _join(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        room_id = parse_room_id(frame.join.room_id)
+        event = await self._run(c.JoinRoom(meta, room_id))
+        return "join", cp.RoomResult(room_id=str(room_id), event=event)
+
+    async def _leave(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        await self._run(c.LeaveRoom(meta, parse_room_id(frame.leave.room_id)))
+        return "leave", cp.Empty()
+
+    async def _send(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        s = frame.send
+        return "send", await self._run(
+            c.PostMessage(meta, parse_room_id(s.room_id), s.client_msg_id, s.text)
+        )
+
+    async def _edit(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        e = frame.edit
+        return "edit", await self._run(
+            c.EditMessage(meta, parse_room_id(e.room_id), e.message_id, e.text)
+        )
+
+    async def _delete(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        d = frame.delete
+        return "delete", await self._run(
+            c.DeleteMessage(meta, parse_room_id(d.room_id), d.message_id)
+        )
+
+    async def _ack(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        a = frame.ack
+        try:
+            kind = AckKind(a.kind)
+        except ValueError:
+            from domain.errors import InvalidArgument
+
+            raise InvalidArgument("kind must be ACK_KIND_DELIVERED or ACK_KIND_READ") from None
+        return "ack", await self._run(c.AckRoom(meta, parse_room_id(a.room_id), kind, a.up_to))
+
+    async def _presence(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        try:
+            status = PresenceStatus(frame.presence.status)
+        except ValueError:
+            from domain.errors import InvalidArgument
+
+            raise InvalidArgument("status must be ONLINE, AWAY or OFFLINE") from None
+        await self._run(c.ChangePresence(meta, status))
+        return "presence", cp.Empty()
+
+    async def _typing(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        t = frame.typing
+        await self.ctx.service.typing(meta.user_id, t.room_id, t.typing)
+        return "typing", cp.Empty()
+
+    async def _history(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        h = frame.history
+        await self.ctx.service.wait_projected(self._written_offset)
+        rows, has_more = await self.ctx.service.timeline(
+            meta.user_id,
+            h.room_id,
+            before=h.before if h.HasField("before") else None,
+            after=h.after if h.HasField("after") else None,
+            limit=h.limit or 50,
+        )
+        items = [
+            cp.TimelineItem(
+                position=r.position,
+                message_id=r.message_id,
+                author_id=r.author_id,
+                text=r.text,
+                client_msg_id=r.client_msg_id,
+                edited=r.edited,
+                deleted=r.deleted,
+                posted_at=r.posted_at,
+                trace_id=r.trace_id,
+            )
+            for r in rows
+        ]
+        return "history", cp.HistoryResult(messages=items, has_more=has_more)
+
+    async def _refresh(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        claims = self.ctx.verifier.verify(frame.refresh.token)
+        if claims.user_id != self.session.user_id:
+            raise AuthError("a refreshed token must be for the same user")
+        self.session.refreshed(claims.expires_at)
+        return "refresh", cp.Empty()
