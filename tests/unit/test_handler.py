@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain import commands as c
+from domain.errors import Conflict, NotAMember, RoomNotFound
+from domain.handler import CommandHandler, Decision, EventRef
+from domain.room import Room
+from domain.user import UserEvent
+from domain.values import AckKind, EventMeta, PresenceStatus, direct_room_id, user_aggregate_id
+
+ALICE, BOB = EventMeta("alice", "phone", "t1"), EventMeta("bob")
+
+
+class MemoryStreams:
+    """Applies decisions like a log would: rooms kept, user streams counted."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[UUID, Room] = {}
+        self.user_lengths: dict[str, int] = {}
+        self.saved: list[object] = []
+
+    def get_room(self, room_id: UUID) -> Room | None:
+        return self.rooms.get(room_id)
+
+    def user_stream_length(self, user_id: str) -> int:
+        return self.user_lengths.get(user_id, 0)
+
+    def save(self, decision: Decision) -> None:
+        for item in decision.pending:
+            if isinstance(item, Room):
+                self.saved.extend(item.collect_events())
+                self.rooms[item.id] = item
+            else:
+                assert isinstance(item, UserEvent)
+                self.saved.append(item)
+                self.user_lengths[item.user_id] = item.originator_version
+
+
+@pytest.fixture
+def streams() -> MemoryStreams:
+    return MemoryStreams()
+
+
+def run(streams: MemoryStreams, command: c.Command) -> Decision:
+    decision = CommandHandler(streams).decide(command)
+    streams.save(decision)
+    return decision
+
+
+def test_create_room_answers_with_room_created(streams: MemoryStreams) -> None:
+    room_id = uuid4()
+    decision = run(streams, c.CreateRoom(ALICE, room_id, "general"))
+    assert decision.answer == EventRef(room_id, 1)
+    with pytest.raises(Conflict):
+        run(streams, c.CreateRoom(ALICE, room_id, "again"))
+
+
+def test_commands_on_unknown_rooms_fail(streams: MemoryStreams) -> None:
+    with pytest.raises(RoomNotFound):
+        run(streams, c.JoinRoom(BOB, uuid4()))
+
+
+def test_duplicate_post_appends_nothing_and_names_the_original(streams: MemoryStreams) -> None:
+    room_id = uuid4()
+    run(streams, c.CreateRoom(ALICE, room_id, "general"))
+    first = run(streams, c.PostMessage(ALICE, room_id, "m-1", "hi"))
+    saved = len(streams.saved)
+    again = run(streams, c.PostMessage(ALICE, room_id, "m-1", "hi"))
+    assert again.duplicate and again.pending == ()
+    assert again.answer == first.answer == EventRef(room_id, 3)
+    assert len(streams.saved) == saved
+
+
+def test_open_direct_creates_once(streams: MemoryStreams) -> None:
+    first = run(streams, c.OpenDirect(ALICE, "bob"))
+    assert not first.duplicate
+    second = run(streams, c.OpenDirect(BOB, "alice"))
+    assert second.duplicate
+    assert first.answer == second.answer == EventRef(direct_room_id("alice", "bob"), 1)
+    assert sum(type(e).__name__ == "RoomCreated" for e in streams.saved) == 1
+
+
+def test_acks_and_presence_go_to_the_users_stream(streams: MemoryStreams) -> None:
+    room_id = uuid4()
+    run(streams, c.CreateRoom(ALICE, room_id, "general"))
+    ack = run(streams, c.AckRoom(ALICE, room_id, AckKind.READ, 2))
+    presence = run(streams, c.ChangePresence(ALICE, PresenceStatus.ONLINE))
+    assert ack.answer == EventRef(user_aggregate_id("alice"), 1)
+    assert presence.answer == EventRef(user_aggregate_id("alice"), 2)
+    with pytest.raises(NotAMember):
+        run(streams, c.AckRoom(BOB, room_id, AckKind.READ, 1))

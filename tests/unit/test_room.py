@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from domain.errors import (
+    AlreadyAMember,
+    InsufficientRole,
+    InvalidArgument,
+    LastOwnerCannotLeave,
+    MessageNotFound,
+    NotAMember,
+    NotTheAuthor,
+    RoomNotJoinable,
+)
+from domain.room import Room
+from domain.values import MAX_TEXT_LENGTH, EventMeta, Role, RoomKind, direct_room_id
+
+ALICE, BOB, CAROL = EventMeta("alice"), EventMeta("bob"), EventMeta("carol")
+
+
+def group(public: bool = True) -> Room:
+    room = Room.create_group(uuid4(), ALICE, "general", public)
+    room.collect_events()
+    return room
+
+
+def event_names(room: Room) -> list[str]:
+    return [type(e).__name__ for e in room.collect_events()]
+
+
+def test_creator_becomes_owner_and_positions_are_dense() -> None:
+    room = Room.create_group(uuid4(), ALICE, "general", True)
+    events = room.collect_events()
+    assert [type(e).__name__ for e in events] == ["RoomCreated", "MemberJoined"]
+    assert [e.originator_version for e in events] == [1, 2]
+    assert room.members == {"alice": Role.OWNER}
+
+
+def test_anyone_joins_a_public_room_but_not_twice() -> None:
+    room = group()
+    room.join(BOB)
+    assert event_names(room) == ["MemberJoined"]
+    with pytest.raises(AlreadyAMember):
+        room.join(BOB)
+
+
+def test_private_rooms_are_joined_only_by_being_added() -> None:
+    room = group(public=False)
+    with pytest.raises(RoomNotJoinable):
+        room.join(BOB)
+    room.add_member(ALICE, "bob")
+    assert room.is_member("bob")
+
+
+def test_only_admins_and_owners_add_and_remove_members() -> None:
+    room = group()
+    room.join(BOB)
+    with pytest.raises(InsufficientRole):
+        room.add_member(BOB, "carol")
+    with pytest.raises(NotAMember):
+        room.add_member(CAROL, "dave")
+    room.change_role(ALICE, "bob", Role.ADMIN)
+    room.add_member(BOB, "carol")
+    room.remove_member(BOB, "carol")
+    assert not room.is_member("carol")
+
+
+def test_admins_cannot_remove_owners_or_admins() -> None:
+    room = group()
+    room.add_member(ALICE, "bob", Role.ADMIN)
+    room.add_member(ALICE, "carol", Role.ADMIN)
+    with pytest.raises(InsufficientRole):
+        room.remove_member(BOB, "alice")
+    with pytest.raises(InsufficientRole):
+        room.remove_member(BOB, "carol")
+
+
+def test_the_last_owner_cannot_leave_without_handing_over() -> None:
+    room = group()
+    room.join(BOB)
+    with pytest.raises(LastOwnerCannotLeave):
+        room.leave(ALICE)
+    room.change_role(ALICE, "bob", Role.OWNER)
+    room.leave(ALICE)
+    assert room.members == {"bob": Role.OWNER}
+
+
+def test_the_last_owner_may_leave_an_otherwise_empty_room() -> None:
+    room = group()
+    room.leave(ALICE)
+    assert room.members == {}
+
+
+def test_leaving_a_room_you_are_not_in_is_an_error() -> None:
+    with pytest.raises(NotAMember):
+        group().leave(BOB)
+
+
+def test_only_members_post_and_text_is_checked() -> None:
+    room = group()
+    with pytest.raises(NotAMember):
+        room.post_message(BOB, "c1", "hi")
+    with pytest.raises(InvalidArgument):
+        room.post_message(ALICE, "c1", "   ")
+    with pytest.raises(InvalidArgument):
+        room.post_message(ALICE, "c1", "x" * (MAX_TEXT_LENGTH + 1))
+    assert event_names(room) == []
+
+
+def test_a_repeated_client_message_id_posts_nothing_and_returns_the_original() -> None:
+    room = group()
+    first = room.post_message(ALICE, "c1", "hi")
+    again = room.post_message(ALICE, "c1", "hi (retry)")
+    assert again == first
+    assert event_names(room) == ["MessagePosted"]
+    # The key is per sender: another member may use the same client id.
+    room.join(BOB)
+    assert room.post_message(BOB, "c1", "hello") != first
+
+
+def test_authors_edit_their_own_messages_only() -> None:
+    room = group()
+    room.join(BOB)
+    message_id = room.post_message(ALICE, "", "hi")
+    with pytest.raises(NotTheAuthor):
+        room.edit_message(BOB, message_id, "hacked")
+    room.edit_message(ALICE, message_id, "hi!")
+    with pytest.raises(MessageNotFound):
+        room.edit_message(ALICE, "nope", "x")
+
+
+def test_admins_may_delete_any_message_members_only_their_own() -> None:
+    room = group()
+    room.join(BOB)
+    room.join(CAROL)
+    by_bob = room.post_message(BOB, "", "hi")
+    with pytest.raises(NotTheAuthor):
+        room.delete_message(CAROL, by_bob)
+    room.delete_message(ALICE, by_bob)
+    with pytest.raises(MessageNotFound):
+        room.delete_message(BOB, by_bob)
+    with pytest.raises(MessageNotFound):
+        room.edit_message(BOB, by_bob, "again")
+
+
+def test_acks_must_name_an_existing_position() -> None:
+    room = group()
+    room.check_ack("alice", room.version)
+    with pytest.raises(InvalidArgument):
+        room.check_ack("alice", room.version + 1)
+    with pytest.raises(NotAMember):
+        room.check_ack("bob", 1)
+
+
+def test_direct_conversations_have_two_members_and_no_admins() -> None:
+    room = Room.create_direct(direct_room_id("alice", "bob"), ALICE, "bob")
+    assert room.kind is RoomKind.DIRECT
+    assert set(room.members) == {"alice", "bob"}
+    with pytest.raises(RoomNotJoinable):
+        room.join(CAROL)
+    with pytest.raises(InsufficientRole):
+        room.add_member(ALICE, "carol")
+    with pytest.raises(InsufficientRole):
+        room.leave(ALICE)
+    with pytest.raises(InvalidArgument):
+        Room.create_direct(uuid4(), ALICE, "alice")
+
+
+def test_direct_room_id_does_not_depend_on_who_opens_it() -> None:
+    assert direct_room_id("alice", "bob") == direct_room_id("bob", "alice")
+    assert direct_room_id("alice", "bob") != direct_room_id("alice", "carol")

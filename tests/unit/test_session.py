@@ -1,0 +1,128 @@
+"""The session core is fed frames and clock ticks; no sockets, no event loop."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.session import CloseCode, Session, SessionConfig, State
+
+CONFIG = SessionConfig(
+    heartbeat_interval=10, heartbeat_timeout=5, connect_timeout=3, max_queued_frames=5
+)
+
+
+def frames(session: Session) -> list[dict[str, Any]]:
+    return [json.loads(f) for f in session.frames_to_send()]
+
+
+def connected(now: float = 0.0) -> Session:
+    session = Session(CONFIG, now)
+    frame = session.receive_text('{"id":"1","connect":{"token":"t"}}', now)
+    assert frame is not None and frame.WhichOneof("command") == "connect"
+    session.authenticated("alice", "d1", expires_at=1000.0)
+    session.recovered('{"reply":{"id":"1"}}', 0, [], complete_required=False)
+    session.frames_to_send()
+    return session
+
+
+def test_first_frame_must_be_connect() -> None:
+    session = Session(CONFIG, 0)
+    assert session.receive_text('{"id":"1","send":{"roomId":"r","text":"x"}}', 0) is None
+    assert session.close_code == CloseCode.UNAUTHORIZED
+    assert frames(session)[0]["reply"]["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_bad_frames_get_error_replies_and_keep_the_connection() -> None:
+    session = connected()
+    for text, code in [
+        ("not json", "BAD_REQUEST"),
+        ('{"id":"2","launch":{}}', "UNKNOWN_COMMAND"),
+        ('{"id":"3","send":{"roomId":7}}', "BAD_REQUEST"),
+        ('{"send":{"roomId":"r"}}', "BAD_REQUEST"),
+    ]:
+        assert session.receive_text(text, 1) is None
+        (reply,) = frames(session)
+        assert reply["reply"]["error"]["code"] == code, text
+    assert session.state is State.OPEN
+
+
+def test_error_replies_echo_the_frame_id_when_readable() -> None:
+    session = connected()
+    session.receive_text('{"id":"42","send":{"roomId":7}}', 1)
+    assert frames(session)[0]["reply"]["id"] == "42"
+
+
+def test_live_pushes_during_recovery_are_buffered_and_merged() -> None:
+    session = Session(CONFIG, 0)
+    session.receive_text('{"id":"1","connect":{"token":"t"}}', 0)
+    session.authenticated("alice", "d1", None)
+    session.push_inbox(5, "live-5")
+    session.push_inbox(4, "live-4")
+    session.recovered("reply", 2, [(3, "h-3"), (4, "h-4")], complete_required=True)
+    assert session.frames_to_send() == ["reply", "h-3", "h-4", "live-5"]
+    session.push_inbox(5, "again-5")  # duplicate: dropped
+    session.push_inbox(6, "live-6")
+    assert session.frames_to_send() == ["live-6"]
+
+
+def test_a_gap_during_recovery_is_never_hidden() -> None:
+    session = Session(CONFIG, 0)
+    session.receive_text('{"id":"1","connect":{"token":"t"}}', 0)
+    session.authenticated("alice", "d1", None)
+    session.push_inbox(6, "live-6")
+    session.recovered("reply", 2, [(3, "h-3")], complete_required=True)
+    assert session.close_code == CloseCode.RESYNC_REQUIRED
+
+
+def test_a_live_gap_forces_a_resume() -> None:
+    session = connected()
+    session.push_inbox(1, "e1")
+    session.push_inbox(3, "e3")
+    assert session.close_code == CloseCode.RESYNC_REQUIRED
+
+
+def test_a_client_that_does_not_read_is_disconnected() -> None:
+    session = connected()
+    for position in range(1, 7):
+        session.push_inbox(position, f"e{position}")
+    assert session.close_code == CloseCode.SLOW_CONSUMER
+
+
+def test_heartbeat_ping_then_timeout() -> None:
+    session = connected()
+    session.tick(10)
+    assert frames(session) == [{"push": {"ping": {}}}]
+    session.tick(14)
+    assert session.close_code is None
+    session.tick(16)
+    assert session.close_code == CloseCode.HEARTBEAT_TIMEOUT
+
+
+def test_pong_keeps_the_connection_alive() -> None:
+    session = connected()
+    session.tick(10)
+    session.receive_text('{"pong":{}}', 12)
+    session.tick(16)
+    assert session.close_code is None
+
+
+def test_connect_timeout() -> None:
+    session = Session(CONFIG, 0)
+    session.tick(4)
+    assert session.close_code == CloseCode.CONNECT_TIMEOUT
+
+
+def test_token_expiry_closes_unless_refreshed() -> None:
+    session = connected()
+    session.refreshed(2000.0)
+    session.tick(1005)
+    assert session.close_code is None
+    session.tick(2011)
+    assert session.close_code == CloseCode.TOKEN_EXPIRED
+
+
+def test_second_connect_is_rejected() -> None:
+    session = connected()
+    assert session.receive_text('{"id":"9","connect":{"token":"t"}}', 1) is None
+    assert frames(session)[0]["reply"]["error"]["code"] == "BAD_REQUEST"
