@@ -1,0 +1,143 @@
+"""The ProjectionStore contract, run against every adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from domain.room import Room
+from domain.user import acked, presence_changed
+from domain.values import AckKind, EventMeta, PresenceStatus
+from projections import changes as ch
+from projections.projector import project
+from projections.store import ProjectionStore
+from projections.store_sqlite import SqliteProjectionStore
+from proto.codec import Envelope, encode_event
+
+ALICE, BOB = EventMeta("alice", "d1"), EventMeta("bob", "d2")
+
+StoreFactory = Callable[[Path], ProjectionStore]
+FACTORIES: dict[str, StoreFactory] = {
+    "sqlite": lambda tmp: SqliteProjectionStore(tmp / "projections.sqlite"),
+}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ProjectionStore]:
+    s = FACTORIES[request.param](tmp_path)
+    yield s
+    await s.close()
+
+
+def conversation() -> tuple[Room, list[Envelope]]:
+    """alice creates a room, bob joins, both talk, bob reads, one message is edited."""
+    room = Room.create_group(uuid4(), ALICE, "general", True)
+    room.join(BOB)
+    first = room.post_message(ALICE, "a1", "hi bob")
+    room.post_message(ALICE, "a2", "are you there?")
+    room.post_message(BOB, "b1", "yes")
+    room.edit_message(ALICE, first, "hi Bob")
+    events = [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
+    events.append(encode_event(acked(BOB, 1, room.id, AckKind.READ, 5), "e"))
+    return room, events
+
+
+def numbered(events: list[Envelope], start: int = 1) -> list[tuple[int, Envelope]]:
+    return list(enumerate(events, start))
+
+
+async def test_apply_builds_every_read_model(store: ProjectionStore) -> None:
+    room, events = conversation()
+    await store.apply(numbered(events), project)
+    room_id = str(room.id)
+    assert await store.tracked_offset() == len(events)
+    assert [m.user_id for m in await store.members(room_id)] == ["alice", "bob"]
+    assert await store.role_of(room_id, "alice") == 3
+    assert await store.role_of(room_id, "carol") == 0
+    timeline = await store.timeline(room_id, before=None, after=None, limit=10)
+    assert [m.text for m in timeline] == ["hi Bob", "are you there?", "yes"]
+    assert timeline[0].edited and timeline[0].author_id == "alice"
+    bob_rooms = await store.rooms_of("bob")
+    assert bob_rooms[0].read_up_to == 5 and bob_rooms[0].unread == 0
+    alice_rooms = await store.rooms_of("alice")
+    assert alice_rooms[0].unread == 1  # bob's "yes"
+    assert (await store.message(room_id, timeline[2].message_id)) == timeline[2]
+
+
+async def test_inbox_positions_are_dense_per_user(store: ProjectionStore) -> None:
+    _, events = conversation()
+    deliveries = await store.apply(numbered(events), project)
+    bob = [d for d in deliveries if isinstance(d, ch.InboxEntry) and d.user_id == "bob"]
+    assert [d.position for d in bob] == list(range(1, len(bob) + 1))
+    assert await store.inbox_head("bob") == len(bob)
+    page = await store.inbox("bob", after=2, limit=2)
+    assert [e.position for e in page] == [3, 4]
+    assert page[0].envelope == bob[2].envelope
+
+
+async def test_replaying_a_batch_changes_nothing(store: ProjectionStore) -> None:
+    room, events = conversation()
+    await store.apply(numbered(events), project)
+    before = (await store.inbox_head("alice"), await store.rooms_of("alice"))
+    again = await store.apply(numbered(events), project)
+    assert again == []
+    assert (await store.inbox_head("alice"), await store.rooms_of("alice")) == before
+
+
+async def test_batches_resume_from_the_tracked_offset(store: ProjectionStore) -> None:
+    room, events = conversation()
+    await store.apply(numbered(events[:3]), project)
+    await store.apply(numbered(events, 1), project)  # overlaps the first batch
+    timeline = await store.timeline(str(room.id), before=None, after=None, limit=10)
+    assert len(timeline) == 3
+
+
+async def test_timeline_pages_both_ways(store: ProjectionStore) -> None:
+    room = Room.create_group(uuid4(), ALICE, "g", True)
+    for i in range(10):
+        room.post_message(ALICE, "", f"m{i}")
+    events = [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
+    await store.apply(numbered(events), project)
+    rid = str(room.id)
+    newest = await store.timeline(rid, before=None, after=None, limit=3)
+    assert [m.text for m in newest] == ["m7", "m8", "m9"]
+    older = await store.timeline(rid, before=newest[0].position, after=None, limit=3)
+    assert [m.text for m in older] == ["m4", "m5", "m6"]
+    forward = await store.timeline(rid, before=None, after=older[-1].position, limit=2)
+    assert [m.text for m in forward] == ["m7", "m8"]
+
+
+async def test_presence_and_online_users(store: ProjectionStore) -> None:
+    events = [
+        encode_event(presence_changed(ALICE, 1, PresenceStatus.ONLINE), "e"),
+        encode_event(presence_changed(BOB, 1, PresenceStatus.ONLINE), "e"),
+        encode_event(presence_changed(BOB, 2, PresenceStatus.OFFLINE), "e"),
+    ]
+    deliveries = await store.apply(numbered(events), project)
+    assert [d.online for d in deliveries if isinstance(d, ch.LiveNotice)] == [True, True, False]
+    assert [r.user_id for r in await store.online_users()] == ["alice"]
+    rows = {r.user_id: r for r in await store.presence(["alice", "bob", "carol"])}
+    assert rows["alice"].online and not rows["bob"].online and rows["carol"].devices == {}
+
+
+async def test_unknown_ids_give_empty_answers(store: ProjectionStore) -> None:
+    assert await store.room("nope") is None
+    assert await store.members("nope") == []
+    assert await store.inbox("nobody", after=0, limit=5) == []
+    assert await store.inbox_head("nobody") == 0
+    assert await store.message("nope", "nope") is None
+
+
+async def test_epoch_survives_reopening(tmp_path: Path) -> None:
+    first = SqliteProjectionStore(tmp_path / "p.sqlite")
+    epoch = first.epoch
+    await first.close()
+    again = SqliteProjectionStore(tmp_path / "p.sqlite")
+    assert again.epoch == epoch
+    await again.close()
+    other = SqliteProjectionStore(tmp_path / "other.sqlite")
+    assert other.epoch != epoch
+    await other.close()
