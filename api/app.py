@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 
 from api import metrics
-from api.auth import TokenVerifier
+from api.auth import AuthError, TokenVerifier
 from api.errors import fault_of
 from api.hub import Hub
 from api.logs import configure_logging
@@ -28,9 +28,12 @@ from api.service import Tidings
 from api.settings import Settings
 from api.ws import Connection, GatewayContext
 from domain import commands as c
+from domain.errors import DomainError
 from domain.values import EventMeta, PresenceStatus
 from projections.projector import project
+from projections.store import StoreUnavailable
 from projections.store_sqlite import SqliteProjectionStore
+from streams.log import LogUnavailable
 from streams.log_sqlite import EmbeddedLog
 from streams.runner import ProjectionRunner
 
@@ -121,12 +124,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.mount("/metrics", make_asgi_app())
 
-    @app.exception_handler(Exception)
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
         fault = fault_of(exc)
         body = {"code": fault.name, "message": fault.message, "temporary": fault.temporary}
         headers = {"Retry-After": "1"} if fault.status == 503 else None
         return JSONResponse({"error": body}, status_code=fault.status, headers=headers)
+
+    # Expected failures are answered here; anything else is a bug and becomes a plain 500.
+    for expected in (DomainError, AuthError, StoreUnavailable, LogUnavailable):
+        app.add_exception_handler(expected, on_error)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

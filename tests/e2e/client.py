@@ -1,0 +1,113 @@
+"""A minimal protocol client for end-to-end tests (real ``websockets`` connections)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+
+class WsClient:
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.notices: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.position = 0
+        self.epoch = ""
+        self.answer_pings = True
+        self._ids = itertools.count(1)
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        token: str,
+        *,
+        position: int | None = None,
+        epoch: str = "",
+        device_id: str = "",
+        **ws_options: Any,
+    ) -> tuple[WsClient, dict[str, Any]]:
+        ws = await websockets.connect(url, **ws_options)
+        client = cls(ws)
+        body: dict[str, Any] = {"token": token}
+        if device_id:
+            body["deviceId"] = device_id
+        if position is not None:
+            body["inbox"] = {"position": str(position), "epoch": epoch}
+        reply = await client.request("connect", body)
+        if "connect" in reply:
+            client.epoch = reply["connect"]["inbox"]["epoch"]
+            client.position = int(reply["connect"]["inbox"].get("position", 0))
+        return client, reply
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self.ws:
+                frame = json.loads(raw)
+                if "reply" in frame:
+                    future = self._waiting.pop(frame["reply"].get("id", ""), None)
+                    if future is not None and not future.done():
+                        future.set_result(frame["reply"])
+                    else:
+                        await self.notices.put(frame)
+                elif "event" in frame["push"]:
+                    push = frame["push"]["event"]
+                    self.position = int(push["position"])
+                    await self.events.put(push)
+                elif "ping" in frame["push"]:
+                    if self.answer_pings:
+                        await self.ws.send('{"pong":{}}')
+                else:
+                    await self.notices.put(frame["push"])
+
+    async def request(self, command: str, body: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+        frame_id = str(next(self._ids))
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[frame_id] = future
+        await self.ws.send(json.dumps({"id": frame_id, command: body}))
+        return await asyncio.wait_for(future, timeout)
+
+    async def send_raw(self, text: str | bytes) -> None:
+        await self.ws.send(text)
+
+    async def next_event(self, timeout: float = 10) -> dict[str, Any]:
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+    async def next_message(self, author: str = "", timeout: float = 10) -> dict[str, Any]:
+        """The next inbox event that is a MessagePosted (by ``author``, if given)."""
+        while True:
+            push = await self.next_event(timeout)
+            event = push["event"]
+            if "messagePosted" in event and author in ("", event["actor"]["userId"]):
+                return push
+
+    async def next_notice(self, kind: str, timeout: float = 10) -> dict[str, Any]:
+        while True:
+            notice = await asyncio.wait_for(self.notices.get(), timeout)
+            if kind in notice:
+                return notice[kind]
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        out = []
+        while not self.events.empty():
+            out.append(self.events.get_nowait())
+        return out
+
+    async def closed(self, timeout: float = 10) -> int | None:
+        """Waits for the server to close the connection; returns its close code."""
+        await asyncio.wait_for(self.ws.wait_closed(), timeout)
+        return self.ws.close_code
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
