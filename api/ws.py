@@ -70,6 +70,7 @@ class Connection:
         self.ctx = ctx
         self.session = Session(ctx.session_config, time.time())
         self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
         self._written_offset = 0
         self._subscribed = False
         self._handlers: dict[
@@ -94,11 +95,18 @@ class Connection:
 
     def push_inbox(self, position: int, frame: str) -> None:
         self.session.push_inbox(position, frame)
-        self._wake.set()
+        self._notify()
 
     def push(self, frame: str) -> None:
         self.session.send(frame)
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wakes the writer; if the session closed (say, its queue overflowed while the writer
+        is stuck on a client that does not read), also ends the connection."""
         self._wake.set()
+        if self.session.close_code is not None:
+            self._closing.set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -107,12 +115,14 @@ class Connection:
         writer = asyncio.create_task(self._write_loop())
         ticker = asyncio.create_task(self._tick_loop())
         reader = asyncio.create_task(self._read_loop())
+        closing = asyncio.create_task(self._closing.wait())
+        tasks = (reader, ticker, writer, closing)
         try:
-            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({writer, reader, closing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, ticker, writer):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(reader, ticker, writer, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self._close_socket()
             if self._subscribed:
                 self.ctx.hub.unsubscribe(self)
@@ -137,12 +147,12 @@ class Connection:
             text = message.get("text")
             if text is None:
                 self.session.send(error_frame("", ErrorCode.BAD_REQUEST, "send text frames"))
-                self._wake.set()
+                self._notify()
                 continue
             frame = self.session.receive_text(text, time.time())
             if frame is not None:
                 await self._execute(frame)
-            self._wake.set()
+            self._notify()
 
     async def _write_loop(self) -> None:
         while True:
@@ -160,7 +170,7 @@ class Connection:
             await asyncio.sleep(TICK_SECONDS)
             self.session.tick(time.time())
             if self.session.has_frames or self.session.close_code is not None:
-                self._wake.set()
+                self._notify()
 
     # ------------------------------------------------------------------ commands
 

@@ -79,7 +79,7 @@ async def test_inbox_positions_are_dense_per_user(store: ProjectionStore) -> Non
 
 
 async def test_replaying_a_batch_changes_nothing(store: ProjectionStore) -> None:
-    room, events = conversation()
+    _, events = conversation()
     await store.apply(numbered(events), project)
     before = (await store.inbox_head("alice"), await store.rooms_of("alice"))
     again = await store.apply(numbered(events), project)

@@ -17,6 +17,7 @@ class WsClient:
         self.ws = ws
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.notices: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.stray_replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.position = 0
         self.epoch = ""
         self.answer_pings = True
@@ -57,7 +58,7 @@ class WsClient:
                     if future is not None and not future.done():
                         future.set_result(frame["reply"])
                     else:
-                        await self.notices.put(frame)
+                        await self.stray_replies.put(frame["reply"])
                 elif "event" in frame["push"]:
                     push = frame["push"]["event"]
                     self.position = int(push["position"])
@@ -68,7 +69,9 @@ class WsClient:
                 else:
                     await self.notices.put(frame["push"])
 
-    async def request(self, command: str, body: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
+    async def request(
+        self, command: str, body: dict[str, Any], timeout: float = 10
+    ) -> dict[str, Any]:
         frame_id = str(next(self._ids))
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[frame_id] = future

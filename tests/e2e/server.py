@@ -41,15 +41,23 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}/v1/ws"
 
     def token(self, user: str, ttl: int = 3600) -> str:
-        return mint_token(user, secret=SECRET, audience="tidings", issuer="tidings", ttl_seconds=ttl)
+        return mint_token(
+            user, secret=SECRET, audience="tidings", issuer="tidings", ttl_seconds=ttl
+        )
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         env = {**os.environ, **self.env}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "api.cli", "serve",
-                "--data-dir", str(self.data_dir), "--port", str(self.port),
+                sys.executable,
+                "-m",
+                "api.cli",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
             ],
             env=env,
             stdout=log,

@@ -19,7 +19,11 @@ def verifier(**kwargs: object) -> TokenVerifier:
 def claims(**overrides: object) -> dict[str, object]:
     now = int(time.time())
     base: dict[str, object] = {
-        "sub": "alice", "aud": "tidings", "iss": "tidings", "iat": now, "exp": now + 60
+        "sub": "alice",
+        "aud": "tidings",
+        "iss": "tidings",
+        "iat": now,
+        "exp": now + 60,
     }
     base.update(overrides)
     return base
@@ -67,9 +71,11 @@ def test_wrong_signature_and_alg_none_are_rejected() -> None:
 
 def test_es256_with_a_public_key_and_no_hmac_confusion() -> None:
     private = ec.generate_private_key(ec.SECP256R1())
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     asym = TokenVerifier(audience="tidings", issuer="tidings", public_key=public_pem)
     assert asym.verify(jwt.encode(claims(), private, algorithm="ES256")).user_id == "alice"
     with pytest.raises(AuthError):

@@ -84,4 +84,6 @@ def test_presence_is_live_only_and_online_while_any_device_is() -> None:
     assert notice.user_ids == {"alice", "bob"}
     assert not any(isinstance(c, ch.AppendInbox) for c in changes)
     alone = FakeView({"r": {"alice", "bob"}}, {"alice": {"d1"}})
-    assert next(c for c in project(offline_d1, alone) if isinstance(c, ch.NotifyLive)).online is False
+    assert (
+        next(c for c in project(offline_d1, alone) if isinstance(c, ch.NotifyLive)).online is False
+    )

@@ -1,0 +1,174 @@
+"""Resume is exact or explicit; a SIGKILLed server keeps every acknowledged message."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from tests.e2e.client import WsClient
+from tests.e2e.conftest import Rest
+from tests.e2e.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_reconnect_gets_exactly_the_missed_events_then_live(
+    server: ServerProcess, rest: Callable[[str], Rest]
+) -> None:
+    room_id = rest("alice").create_room()
+    alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
+    bob, _ = await WsClient.connect(server.ws_url, server.token("bob"))
+    await bob.request("join", {"roomId": room_id})
+    await alice.request("send", {"roomId": room_id, "text": "before"})
+    await bob.next_message("alice")
+    position, epoch = bob.position, bob.epoch
+    await bob.close()
+
+    missed = []
+    for i in range(3):
+        reply = await alice.request("send", {"roomId": room_id, "text": f"missed {i}"})
+        missed.append(reply["send"]["event"]["eventId"])
+
+    bob, reply = await WsClient.connect(
+        server.ws_url, server.token("bob"), position=position, epoch=epoch
+    )
+    assert reply["connect"]["recovery"] == "RECOVERY_RECOVERED"
+    # Sends are acknowledged once logged; those not yet projected arrive as buffered live pushes.
+    assert int(reply["connect"].get("missed", 0)) <= 3
+    recovered = [await bob.next_event() for _ in range(3)]
+    assert [p["event"]["eventId"] for p in recovered] == missed
+    assert [int(p["position"]) for p in recovered] == [position + 1, position + 2, position + 3]
+
+    live = await alice.request("send", {"roomId": room_id, "text": "live"})
+    nxt = await bob.next_event()
+    assert nxt["event"]["eventId"] == live["send"]["event"]["eventId"]
+    assert int(nxt["position"]) == position + 4
+    await asyncio.sleep(0.2)
+    assert bob.drain_events() == []  # nothing twice
+    await alice.close()
+    await bob.close()
+
+
+async def test_resume_while_messages_keep_arriving_has_no_gap_or_duplicate(
+    server: ServerProcess, rest: Callable[[str], Rest]
+) -> None:
+    room_id = rest("alice").create_room()
+    rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "bob"})
+    alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
+    bob, _ = await WsClient.connect(server.ws_url, server.token("bob"))
+    position, epoch = bob.position, bob.epoch
+    await bob.close()
+
+    async def keep_sending() -> None:
+        for i in range(40):
+            await alice.request("send", {"roomId": room_id, "text": f"m{i}"})
+
+    sender = asyncio.create_task(keep_sending())
+    await asyncio.sleep(0.05)
+    bob, reply = await WsClient.connect(
+        server.ws_url, server.token("bob"), position=position, epoch=epoch
+    )
+    assert reply["connect"]["recovery"] == "RECOVERY_RECOVERED"
+    await sender
+    texts = []
+    while len(texts) < 40:
+        push = await bob.next_message("alice")
+        texts.append(push["event"]["messagePosted"]["text"])
+    assert texts == [f"m{i}" for i in range(40)]
+    await asyncio.sleep(0.2)
+    assert bob.drain_events() == []
+    await alice.close()
+    await bob.close()
+
+
+async def test_explicit_not_recovered_answers(
+    server: ServerProcess, rest: Callable[[str], Rest]
+) -> None:
+    room_id = rest("alice").create_room()
+    rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "gina"})
+    gina, _ = await WsClient.connect(server.ws_url, server.token("gina"))
+    position, epoch = gina.position, gina.epoch
+    await gina.close()
+
+    future, reply = await WsClient.connect(
+        server.ws_url, server.token("gina"), position=position + 100, epoch=epoch
+    )
+    assert reply["connect"]["recovery"] == "RECOVERY_FUTURE_POSITION"
+    await future.close()
+    other, reply = await WsClient.connect(
+        server.ws_url, server.token("gina"), position=position, epoch="another-epoch"
+    )
+    assert reply["connect"]["recovery"] == "RECOVERY_EPOCH_CHANGED"
+    await other.close()
+
+    # Beyond the catch-up limit (50 in these tests): not recovered, page the rest over REST.
+    alice = rest("alice")
+    for i in range(60):
+        alice.post(f"/v1/rooms/{room_id}/messages", {"text": f"bulk {i}"})
+    behind, reply = await WsClient.connect(
+        server.ws_url, server.token("gina"), position=position, epoch=epoch
+    )
+    assert reply["connect"]["recovery"] == "RECOVERY_TOO_FAR_BEHIND"
+    head = int(reply["connect"]["inbox"]["position"])
+    await asyncio.sleep(0.2)
+    assert behind.drain_events() == []  # no partial recovery passed off as complete
+
+    paged, after = [], position
+    while after < head:
+        page = rest("gina").get("/v1/inbox", after=after, limit=25).json()
+        assert page["epoch"] == epoch
+        paged.extend(page["events"])
+        after = page["events"][-1]["position"]
+    assert [e["position"] for e in paged] == list(range(position + 1, head + 1))
+    texts = [e["event"]["messagePosted"]["text"] for e in paged if "messagePosted" in e["event"]]
+    assert texts == [f"bulk {i}" for i in range(60)]
+
+    alice.post(f"/v1/rooms/{room_id}/messages", {"text": "now live"})
+    push = await behind.next_message()
+    assert int(push["position"]) == head + 1
+    await behind.close()
+
+
+async def test_sigkill_keeps_every_acknowledged_message_and_position(
+    fresh_server: ServerProcess,
+) -> None:
+    server = fresh_server.start()
+    rest_alice = Rest(server, "alice")
+    room_id = rest_alice.create_room()
+    rest_alice.post(f"/v1/rooms/{room_id}/members", {"userId": "bob"})
+    bob, _ = await WsClient.connect(server.ws_url, server.token("bob"))
+    position, epoch = bob.position, bob.epoch
+    await bob.close()
+
+    alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
+    acknowledged = []
+    for i in range(30):
+        body = {"roomId": room_id, "clientMsgId": f"k{i}", "text": f"k{i}"}
+        reply = await alice.request("send", body)
+        acknowledged.append(reply["send"]["event"]["eventId"])
+    server.kill()
+    await alice.close()
+
+    server.restart()
+    rest_alice = Rest(server, "alice")
+    timeline = rest_alice.get(f"/v1/rooms/{room_id}/messages", limit=100).json()["messages"]
+    assert [m["messageId"] for m in timeline] == acknowledged
+
+    bob, reply = await WsClient.connect(
+        server.ws_url, server.token("bob"), position=position, epoch=epoch
+    )
+    assert reply["connect"]["recovery"] == "RECOVERY_RECOVERED"
+    recovered = [await bob.next_message("alice") for _ in range(30)]
+    assert [p["event"]["eventId"] for p in recovered] == acknowledged
+
+    alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
+    resent = await alice.request("send", {"roomId": room_id, "clientMsgId": "k29", "text": "k29"})
+    assert resent["send"]["duplicate"] is True
+    assert resent["send"]["event"]["eventId"] == acknowledged[-1]
+    after = await alice.request("send", {"roomId": room_id, "text": "after restart"})
+    last_position = int(timeline[-1]["position"])
+    assert int(after["send"]["event"]["position"]) == last_position + 1
+    await alice.close()
+    await bob.close()
