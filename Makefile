@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:
+#   make run    installs Tidings into .venv and serves it embedded on http://127.0.0.1:8000
+#   make test   installs everything the tests need and runs lint, types and the whole suite
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: install run test lint bench proto clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/tidings serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/embedded.py
+
+proto: install
+	PATH=$(BIN):$$PATH scripts/gen_proto.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
