@@ -131,7 +131,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}"
+    )
     asyncio.run(log_and_projection_throughput(args.messages, args.members))
     asyncio.run(send_to_receive_latency(args.clients, args.rounds))
 
