@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -77,7 +78,8 @@ class Runtime:
         service = Tidings(log, store, runner, hub, history_page_max=settings.history_page_max)
 
         async def emit_presence(user_id: str, device_id: str, status: PresenceStatus) -> None:
-            await service.execute(c.ChangePresence(EventMeta(user_id, device_id), status))
+            meta = EventMeta(user_id, device_id, uuid.uuid4().hex[:16])
+            await service.execute(c.ChangePresence(meta, status))
 
         presence = PresenceTracker(emit_presence, settings.presence_grace_seconds)
         verifier = token_verifier(settings)

@@ -205,6 +205,7 @@ class Connection:
             return
         device_id = request.device_id[:64] or f"conn-{uuid.uuid4().hex[:12]}"
         self.session.authenticated(claims.user_id, device_id, claims.expires_at)
+        structlog.contextvars.bind_contextvars(user_id=claims.user_id)
         self.ctx.hub.subscribe(self)  # live pushes are buffered from here on
         self._subscribed = True
         store = self.ctx.service.store

@@ -96,7 +96,8 @@ class WsClient:
         while True:
             notice = await asyncio.wait_for(self.notices.get(), timeout)
             if kind in notice:
-                return notice[kind]
+                found: dict[str, Any] = notice[kind]
+                return found
 
     def drain_events(self) -> list[dict[str, Any]]:
         out = []

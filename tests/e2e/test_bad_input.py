@@ -8,6 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import jwt
@@ -148,14 +149,15 @@ async def test_non_members_read_nothing(server: ServerProcess, rest: Callable[[s
     assert mallory.get("/v1/inbox").json()["events"] == []
 
     ws, _ = await WsClient.connect(server.ws_url, server.token("mallory"))
-    for command, body in [
+    attempts: list[tuple[str, dict[str, Any]]] = [
         ("history", {"roomId": room_id}),
         ("send", {"roomId": room_id, "text": "hi"}),
         ("typing", {"roomId": room_id, "typing": True}),
         ("join", {"roomId": room_id}),
         ("ack", {"roomId": room_id, "kind": "ACK_KIND_READ", "upTo": 1}),
         ("delete", {"roomId": room_id, "messageId": message_id}),
-    ]:
+    ]
+    for command, body in attempts:
         reply = await ws.request(command, body)
         assert reply["error"]["code"] == "FORBIDDEN", command
     alice.post(f"/v1/rooms/{room_id}/messages", {"text": "more secrets"})

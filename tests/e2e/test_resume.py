@@ -72,7 +72,7 @@ async def test_resume_while_messages_keep_arriving_has_no_gap_or_duplicate(
     )
     assert reply["connect"]["recovery"] == "RECOVERY_RECOVERED"
     await sender
-    texts = []
+    texts: list[str] = []
     while len(texts) < 40:
         push = await bob.next_message("alice")
         texts.append(push["event"]["messagePosted"]["text"])
