@@ -155,10 +155,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
         head = await runtime.log.head()
-        lag = head - runtime.runner.offset
-        return JSONResponse(
-            {"status": "ready", "log_head": head, "projected": runtime.runner.offset, "lag": lag}
-        )
+        ready = runtime.runner.caught_up_once
+        body = {
+            "status": "ready" if ready else "catching_up",
+            "log_head": head,
+            "projected": runtime.runner.offset,
+            "lag": head - runtime.runner.offset,
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.websocket("/v1/ws")
     async def websocket(ws: WebSocket) -> None:

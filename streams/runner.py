@@ -44,7 +44,14 @@ class ProjectionRunner(ProjectionProgress):
         self._idle_wait = idle_wait
         self._retry_delay = retry_delay
         self.offset = 0
+        self.started_behind: int | None = None
+        """The log head when :meth:`run` started; None before."""
         self._progressed = asyncio.Condition()
+
+    @property
+    def caught_up_once(self) -> bool:
+        """Whether everything logged before :meth:`run` started has been projected."""
+        return self.started_behind is not None and self.offset >= self.started_behind
 
     async def catch_up(self) -> None:
         """Returns once everything appended so far has been projected."""
@@ -78,7 +85,8 @@ class ProjectionRunner(ProjectionProgress):
 
     async def run(self) -> None:
         self.offset = await self._store.tracked_offset()
-        log.info("projection_runner_started", offset=self.offset)
+        self.started_behind = await self._log.head()
+        log.info("projection_runner_started", offset=self.offset, log_head=self.started_behind)
         while True:
             try:
                 if await self.step() == 0:

@@ -68,7 +68,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.http_url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.http_url}/readyz", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -172,3 +172,29 @@ async def test_sigkill_keeps_every_acknowledged_message_and_position(
     assert int(after["send"]["event"]["position"]) == last_position + 1
     await alice.close()
     await bob.close()
+
+
+async def test_rebuilt_projections_change_the_epoch_and_keep_all_history(
+    fresh_server: ServerProcess,
+) -> None:
+    server = fresh_server.start()
+    alice = Rest(server, "alice")
+    room_id = alice.create_room()
+    for i in range(5):
+        alice.post(f"/v1/rooms/{room_id}/messages", {"text": f"m{i}"})
+    client, _ = await WsClient.connect(server.ws_url, server.token("alice"))
+    position, epoch = client.position, client.epoch
+    await client.close()
+    server.stop()
+    for leftover in server.data_dir.glob("projections.sqlite*"):
+        leftover.unlink()  # disposable: rebuilt from the log on start
+    server.restart()
+    alice = Rest(server, "alice")
+    texts = [m["text"] for m in alice.get(f"/v1/rooms/{room_id}/messages").json()["messages"]]
+    assert texts == [f"m{i}" for i in range(5)]
+    client, reply = await WsClient.connect(
+        server.ws_url, server.token("alice"), position=position, epoch=epoch
+    )
+    assert reply["connect"]["recovery"] == "RECOVERY_EPOCH_CHANGED"
+    assert reply["connect"]["inbox"]["epoch"] != epoch
+    await client.close()
