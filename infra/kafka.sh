@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Apache Kafka 4.x (KRaft, one broker+controller node) on 127.0.0.1:9092, from Maven Central jars.
+# Usage: infra/kafka.sh start|stop|status|kill|reset
+#   start is idempotent and returns once the broker answers metadata requests.
+#   kill sends SIGKILL (fault tests); reset stops it and deletes its data.
+source "$(dirname "$0")/common.sh"
+VERSION=4.1.1
+PORT=${TIDINGS_KAFKA_PORT:-9092}
+CONTROLLER_PORT=${TIDINGS_KAFKA_CONTROLLER_PORT:-9093}
+DIR="$RUN/kafka"
+PIDFILE="$DIR/kafka.pid"
+
+configure() {
+  mkdir -p "$DIR/data" "$DIR/logs"
+  cat > "$DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DIR/data
+num.partitions=4
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+log.flush.interval.messages=9223372036854775807
+PROPS
+  cat > "$DIR/log4j2.properties" <<'PROPS'
+rootLogger.level = WARN
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+PROPS
+}
+
+wait_ready() {
+  for _ in $(seq 1 120); do
+    if "$PYTHON" "$INFRA_DIR/ready.py" kafka "127.0.0.1:$PORT" 2>/dev/null; then
+      echo "kafka ready on 127.0.0.1:$PORT"; return 0
+    fi
+    running "$PIDFILE" || { echo "kafka exited; see $DIR/logs" >&2; tail -20 "$DIR/logs/"*.log >&2 || true; return 1; }
+    sleep 0.5
+  done
+  echo "kafka did not become ready in 60 s" >&2; return 1
+}
+
+start() {
+  if running "$PIDFILE"; then wait_ready; return; fi
+  local libs; libs=$(fetch_jars "kafka-$VERSION" "$INFRA_DIR/kafka")
+  configure
+  if [ ! -f "$DIR/data/meta.properties" ]; then
+    java -cp "$libs/*" kafka.tools.StorageTool format --ignore-formatted \
+      -t "$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid)" -c "$DIR/server.properties" >/dev/null
+  fi
+  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$DIR/logs" -Dlog4j2.configurationFile="$DIR/log4j2.properties" \
+    -cp "$libs/*" kafka.Kafka "$DIR/server.properties" > "$DIR/logs/stdout.log" 2>&1 &
+  echo $! > "$PIDFILE"
+  wait_ready
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid kafka "$PIDFILE" ;;
+  kill) running "$PIDFILE" && kill -9 "$(cat "$PIDFILE")"; rm -f "$PIDFILE"; echo "kafka killed" ;;
+  status) if running "$PIDFILE" && "$PYTHON" "$INFRA_DIR/ready.py" kafka "127.0.0.1:$PORT"; then echo "kafka running (pid $(cat "$PIDFILE"))"; else echo "kafka not running"; exit 1; fi ;;
+  reset) stop_pid kafka "$PIDFILE"; rm -rf "$DIR" ;;
+  *) echo "usage: $0 start|stop|status|kill|reset" >&2; exit 2 ;;
+esac
