@@ -14,7 +14,7 @@ from uuid import UUID
 from domain import commands as c
 from domain.errors import Conflict, RoomNotFound
 from domain.room import Room
-from domain.user import UserEvent, acked, presence_changed
+from domain.user import UserEvent, presence_changed
 from domain.values import direct_room_id, user_aggregate_id
 
 __all__ = ["CommandHandler", "Decision", "EventRef", "Streams"]
@@ -111,10 +111,9 @@ class CommandHandler:
                 room.delete_message(meta, message_id)
                 return self._changed(room)
             case c.AckRoom(meta, room_id, kind, up_to):
-                self._room(room_id).check_ack(meta.user_id, up_to)
-                return self._user_event(
-                    acked(meta, self._next_user_position(meta.user_id), room_id, kind, up_to)
-                )
+                room = self._room(room_id)
+                room.ack(meta, kind, up_to)
+                return self._changed(room)
             case c.ChangePresence(meta, status):
                 return self._user_event(
                     presence_changed(meta, self._next_user_position(meta.user_id), status)

@@ -26,6 +26,7 @@ from domain.values import (
     MAX_CLIENT_MSG_ID_LENGTH,
     MAX_ROOM_NAME_LENGTH,
     MAX_TEXT_LENGTH,
+    AckKind,
     EventMeta,
     Role,
     RoomKind,
@@ -102,6 +103,13 @@ class Room(Aggregate):
     class MessageDeleted(Aggregate.Event):
         meta: EventMeta
         message_id: str
+
+    class Acked(Aggregate.Event):
+        """A member received (delivered) or read the room up to a room position."""
+
+        meta: EventMeta
+        kind: AckKind
+        up_to: int
 
     @event(RoomCreated)
     def __init__(self, meta: EventMeta, name: str, kind: RoomKind, public: bool) -> None:
@@ -240,11 +248,12 @@ class Room(Aggregate):
             raise NotTheAuthor()
         self._deleted(meta=meta, message_id=message_id)
 
-    def check_ack(self, user_id: str, up_to: int) -> None:
+    def ack(self, meta: EventMeta, kind: AckKind, up_to: int) -> None:
         """Acks name a position of this room's stream that exists."""
-        self.check_member(user_id)
+        self.check_member(meta.user_id)
         if not 1 <= up_to <= self.version:
             raise InvalidArgument(f"up_to must be between 1 and {self.version}")
+        self._acked(meta=meta, kind=kind, up_to=up_to)
 
     # ------------------------------------------------------------------ helpers
 
@@ -298,3 +307,7 @@ class Room(Aggregate):
     @event(MessageDeleted)
     def _deleted(self, meta: EventMeta, message_id: str) -> None:
         self.messages[message_id].deleted = True
+
+    @event(Acked)
+    def _acked(self, meta: EventMeta, kind: AckKind, up_to: int) -> None:
+        pass

@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from domain.room import Room
-from domain.user import Acked, PresenceChanged, UserEvent
+from domain.user import PresenceChanged, UserEvent
 from domain.values import (
     AckKind,
     EventMeta,
@@ -127,11 +127,11 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
             envelope.message_deleted.CopyFrom(
                 pb.MessageDeleted(room_id=room_id, message_id=event.message_id)
             )
-        case Acked():
+        case Room.Acked():
             envelope.acked.CopyFrom(
                 pb.Acked(
-                    room_id=str(event.room_id),
-                    user_id=event.user_id,
+                    room_id=room_id,
+                    user_id=meta.user_id,
                     kind=int(event.kind),  # type: ignore[arg-type]
                     up_to=event.up_to,
                 )
@@ -221,6 +221,7 @@ def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
             message_id=p.message_id, text=p.text, **common
         ),
         "message_deleted": lambda: Room.MessageDeleted(message_id=p.message_id, **common),
+        "acked": lambda: Room.Acked(kind=AckKind(p.kind), up_to=p.up_to, **common),
     }
     return builders[kind]()
 
@@ -228,15 +229,6 @@ def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
 def domain_event(envelope: pb.Envelope) -> DomainEventProtocol[Any]:
     """The domain event an envelope carries (the inverse of :func:`encode_event`)."""
     kind = payload_kind(envelope)
-    if kind == "acked":
-        a = envelope.acked
-        return Acked(
-            user_id=a.user_id,
-            room_id=UUID(a.room_id),
-            kind=AckKind(a.kind),
-            up_to=a.up_to,
-            **_common(envelope, user_aggregate_id(a.user_id)),
-        )
     if kind == "presence_changed":
         p = envelope.presence_changed
         return PresenceChanged(

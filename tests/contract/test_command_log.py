@@ -12,7 +12,7 @@ import pytest
 
 from domain import commands as c
 from domain.errors import NotAMember
-from domain.values import AckKind, EventMeta
+from domain.values import AckKind, EventMeta, PresenceStatus
 from proto.codec import envelope_from_bytes
 from streams.log import CommandBus, EventLog
 from streams.log_sqlite import EmbeddedLog
@@ -68,11 +68,13 @@ async def test_duplicate_sends_return_the_original_event(log: CommandBus) -> Non
     assert len(posted) == 1
 
 
-async def test_user_streams_count_acks_and_presence(log: CommandBus) -> None:
+async def test_acks_join_the_room_stream_and_presence_the_users(log: CommandBus) -> None:
     room_id = uuid4()
     await log.execute(c.CreateRoom(ALICE, room_id, "general"))
-    first = await log.execute(c.AckRoom(ALICE, room_id, AckKind.READ, 2))
-    second = await log.execute(c.AckRoom(ALICE, room_id, AckKind.DELIVERED, 2))
+    ack = await log.execute(c.AckRoom(ALICE, room_id, AckKind.READ, 2))
+    assert (ack.envelope.stream, ack.envelope.position) == (f"room:{room_id}", 3)
+    first = await log.execute(c.ChangePresence(ALICE, PresenceStatus.ONLINE))
+    second = await log.execute(c.ChangePresence(ALICE, PresenceStatus.OFFLINE))
     assert (first.envelope.stream, first.envelope.position) == ("user:alice", 1)
     assert second.envelope.position == 2
 

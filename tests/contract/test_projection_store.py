@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from domain.room import Room
-from domain.user import acked, presence_changed
+from domain.user import presence_changed
 from domain.values import AckKind, EventMeta, PresenceStatus
 from projections import changes as ch
 from projections.projector import project
@@ -40,8 +40,8 @@ def conversation() -> tuple[Room, list[Envelope]]:
     room.post_message(ALICE, "a2", "are you there?")
     room.post_message(BOB, "b1", "yes")
     room.edit_message(ALICE, first, "hi Bob")
+    room.ack(BOB, AckKind.READ, 5)
     events = [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
-    events.append(encode_event(acked(BOB, 1, room.id, AckKind.READ, 5), "e"))
     return room, events
 
 

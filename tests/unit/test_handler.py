@@ -83,12 +83,14 @@ def test_open_direct_creates_once(streams: MemoryStreams) -> None:
     assert sum(type(e).__name__ == "RoomCreated" for e in streams.saved) == 1
 
 
-def test_acks_and_presence_go_to_the_users_stream(streams: MemoryStreams) -> None:
+def test_acks_go_to_the_room_and_presence_to_the_users_stream(streams: MemoryStreams) -> None:
     room_id = uuid4()
     run(streams, c.CreateRoom(ALICE, room_id, "general"))
     ack = run(streams, c.AckRoom(ALICE, room_id, AckKind.READ, 2))
-    presence = run(streams, c.ChangePresence(ALICE, PresenceStatus.ONLINE))
-    assert ack.answer == EventRef(user_aggregate_id("alice"), 1)
-    assert presence.answer == EventRef(user_aggregate_id("alice"), 2)
+    assert ack.answer == EventRef(room_id, 3)
+    first = run(streams, c.ChangePresence(ALICE, PresenceStatus.ONLINE))
+    second = run(streams, c.ChangePresence(ALICE, PresenceStatus.AWAY))
+    assert first.answer == EventRef(user_aggregate_id("alice"), 1)
+    assert second.answer == EventRef(user_aggregate_id("alice"), 2)
     with pytest.raises(NotAMember):
         run(streams, c.AckRoom(BOB, room_id, AckKind.READ, 1))

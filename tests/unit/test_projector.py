@@ -3,7 +3,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 from domain.room import Room
-from domain.user import acked, presence_changed
+from domain.user import presence_changed
 from domain.values import AckKind, EventMeta, PresenceStatus
 from projections import changes as ch
 from projections.projector import project
@@ -64,15 +64,18 @@ def test_a_leaving_member_receives_their_own_leave() -> None:
 
 
 def test_read_acks_reach_the_room_delivery_acks_do_not() -> None:
-    room_id, _ = room_events()
+    room = Room.create_group(uuid4(), ALICE, "general", True)
+    room.join(EventMeta("bob"))
+    room.ack(ALICE, AckKind.READ, 3)
+    room.ack(ALICE, AckKind.DELIVERED, 3)
+    *_, read_event, delivered_event = room.collect_events()
+    room_id = str(room.id)
     view = FakeView({room_id: {"alice", "bob"}}, {})
-    from uuid import UUID
-
-    read = encode_event(acked(ALICE, 1, UUID(room_id), AckKind.READ, 4), "e")
-    delivered = encode_event(acked(ALICE, 2, UUID(room_id), AckKind.DELIVERED, 4), "e")
+    read = encode_event(read_event, "e")  # type: ignore[arg-type]
+    delivered = encode_event(delivered_event, "e")  # type: ignore[arg-type]
     assert any(isinstance(c, ch.AppendInbox) for c in project(read, view))
     assert not any(isinstance(c, ch.AppendInbox) for c in project(delivered, view))
-    assert ch.RaiseReadState("alice", room_id, AckKind.DELIVERED, 4) in project(delivered, view)
+    assert ch.RaiseReadState("alice", room_id, AckKind.DELIVERED, 3) in project(delivered, view)
 
 
 def test_presence_is_live_only_and_online_while_any_device_is() -> None:

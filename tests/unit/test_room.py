@@ -15,7 +15,7 @@ from domain.errors import (
     RoomNotJoinable,
 )
 from domain.room import Room
-from domain.values import MAX_TEXT_LENGTH, EventMeta, Role, RoomKind, direct_room_id
+from domain.values import MAX_TEXT_LENGTH, AckKind, EventMeta, Role, RoomKind, direct_room_id
 
 ALICE, BOB, CAROL = EventMeta("alice"), EventMeta("bob"), EventMeta("carol")
 
@@ -147,11 +147,12 @@ def test_admins_may_delete_any_message_members_only_their_own() -> None:
 
 def test_acks_must_name_an_existing_position() -> None:
     room = group()
-    room.check_ack("alice", room.version)
+    room.ack(ALICE, AckKind.READ, room.version)
+    assert event_names(room) == ["Acked"]
     with pytest.raises(InvalidArgument):
-        room.check_ack("alice", room.version + 1)
+        room.ack(ALICE, AckKind.READ, room.version + 1)
     with pytest.raises(NotAMember):
-        room.check_ack("bob", 1)
+        room.ack(BOB, AckKind.DELIVERED, 1)
 
 
 def test_direct_conversations_have_two_members_and_no_admins() -> None:
