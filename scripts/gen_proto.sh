@@ -8,4 +8,4 @@ out=${1:-$root}
 protoc=${PROTOC:-$(command -v protoc || true)}
 [ -n "$protoc" ] || protoc="$root/.venv/bin/protoc"
 cd "$root"
-"$protoc" -I . --python_out="$out" --pyi_out="$out" proto/tidings/v1/events.proto proto/tidings/v1/client.proto
+"$protoc" -I . --python_out="$out" --pyi_out="$out" proto/tidings/v1/*.proto

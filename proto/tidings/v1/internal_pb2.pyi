@@ -1,0 +1,201 @@
+from proto.tidings.v1 import client_pb2 as _client_pb2
+from proto.tidings.v1 import events_pb2 as _events_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CommandRecord(_message.Message):
+    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_ROOM_FIELD_NUMBER: _ClassVar[int]
+    OPEN_DIRECT_FIELD_NUMBER: _ClassVar[int]
+    JOIN_ROOM_FIELD_NUMBER: _ClassVar[int]
+    ADD_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    LEAVE_ROOM_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_MEMBER_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_ROLE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_ROOM_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    POST_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    EDIT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DELETE_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ACK_ROOM_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    gateway_id: str
+    actor: _events_pb2.Actor
+    trace_id: str
+    create_room: CreateRoomCommand
+    open_direct: OpenDirectCommand
+    join_room: JoinRoomCommand
+    add_member: AddMemberCommand
+    leave_room: LeaveRoomCommand
+    remove_member: RemoveMemberCommand
+    change_role: ChangeRoleCommand
+    change_room_settings: ChangeRoomSettingsCommand
+    post_message: PostMessageCommand
+    edit_message: EditMessageCommand
+    delete_message: DeleteMessageCommand
+    ack_room: AckRoomCommand
+    change_presence: ChangePresenceCommand
+    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ...) -> None: ...
+
+class CreateRoomCommand(_message.Message):
+    __slots__ = ("room_id", "name", "public")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    name: str
+    public: bool
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., public: _Optional[bool] = ...) -> None: ...
+
+class OpenDirectCommand(_message.Message):
+    __slots__ = ("peer_id",)
+    PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    peer_id: str
+    def __init__(self, peer_id: _Optional[str] = ...) -> None: ...
+
+class JoinRoomCommand(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+
+class AddMemberCommand(_message.Message):
+    __slots__ = ("room_id", "user_id", "role")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    role: _events_pb2.Role
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[_events_pb2.Role, str]] = ...) -> None: ...
+
+class LeaveRoomCommand(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+
+class RemoveMemberCommand(_message.Message):
+    __slots__ = ("room_id", "user_id")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ChangeRoleCommand(_message.Message):
+    __slots__ = ("room_id", "user_id", "role")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    role: _events_pb2.Role
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., role: _Optional[_Union[_events_pb2.Role, str]] = ...) -> None: ...
+
+class ChangeRoomSettingsCommand(_message.Message):
+    __slots__ = ("room_id", "name", "public")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    name: str
+    public: bool
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., public: _Optional[bool] = ...) -> None: ...
+
+class PostMessageCommand(_message.Message):
+    __slots__ = ("room_id", "client_msg_id", "text")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    client_msg_id: str
+    text: str
+    def __init__(self, room_id: _Optional[str] = ..., client_msg_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class EditMessageCommand(_message.Message):
+    __slots__ = ("room_id", "message_id", "text")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    message_id: str
+    text: str
+    def __init__(self, room_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class DeleteMessageCommand(_message.Message):
+    __slots__ = ("room_id", "message_id")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    message_id: str
+    def __init__(self, room_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+
+class AckRoomCommand(_message.Message):
+    __slots__ = ("room_id", "kind", "up_to")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    UP_TO_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    kind: _events_pb2.AckKind
+    up_to: int
+    def __init__(self, room_id: _Optional[str] = ..., kind: _Optional[_Union[_events_pb2.AckKind, str]] = ..., up_to: _Optional[int] = ...) -> None: ...
+
+class ChangePresenceCommand(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: _events_pb2.PresenceStatus
+    def __init__(self, status: _Optional[_Union[_events_pb2.PresenceStatus, str]] = ...) -> None: ...
+
+class CommandRejection(_message.Message):
+    __slots__ = ("error", "message")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    message: str
+    def __init__(self, error: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class CommandReply(_message.Message):
+    __slots__ = ("request_id", "event", "rejected", "duplicate", "partition", "offset")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    event: _events_pb2.Envelope
+    rejected: CommandRejection
+    duplicate: bool
+    partition: int
+    offset: int
+    def __init__(self, request_id: _Optional[str] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., rejected: _Optional[_Union[CommandRejection, _Mapping]] = ..., duplicate: _Optional[bool] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class InboxRecord(_message.Message):
+    __slots__ = ("user_id", "event")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    event: _events_pb2.Envelope
+    def __init__(self, user_id: _Optional[str] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
+
+class LiveRecord(_message.Message):
+    __slots__ = ("user_ids", "event", "presence", "typing")
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    TYPING_FIELD_NUMBER: _ClassVar[int]
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    event: _client_pb2.InboxEvent
+    presence: _client_pb2.PresenceNotice
+    typing: _client_pb2.TypingNotice
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., event: _Optional[_Union[_client_pb2.InboxEvent, _Mapping]] = ..., presence: _Optional[_Union[_client_pb2.PresenceNotice, _Mapping]] = ..., typing: _Optional[_Union[_client_pb2.TypingNotice, _Mapping]] = ...) -> None: ...
