@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from uuid import uuid4
 
@@ -14,20 +15,34 @@ from domain.values import AckKind, EventMeta, PresenceStatus
 from projections import changes as ch
 from projections.projector import project
 from projections.store import ProjectionStore
+from projections.store_cassandra import CassandraProjectionStore, migrate
 from projections.store_sqlite import SqliteProjectionStore
 from proto.codec import Envelope, encode_event
+from tests.infra import CASSANDRA_HOST, CASSANDRA_PORT, fresh_name, require
 
 ALICE, BOB = EventMeta("alice", "d1"), EventMeta("bob", "d2")
 
-StoreFactory = Callable[[Path], ProjectionStore]
-FACTORIES: dict[str, StoreFactory] = {
-    "sqlite": lambda tmp: SqliteProjectionStore(tmp / "projections.sqlite"),
+
+async def sqlite_store(tmp: Path) -> ProjectionStore:
+    return SqliteProjectionStore(tmp / "projections.sqlite")
+
+
+async def cassandra_store(tmp: Path) -> ProjectionStore:
+    require("cassandra")
+    keyspace = fresh_name("contract")
+    await asyncio.to_thread(migrate, [CASSANDRA_HOST], CASSANDRA_PORT, keyspace)
+    return await CassandraProjectionStore.connect([CASSANDRA_HOST], CASSANDRA_PORT, keyspace)
+
+
+FACTORIES: dict[str, Callable[[Path], Awaitable[ProjectionStore]]] = {
+    "sqlite": sqlite_store,
+    "cassandra": cassandra_store,
 }
 
 
 @pytest.fixture(params=sorted(FACTORIES))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ProjectionStore]:
-    s = FACTORIES[request.param](tmp_path)
+    s = await FACTORIES[request.param](tmp_path)
     yield s
     await s.close()
 

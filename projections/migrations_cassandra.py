@@ -1,0 +1,50 @@
+"""Cassandra keyspace and schema for the projections, applied by ``tidings migrate``.
+
+Every statement is idempotent (IF NOT EXISTS), so migrating twice is harmless. See ADR 7 for
+the design: timelines partitioned by (room, position bucket) and clustered by position,
+inboxes by (user, bucket), writes stamped ``USING TIMESTAMP <stream position>`` so that a
+replayed older event never overwrites newer state.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BUCKET_SIZE", "schema_statements"]
+
+BUCKET_SIZE = 1000
+"""Positions per timeline / inbox partition: bounded partitions, direct arithmetic paging."""
+
+
+def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
+    ks = keyspace
+    return [
+        f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = "
+        f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}",
+        f"CREATE TABLE IF NOT EXISTS {ks}.meta (key text PRIMARY KEY, value text)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.tracking ("
+        "name text, partition int, offset bigint, PRIMARY KEY (name, partition))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.rooms ("
+        "room_id text PRIMARY KEY, kind int, name text, public boolean, head bigint, "
+        "last_activity text)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.room_members ("
+        "room_id text, user_id text, role int, joined_at bigint, PRIMARY KEY (room_id, user_id))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.rooms_by_user ("
+        "user_id text, room_id text, role int, PRIMARY KEY (user_id, room_id))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.messages ("
+        "room_id text, bucket int, position bigint, message_id text, author_id text, "
+        "client_msg_id text, text text, posted_at text, trace_id text, edited boolean, "
+        "deleted boolean, PRIMARY KEY ((room_id, bucket), position)) "
+        "WITH CLUSTERING ORDER BY (position DESC) AND gc_grace_seconds = 86400",
+        f"CREATE TABLE IF NOT EXISTS {ks}.message_positions ("
+        "room_id text, message_id text, position bigint, PRIMARY KEY ((room_id, message_id)))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.read_states ("
+        "user_id text, room_id text, delivered_up_to bigint, read_up_to bigint, "
+        "PRIMARY KEY (user_id, room_id))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.presence ("
+        "user_id text, device_id text, status int, updated_at text, "
+        "PRIMARY KEY (user_id, device_id)) WITH default_time_to_live = 86400",
+        f"CREATE TABLE IF NOT EXISTS {ks}.inbox ("
+        "user_id text, bucket int, position bigint, envelope blob, "
+        "PRIMARY KEY ((user_id, bucket), position))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.inbox_heads ("
+        "user_id text PRIMARY KEY, head bigint, source_offset bigint)",
+    ]
