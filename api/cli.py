@@ -1,38 +1,47 @@
-"""The ``tidings`` command: serve, token, version."""
+"""The ``tidings`` command.
+
+serve      run Tidings; embedded by default (TIDINGS_MODE=distributed for a gateway)
+gateway    run a stateless gateway in distributed mode (Kafka + Cassandra)
+processor  run the command processor and the Faust projectors (distributed mode)
+migrate    create the Kafka topics and the Cassandra schema (idempotent)
+decode     print events from the Kafka event topic as JSON lines
+token      mint a development JWT
+version    print the version
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
 
-def _settings(args: argparse.Namespace) -> object:
+def _settings(args: argparse.Namespace, **forced: Any) -> Any:
     from api.settings import Settings
 
     overrides = {
         key: value
         for key, value in (
-            ("data_dir", args.data_dir),
+            ("data_dir", getattr(args, "data_dir", None)),
             ("host", getattr(args, "host", None)),
             ("port", getattr(args, "port", None)),
         )
         if value is not None
     }
-    return Settings(**overrides)
+    return Settings(**overrides, **forced)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, **forced: Any) -> int:
     import uvicorn
 
     from api.app import create_app
-    from api.settings import Settings
 
-    settings = _settings(args)
-    assert isinstance(settings, Settings)
+    settings = _settings(args, **forced)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -47,12 +56,48 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _token(args: argparse.Namespace) -> int:
-    from api.auth import mint_token
-    from api.settings import Settings
+def _gateway(args: argparse.Namespace) -> int:
+    return _serve(args, mode="distributed")
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from projections.store_cassandra import migrate
+    from streams.topics import Topics
+    from streams.topics_kafka import ensure_topics
+
+    s = _settings(args)
+    created = asyncio.run(ensure_topics(s.kafka_bootstrap, Topics(s.topic_prefix, s.partitions)))
+    print(f"kafka topics created: {', '.join(created) or 'none (all existed)'}")
+    epoch = migrate(
+        s.cassandra_contact_points,
+        s.cassandra_port,
+        s.cassandra_keyspace,
+        s.cassandra_replication_factor,
+    )
+    print(f"cassandra keyspace {s.cassandra_keyspace} ready (inbox epoch {epoch})")
+    return 0
+
+
+def _processor(args: argparse.Namespace) -> int:
+    from api.logs import configure_logging
+    from streams.processor_main import run_processor
 
     settings = _settings(args)
-    assert isinstance(settings, Settings)
+    configure_logging(settings.log_level)
+    return run_processor(settings, with_commands=not args.no_commands)
+
+
+def _decode(args: argparse.Namespace) -> int:
+    from streams.decode_kafka import print_events
+
+    s = _settings(args)
+    return asyncio.run(print_events(s.kafka_bootstrap, f"{s.topic_prefix}.events", args.limit))
+
+
+def _token(args: argparse.Namespace) -> int:
+    from api.auth import mint_token
+
+    settings = _settings(args)
     if not settings.development_mode and settings.jwt_secret is None:
         print("tokens can only be minted with an HS256 secret", file=sys.stderr)
         return 2
@@ -70,14 +115,37 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tidings", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="tidings", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run Tidings embedded (log and projections in SQLite)")
+    def listener(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="listen address (default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="listen port (default 8000)")
+
+    serve = sub.add_parser("serve", help="run Tidings (embedded unless TIDINGS_MODE is set)")
     serve.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="listen port (default 8000)")
+    listener(serve)
     serve.set_defaults(func=_serve)
+
+    gateway = sub.add_parser("gateway", help="run a distributed-mode gateway")
+    listener(gateway)
+    gateway.set_defaults(func=_gateway)
+
+    processor = sub.add_parser("processor", help="run the command processor and projectors")
+    processor.add_argument(
+        "--no-commands", action="store_true", help="projectors only, no command processor"
+    )
+    processor.set_defaults(func=_processor)
+
+    sub.add_parser("migrate", help="create Kafka topics and the Cassandra schema").set_defaults(
+        func=_migrate
+    )
+
+    decode = sub.add_parser("decode", help="print the event log as JSON lines")
+    decode.add_argument("--limit", type=int, default=0, help="stop after N events (0: all)")
+    decode.set_defaults(func=_decode)
 
     token = sub.add_parser("token", help="mint a development JWT for a user")
     token.add_argument("user")

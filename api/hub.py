@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from projections.changes import Delivery, InboxEntry, LiveNotice
-from proto.wire import envelope_json, inbox_push_frame, presence_frame
+from proto.wire import LiveRecord, envelope_json, inbox_push_frame, presence_frame, typing_frame
 
 __all__ = ["Hub", "Subscriber"]
 
@@ -66,6 +66,24 @@ class Hub:
                 p = delivery.envelope.presence_changed
                 frame = presence_frame(p.user_id, p.device_id, p.status, delivery.online)
                 self.push_to(delivery.user_ids, frame)
+
+    def deliver_live(self, record: LiveRecord) -> None:
+        """A record from another process (distributed mode): inbox event or notice."""
+        kind = record.WhichOneof("kind")
+        if kind == "event":
+            for user_id in record.user_ids:
+                self.publish([InboxEntry(user_id, record.event.position, record.event.event)])
+        elif kind == "presence":
+            p = record.presence
+            self.push_to(
+                record.user_ids, presence_frame(p.user_id, p.device_id, p.status, p.online)
+            )
+        elif kind == "typing":
+            t = record.typing
+            self.push_to(record.user_ids, typing_frame(t.room_id, t.user_id, t.typing))
+
+    def is_local(self, user_id: str) -> bool:
+        return user_id in self._by_user
 
     def push_to(self, user_ids: Iterable[str], frame: str) -> None:
         """An ephemeral push (presence, typing) to whichever of these users are connected."""

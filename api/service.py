@@ -6,24 +6,25 @@ the command bus, whose single writer enforces the domain rules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from uuid import UUID
 
 import structlog
 
-from api.hub import Hub
 from domain.commands import Command
-from domain.errors import InvalidArgument, NotAMember, RoomNotFound
+from domain.errors import InvalidArgument, MessageNotFound, NotAMember, RoomNotFound
 from projections.changes import InboxEntry
 from projections.store import MemberRow, MessageRow, PresenceRow, ProjectionStore, RoomRow
-from proto.wire import typing_frame
 from streams.log import CommandBus, CommandResult, ProjectionProgress
 
-__all__ = ["Tidings", "parse_room_id"]
+__all__ = ["Tidings", "TypingRelay", "parse_room_id"]
 
 log = structlog.get_logger(__name__)
 
 READ_YOUR_WRITES_TIMEOUT = 5.0
+
+TypingRelay = Callable[[Iterable[str], str, str, bool], Awaitable[None]]
+"""relay(recipients, room_id, user_id, typing): an ephemeral notice to connected users."""
 
 
 def parse_room_id(value: str) -> UUID:
@@ -40,14 +41,14 @@ class Tidings:
         bus: CommandBus,
         store: ProjectionStore,
         progress: ProjectionProgress,
-        hub: Hub,
+        typing_relay: TypingRelay,
         *,
         history_page_max: int = 200,
     ) -> None:
         self.bus = bus
         self.store = store
         self.progress = progress
-        self.hub = hub
+        self.typing_relay = typing_relay
         self.history_page_max = history_page_max
 
     # ------------------------------------------------------------------ commands
@@ -63,13 +64,16 @@ class Tidings:
             duplicate=result.duplicate,
             trace_id=command.meta.trace_id,
         )
-        if wait_projected and result.offset:
-            await self.progress.wait_for(result.offset, READ_YOUR_WRITES_TIMEOUT)
+        if wait_projected:
+            await self.wait_projected(result)
         return result
 
-    async def wait_projected(self, offset: int) -> None:
-        if offset:
-            await self.progress.wait_for(offset, READ_YOUR_WRITES_TIMEOUT)
+    async def wait_projected(self, result: CommandResult | None) -> None:
+        """Waits (boundedly) until reads reflect the command's events."""
+        if result is not None and result.offset:
+            await self.progress.wait_for(
+                result.offset, READ_YOUR_WRITES_TIMEOUT, partition=result.partition
+            )
 
     # ------------------------------------------------------------------ authorised reads
 
@@ -122,8 +126,6 @@ class Tidings:
         await self.require_member(user_id, room_id)
         row = await self.store.message(room_id, message_id)
         if row is None:
-            from domain.errors import MessageNotFound
-
             raise MessageNotFound(message_id)
         return row
 
@@ -153,7 +155,5 @@ class Tidings:
     async def typing(self, user_id: str, room_id: str, typing: bool) -> None:
         """Relays a typing notice to the room's other connected members; nothing is logged."""
         await self.require_member(user_id, room_id)
-        others: Sequence[str] = [m.user_id for m in await self.store.members(room_id)]
-        self.hub.push_to(
-            (u for u in others if u != user_id), typing_frame(room_id, user_id, typing)
-        )
+        members = [m.user_id for m in await self.store.members(room_id)]
+        await self.typing_relay([u for u in members if u != user_id], room_id, user_id, typing)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,11 @@ DEV_SECRET_FILE = "dev-jwt-secret"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIDINGS_", frozen=True)
 
+    mode: Literal["embedded", "distributed"] = Field(
+        "embedded",
+        description="embedded: SQLite log and projections in data_dir; "
+        "distributed: Kafka log, Cassandra projections",
+    )
     data_dir: Path = Field(
         Path("./data"), description="Where the embedded log and projections live"
     )
@@ -45,6 +51,22 @@ class Settings(BaseSettings):
     presence_grace_seconds: float = 5.0
     history_page_max: int = 200
     log_level: str = "info"
+
+    # distributed mode
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "tidings"
+    partitions: int = Field(4, description="Partitions of the commands, events, inbox topics")
+    cassandra_hosts: str = Field("127.0.0.1", description="Comma-separated contact points")
+    cassandra_port: int = 9042
+    cassandra_keyspace: str = "tidings"
+    cassandra_replication_factor: int = 1
+    gateway_id: str = Field("", description="Defaults to a random id per gateway process")
+    processor_app_id: str = "tidings-projector"
+    command_timeout_seconds: float = 10.0
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
 
     @property
     def log_path(self) -> Path:

@@ -35,6 +35,7 @@ from proto.wire import (
     inbox_push_frame,
     reply_frame,
 )
+from streams.log import CommandResult
 
 __all__ = ["Connection", "GatewayContext"]
 
@@ -71,7 +72,7 @@ class Connection:
         self.session = Session(ctx.session_config, time.time())
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
-        self._written_offset = 0
+        self._last_write: CommandResult | None = None
         self._subscribed = False
         self._handlers: dict[
             str, Callable[[ClientFrame, EventMeta], Awaitable[tuple[str, Message]]]
@@ -241,7 +242,8 @@ class Connection:
 
     async def _run(self, command: c.Command) -> cp.EventResult:
         result = await self.ctx.service.execute(command)
-        self._written_offset = max(self._written_offset, result.offset)
+        if result.offset:
+            self._last_write = result
         return cp.EventResult(event=result.envelope, duplicate=result.duplicate)
 
     async def _join(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
@@ -298,7 +300,7 @@ class Connection:
 
     async def _history(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
         h = frame.history
-        await self.ctx.service.wait_projected(self._written_offset)
+        await self.ctx.service.wait_projected(self._last_write)
         rows, has_more = await self.ctx.service.timeline(
             meta.user_id,
             h.room_id,

@@ -33,11 +33,29 @@ __all__ = [
     "NotTheAuthor",
     "RoomNotFound",
     "RoomNotJoinable",
+    "rebuild_error",
 ]
 
 
 class DomainError(Exception):
     """A command broke a rule; nothing was appended."""
+
+
+def rebuild_error(name: str, message: str) -> DomainError:
+    """The error a remote command processor reported, by class name (DomainError if unknown)."""
+    cls = next((c for c in _all_errors() if c.__name__ == name), DomainError)
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error
+
+
+def _all_errors() -> list[type[DomainError]]:
+    found, todo = [], [DomainError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
 
 
 class InvalidArgument(DomainError):

@@ -15,11 +15,13 @@ from google.protobuf.message import Message
 
 from proto.tidings.v1 import client_pb2 as cp
 from proto.tidings.v1 import events_pb2 as pb
+from proto.tidings.v1 import internal_pb2 as ip
 
 __all__ = [
     "COMMANDS",
     "ClientFrame",
     "ErrorCode",
+    "LiveRecord",
     "Recovery",
     "WireError",
     "error_frame",
@@ -33,6 +35,7 @@ __all__ = [
 ]
 
 ClientFrame = cp.ClientFrame
+LiveRecord = ip.LiveRecord
 ErrorCode = cp.ErrorCode
 Recovery = cp.Recovery
 

@@ -32,6 +32,8 @@ class CommandResult:
     duplicate: bool = False
     offset: int = 0
     """Log offset of the last event appended (0 when nothing was appended)."""
+    partition: int = 0
+    """The log partition of ``offset`` (always 0 for the embedded log)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,5 +76,6 @@ class ProjectionProgress(ABC):
     """How far the projections have caught up with the log (for read-your-writes)."""
 
     @abstractmethod
-    async def wait_for(self, offset: int, timeout: float) -> bool:
-        """True once every record up to ``offset`` is projected; False after ``timeout``."""
+    async def wait_for(self, offset: int, timeout: float, partition: int = 0) -> bool:
+        """True once every record of ``partition`` up to ``offset`` is projected;
+        False after ``timeout``."""

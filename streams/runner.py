@@ -73,7 +73,7 @@ class ProjectionRunner(ProjectionProgress):
             self._progressed.notify_all()
         return len(records)
 
-    async def wait_for(self, offset: int, timeout: float) -> bool:
+    async def wait_for(self, offset: int, timeout: float, partition: int = 0) -> bool:
         async with self._progressed:
             try:
                 await asyncio.wait_for(

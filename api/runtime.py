@@ -1,0 +1,196 @@
+"""The composition root: the only place that chooses adapters, from typed settings.
+
+``open_runtime(settings)`` wires the embedded adapters (SQLite log and projections, an
+in-process projection runner) or the distributed ones (Kafka command bus and live topic,
+Cassandra projections); everything above it — service, sessions, REST — is the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.auth import TokenVerifier
+from api.hub import Hub
+from api.presence import PresenceTracker
+from api.service import Tidings, TypingRelay
+from api.settings import Settings
+from api.ws import GatewayContext
+from domain import commands as c
+from domain.values import EventMeta, PresenceStatus
+from projections.projector import project
+from projections.store import ProjectionStore
+from streams.log import CommandBus, ProjectionProgress
+from streams.topics import Topics
+
+__all__ = ["Runtime", "open_runtime", "token_verifier"]
+
+Closer = Callable[[], Awaitable[None]]
+
+
+def token_verifier(settings: Settings) -> TokenVerifier:
+    public_key = settings.jwt_public_key_file.read_text() if settings.jwt_public_key_file else None
+    secret = settings.jwt_secret
+    if secret is None and public_key is None:
+        secret = settings.development_secret()
+    return TokenVerifier(
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        secret=secret,
+        public_key=public_key,
+        algorithms=settings.jwt_algorithms,
+        leeway=settings.jwt_leeway_seconds,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    bus: CommandBus
+    store: ProjectionStore
+    hub: Hub
+    service: Tidings
+    verifier: TokenVerifier
+    presence: PresenceTracker
+    gateway: GatewayContext
+    readiness: Callable[[], Awaitable[dict[str, Any]]]
+    """Returns the readiness report; its "ready" key says whether to serve traffic."""
+    closers: list[Closer] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.presence.close()
+        for closer in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                await closer()
+
+
+def _assemble(
+    settings: Settings,
+    bus: CommandBus,
+    store: ProjectionStore,
+    hub: Hub,
+    progress: ProjectionProgress,
+    typing: TypingRelay,
+    readiness: Callable[[], Awaitable[dict[str, Any]]],
+    closers: list[Closer],
+) -> Runtime:
+    service = Tidings(bus, store, progress, typing, history_page_max=settings.history_page_max)
+
+    async def emit_presence(user_id: str, device_id: str, status: PresenceStatus) -> None:
+        meta = EventMeta(user_id, device_id, uuid.uuid4().hex[:16])
+        await service.execute(c.ChangePresence(meta, status))
+
+    presence = PresenceTracker(emit_presence, settings.presence_grace_seconds)
+    verifier = token_verifier(settings)
+    gateway = GatewayContext(
+        service, hub, verifier, presence, settings.session_config(), settings.catch_up_limit
+    )
+    return Runtime(
+        settings, bus, store, hub, service, verifier, presence, gateway, readiness, closers
+    )
+
+
+def _local_typing(hub: Hub) -> TypingRelay:
+    async def relay(user_ids: Iterable[str], room_id: str, user_id: str, typing: bool) -> None:
+        from proto.wire import typing_frame
+
+        hub.push_to(user_ids, typing_frame(room_id, user_id, typing))
+
+    return relay
+
+
+async def _embedded(settings: Settings) -> Runtime:
+    from projections.store_sqlite import SqliteProjectionStore
+    from streams.log_sqlite import EmbeddedLog
+    from streams.runner import ProjectionRunner
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = EmbeddedLog(settings.log_path)
+    store = SqliteProjectionStore(settings.projections_path)
+    hub = Hub(store.epoch)
+    runner = ProjectionRunner(log, store, project, hub.publish)
+    task = asyncio.create_task(runner.run(), name="projection-runner")
+
+    async def readiness() -> dict[str, Any]:
+        head = await log.head()
+        return {
+            "ready": runner.caught_up_once,
+            "log_head": head,
+            "projected": runner.offset,
+            "lag": head - runner.offset,
+        }
+
+    async def stop_runner() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def close_log() -> None:
+        log.close()
+
+    runtime = _assemble(
+        settings,
+        log,
+        store,
+        hub,
+        runner,
+        _local_typing(hub),
+        readiness,
+        [store.close, close_log, stop_runner],
+    )
+    stale = await store.online_users()
+    runtime.presence.adopt_stale([(r.user_id, d) for r in stale for d in r.devices])
+    return runtime
+
+
+async def _distributed(settings: Settings) -> Runtime:
+    from projections.store_cassandra import CassandraProjectionStore
+    from streams.command_bus_kafka import KafkaCommandBus
+    from streams.live_kafka import KafkaLivePublisher, KafkaLiveSubscriber
+    from streams.pipeline import TRACKING_NAME
+    from streams.progress import TrackedProgress
+
+    topics = Topics(settings.topic_prefix, settings.partitions)
+    store = await CassandraProjectionStore.connect(
+        settings.cassandra_contact_points, settings.cassandra_port, settings.cassandra_keyspace
+    )
+    closers: list[Closer] = [store.close]
+    hub = Hub(store.epoch)
+    gateway_id = settings.gateway_id or f"gw-{uuid.uuid4().hex[:12]}"
+    bus = KafkaCommandBus(
+        settings.kafka_bootstrap, topics, gateway_id, timeout=settings.command_timeout_seconds
+    )
+    await bus.start()
+    closers.append(bus.stop)
+    publisher = KafkaLivePublisher(settings.kafka_bootstrap, topics)
+    await publisher.start()
+    closers.append(publisher.stop)
+    subscriber = KafkaLiveSubscriber(
+        settings.kafka_bootstrap, topics, hub.deliver_live, hub.is_local
+    )
+    await subscriber.start()
+    closers.append(subscriber.stop)
+
+    async def readiness() -> dict[str, Any]:
+        return {"ready": True, "gateway_id": gateway_id, "connections": hub.connection_count}
+
+    return _assemble(
+        settings,
+        bus,
+        store,
+        hub,
+        TrackedProgress(store, TRACKING_NAME),
+        publisher.typing,
+        readiness,
+        closers,
+    )
+
+
+async def open_runtime(settings: Settings) -> Runtime:
+    if settings.mode == "distributed":
+        return await _distributed(settings)
+    return await _embedded(settings)

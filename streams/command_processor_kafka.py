@@ -1,0 +1,238 @@
+"""The command processor on Kafka: the single writer of each partition's streams.
+
+It consumes ``tidings.commands`` in a consumer group. When it is assigned partition p it
+starts a transactional producer with ``transactional_id = tidings-cmd-p`` (which fences any
+older owner of p and aborts its open transaction), rebuilds p's state from ``tidings.events``
+(read committed), and then, per batch of commands, appends the decided events to events
+partition p, the replies to ``tidings.replies`` and the consumed offsets in one transaction.
+A crash anywhere aborts the transaction: the batch is decided again by the next owner, so an
+event is in the log exactly once and every acknowledged command's events are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+
+from domain.errors import DomainError
+from domain.user import UserEvent
+from domain.values import room_stream, user_stream
+from proto.codec import CodecError, encode_event, payload_kind
+from proto.commands import decode_command
+from proto.tidings.v1 import internal_pb2 as ip
+from streams.command_processor import Outcome, PartitionState
+from streams.topics import Topics
+
+__all__ = ["KafkaCommandProcessor"]
+
+log = structlog.get_logger(__name__)
+
+GROUP_ID = "tidings-command-processor"
+
+
+class _Partition:
+    def __init__(self, state: PartitionState, producer: AIOKafkaProducer) -> None:
+        self.state = state
+        self.producer = producer
+
+
+class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self, bootstrap: str, topics: Topics, epoch: str, group_id: str = GROUP_ID
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._topics = topics
+        self._epoch = epoch
+        self._group_id = group_id
+        self._partitions: dict[int, _Partition] = {}
+        self._fetcher: AIOKafkaConsumer | None = None
+        self.ready = asyncio.Event()
+        """Set once partitions are assigned and rebuilt (for tests and readiness)."""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Processes commands until cancelled; restarts itself after Kafka failures."""
+        while True:
+            try:
+                await self._run_once()
+            except (KafkaError, OSError) as exc:
+                log.warning("command_processor_restarting", error=repr(exc))
+                await asyncio.sleep(1)
+
+    async def _run_once(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+        consumer.subscribe([self._topics.commands], listener=self)
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                for tp, records in batches.items():
+                    if records and tp.partition in self._partitions:
+                        await self._process(tp, records)
+        finally:
+            await self._release(list(self._partitions))
+            if self._fetcher is not None:
+                await self._fetcher.stop()
+                self._fetcher = None
+            await consumer.stop()
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self.ready.clear()
+        await self._release([tp.partition for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        for tp in assigned:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                transactional_id=f"{self._group_id}-{tp.partition}",
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=2,
+            )
+            await producer.start()  # fences the previous owner of this partition
+            state = await self._rebuild(tp.partition)
+            self._partitions[tp.partition] = _Partition(state, producer)
+        log.info("command_partitions_assigned", partitions=sorted(self._partitions))
+        self.ready.set()
+
+    async def _release(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            owned = self._partitions.pop(partition, None)
+            if owned is not None:
+                with contextlib.suppress(KafkaError):
+                    await owned.producer.stop()
+
+    async def _rebuild(self, partition: int) -> PartitionState:
+        """Folds every committed event of events partition p."""
+        state = PartitionState()
+        tp = TopicPartition(self._topics.events, partition)
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await reader.start()
+        try:
+            reader.assign([tp])
+            await reader.seek_to_beginning(tp)
+            end = (await reader.end_offsets([tp]))[tp]
+            count = 0
+            while await reader.position(tp) < end:
+                batch = await reader.getmany(tp, timeout_ms=500, max_records=5000)
+                for record in batch.get(tp, []):
+                    state.fold(record.value, record.offset)
+                    count += 1
+            log.info("command_partition_rebuilt", partition=partition, events=count)
+        finally:
+            await reader.stop()
+        return state
+
+    # ------------------------------------------------------------------ processing
+
+    async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        owned = self._partitions[tp.partition]
+        decided: list[tuple[ip.CommandRecord, Outcome]] = []
+        for record in records:
+            try:
+                request, command = decode_command(record.value)
+            except CodecError as exc:
+                log.warning("command_rejected_malformed", offset=record.offset, error=str(exc))
+                continue
+            decided.append((request, owned.state.decide(command)))
+        try:
+            async with owned.producer.transaction():
+                await self._write(tp.partition, owned, decided)
+                await owned.producer.send_offsets_to_transaction(
+                    {tp: records[-1].offset + 1}, self._group_id
+                )
+        except (KafkaError, OSError):
+            # The transaction is aborted; state may hold undecided events: start over.
+            self._partitions.pop(tp.partition, None)
+            with contextlib.suppress(KafkaError):
+                await owned.producer.stop()
+            raise
+
+    async def _write(
+        self, partition: int, owned: _Partition, decided: list[tuple[ip.CommandRecord, Outcome]]
+    ) -> None:
+        producer, state = owned.producer, owned.state
+        pending = []
+        for _, outcome in decided:
+            for event in outcome.events:
+                envelope = encode_event(event, self._epoch)
+                data = envelope.SerializeToString()
+                key = (
+                    user_stream(event.user_id)
+                    if isinstance(event, UserEvent)
+                    else room_stream(event.originator_id)
+                )
+                future = await producer.send(
+                    self._topics.events,
+                    value=data,
+                    key=key.encode(),
+                    partition=partition,
+                    headers=[("kind", payload_kind(envelope).encode())],
+                )
+                pending.append((event, data, future))
+        last_offset = -1
+        for event, data, future in pending:
+            metadata = await future
+            state.remember(event, data, metadata.offset)
+            last_offset = metadata.offset
+        for request, outcome in decided:
+            reply = await self._reply(partition, request, outcome, last_offset)
+            await producer.send(
+                self._topics.replies,
+                value=reply.SerializeToString(),
+                key=request.gateway_id.encode(),
+            )
+
+    async def _reply(
+        self, partition: int, request: ip.CommandRecord, outcome: Outcome, last_offset: int
+    ) -> ip.CommandReply:
+        reply = ip.CommandReply(request_id=request.request_id, duplicate=outcome.duplicate)
+        if outcome.rejection is not None:
+            reply.rejected.CopyFrom(_rejection(outcome.rejection))
+            return reply
+        assert outcome.answer is not None
+        key = (outcome.answer.originator_id, outcome.answer.position)
+        data = self._partitions[partition].state.recent.get(key)
+        if data is None:
+            data = await self._fetch(partition, self._partitions[partition].state.offsets[key])
+        reply.event.ParseFromString(data)
+        if outcome.events:
+            reply.partition, reply.offset = partition, last_offset
+        return reply
+
+    async def _fetch(self, partition: int, offset: int) -> bytes:
+        """Reads one committed event by offset (a duplicate of an old command)."""
+        if self._fetcher is None:
+            self._fetcher = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+            )
+            await self._fetcher.start()
+        tp = TopicPartition(self._topics.events, partition)
+        self._fetcher.assign([tp])
+        self._fetcher.seek(tp, offset)
+        record = await self._fetcher.getone(tp)
+        value: bytes = record.value
+        return value
+
+
+def _rejection(error: DomainError) -> ip.CommandRejection:
+    return ip.CommandRejection(error=type(error).__name__, message=str(error))

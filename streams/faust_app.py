@@ -1,0 +1,79 @@
+"""The Faust app hosting the distributed projectors (and the command processor as a task).
+
+Agents are thin: take the record, hand it to :class:`streams.pipeline.ProjectionPipeline`.
+Faust provides consumer groups, partition assignment across processor processes, ordered
+per-partition delivery and at-least-once offset commits (``at_least_once``: Faust's
+exactly_once is not reliable with aiokafka, see ADR 8); the pipeline is idempotent.
+"""
+
+from __future__ import annotations
+
+import faust
+from aiokafka.errors import KafkaError
+
+from projections.store_cassandra import CassandraProjectionStore
+from streams.command_processor_kafka import KafkaCommandProcessor
+from streams.log import LogUnavailable
+from streams.pipeline import ProjectionPipeline
+from streams.topics import Topics
+
+__all__ = ["create_faust_app"]
+
+
+def create_faust_app(
+    *,
+    app_id: str,
+    bootstrap: str,
+    topics: Topics,
+    store: CassandraProjectionStore,
+    command_processor: KafkaCommandProcessor | None,
+) -> faust.App:
+    app = faust.App(
+        app_id,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=0.5,
+        producer_acks=-1,
+        producer_linger=0.002,
+    )
+
+    async def send(topic: str, key: str, value: bytes) -> None:
+        try:
+            await app.producer.send_and_wait(
+                topic, key.encode() if key else None, value, None, None, None
+            )
+        except KafkaError as exc:
+            raise LogUnavailable(str(exc)) from exc
+
+    pipeline = ProjectionPipeline(store, send, topics.inbox, topics.live)
+
+    def raw_topic(name: str) -> faust.TopicT:
+        return app.topic(
+            name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
+
+    events_topic = raw_topic(topics.events)
+    inbox_topic = raw_topic(topics.inbox)
+
+    @app.agent(events_topic)
+    async def project_events(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await pipeline.on_event(event.message.partition, event.message.offset, event.value)
+
+    @app.agent(inbox_topic)
+    async def project_inbox(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await pipeline.on_inbox(event.message.partition, event.message.offset, event.value)
+
+    if command_processor is not None:
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def run_command_processor() -> None:
+            await command_processor.run()
+
+    return app

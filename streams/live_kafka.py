@@ -1,0 +1,97 @@
+"""Live delivery across gateways through ``tidings.live``.
+
+Projectors publish inbox events (after they are stored) and presence notices; gateways
+publish typing notices. Every gateway reads the topic from its end and hands records for the
+users it holds to its hub, dropping the others before decoding them when the key says whom a
+record is for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from proto.tidings.v1 import client_pb2 as cp
+from proto.tidings.v1 import internal_pb2 as ip
+from streams.topics import Topics
+
+__all__ = ["KafkaLivePublisher", "KafkaLiveSubscriber"]
+
+log = structlog.get_logger(__name__)
+
+
+class KafkaLivePublisher:
+    def __init__(self, bootstrap: str, topics: Topics) -> None:
+        self._topics = topics
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=1)
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def publish(self, record: ip.LiveRecord) -> None:
+        key = record.user_ids[0] if len(record.user_ids) == 1 else ""
+        await self._producer.send_and_wait(
+            self._topics.live, value=record.SerializeToString(), key=key.encode()
+        )
+
+    async def typing(
+        self, user_ids: Iterable[str], room_id: str, user_id: str, typing: bool
+    ) -> None:
+        notice = cp.TypingNotice(room_id=room_id, user_id=user_id, typing=typing)
+        await self.publish(ip.LiveRecord(user_ids=list(user_ids), typing=notice))
+
+
+class KafkaLiveSubscriber:
+    """Feeds a gateway's hub. ``is_local(user)`` says whether this gateway holds the user."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        deliver: Callable[[ip.LiveRecord], None],
+        is_local: Callable[[str], bool],
+    ) -> None:
+        self._topics = topics
+        self._deliver = deliver
+        self._is_local = is_local
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        partitions = self._consumer.partitions_for_topic(self._topics.live) or {0}
+        tps = [TopicPartition(self._topics.live, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._run(), name="live-subscriber")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async for message in self._consumer:
+                    key = (message.key or b"").decode()
+                    if key and not self._is_local(key):
+                        continue
+                    record = ip.LiveRecord.FromString(message.value)
+                    if any(self._is_local(u) for u in record.user_ids):
+                        self._deliver(record)
+            except KafkaError as exc:
+                log.warning("live_subscriber_retrying", error=repr(exc))
+                await asyncio.sleep(0.5)
