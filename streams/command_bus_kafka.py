@@ -14,7 +14,7 @@ import contextlib
 import uuid
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from domain.commands import Command
@@ -43,18 +43,27 @@ class KafkaCommandBus(CommandBus):
             bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=1
         )
         self._replies = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="latest",
         )
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._producer.start()
         await self._replies.start()
-        partitions = self._replies.partitions_for_topic(self._topics.replies) or {0}
-        tps = [TopicPartition(self._topics.replies, p) for p in sorted(partitions)]
-        self._replies.assign(tps)
-        await self._replies.seek_to_end(*tps)
-        for tp in tps:  # resolve the end position now, before any request is sent
+        # No group: the consumer is assigned every partition and starts at their ends.
+        self._replies.subscribe([self._topics.replies])
+        for _ in range(200):
+            if self._replies.assignment():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise LogUnavailable(
+                f"topic {self._topics.replies} has no partitions: run tidings migrate"
+            )
+        for tp in self._replies.assignment():  # resolve the end positions before going on
             await self._replies.position(tp)
         self._reader = asyncio.create_task(self._read_replies(), name="command-replies")
 

@@ -13,11 +13,12 @@ import contextlib
 from collections.abc import Callable, Iterable
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from proto.tidings.v1 import client_pb2 as cp
 from proto.tidings.v1 import internal_pb2 as ip
+from streams.log import LogUnavailable
 from streams.topics import Topics
 
 __all__ = ["KafkaLivePublisher", "KafkaLiveSubscriber"]
@@ -62,16 +63,24 @@ class KafkaLiveSubscriber:
         self._topics = topics
         self._deliver = deliver
         self._is_local = is_local
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="latest"
+        )
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(self._topics.live) or {0}
-        tps = [TopicPartition(self._topics.live, p) for p in sorted(partitions)]
-        self._consumer.assign(tps)
-        await self._consumer.seek_to_end(*tps)
-        for tp in tps:
+        # No group: the consumer is assigned every partition and starts at their ends.
+        self._consumer.subscribe([self._topics.live])
+        for _ in range(200):
+            if self._consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise LogUnavailable(
+                f"topic {self._topics.live} has no partitions: run tidings migrate"
+            )
+        for tp in self._consumer.assignment():  # resolve the end positions before going on
             await self._consumer.position(tp)
         self._task = asyncio.create_task(self._run(), name="live-subscriber")
 
