@@ -1,42 +1,56 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from tests.e2e.server import ServerProcess
+from tests.e2e.server import DistributedStack, ServerProcess
 
 FAST = {
     "TIDINGS_PRESENCE_GRACE_SECONDS": "0.5",
     "TIDINGS_CATCH_UP_LIMIT": "50",
 }
 
+Server = ServerProcess | DistributedStack
+T = TypeVar("T")
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("tidings") / "data", FAST).start()
-    yield process
-    process.stop()
+
+@pytest.fixture(scope="module", params=["embedded", "distributed"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The same protocol suite runs against both modes."""
+    workdir = tmp_path_factory.mktemp(f"tidings-{request.param}")
+    stack: Server = (
+        ServerProcess(workdir / "data", FAST)
+        if request.param == "embedded"
+        else DistributedStack(workdir, FAST)
+    )
+    stack.start()
+    yield stack
+    stack.stop()
 
 
 @pytest.fixture
 def fresh_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server of its own, for tests that kill or reconfigure it."""
+    """An embedded server of its own, for tests that kill or reconfigure it."""
     process = ServerProcess(tmp_path / "data", FAST)
     yield process
     process.stop()
 
 
 class Rest:
-    def __init__(self, server: ServerProcess, user: str) -> None:
+    def __init__(self, server: Server, user: str, gateway: int = 0) -> None:
         self.user = user
         self.client = httpx.Client(
-            base_url=server.http_url,
+            base_url=server.http_urls[gateway],
             headers={"Authorization": f"Bearer {server.token(user)}"},
-            timeout=10,
+            timeout=20,
         )
 
     def get(self, path: str, **params: Any) -> httpx.Response:
@@ -56,5 +70,20 @@ class Rest:
 
 
 @pytest.fixture
-def rest(server: ServerProcess) -> Any:
-    return lambda user: Rest(server, user)
+def rest(server: Server) -> Callable[..., Rest]:
+    return lambda user, gateway=0: Rest(server, user, gateway)
+
+
+async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 10.0) -> T:
+    """Polls ``check`` until it returns a truthy value (reads through another channel than
+    the write are eventually consistent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout} s (last: {result!r})")
+        await asyncio.sleep(0.05)

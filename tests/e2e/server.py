@@ -1,4 +1,10 @@
-"""Runs a real ``tidings serve`` process on 127.0.0.1 for end-to-end tests."""
+"""Runs real Tidings processes on 127.0.0.1 for end-to-end tests.
+
+``ServerProcess`` is one ``tidings serve`` (embedded). ``DistributedStack`` is one
+``tidings processor`` and two ``tidings gateway`` processes on the real Kafka and Cassandra
+started by infra/*.sh, with topics and a keyspace of its own. Both offer the same surface:
+``ws_url`` / ``http_url`` (the first gateway), ``ws_urls`` (every gateway), ``token(user)``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from api.auth import mint_token
+from tests.infra import CASSANDRA_PORT, KAFKA, fresh_name, require
 
 SECRET = "e2e-secret-" + "x" * 40
 
@@ -24,13 +31,69 @@ def free_port() -> int:
         return port
 
 
+def token(user: str, ttl: int = 3600) -> str:
+    return mint_token(user, secret=SECRET, audience="tidings", issuer="tidings", ttl_seconds=ttl)
+
+
+class Process:
+    """One Tidings process writing its output to a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.args = args
+        self.env = env
+        self.log_path = log_path
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", *self.args],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def check_alive(self) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            raise RuntimeError(f"{self.args[0]} exited: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flushing."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_ready(url: str, process: Process, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.check_alive()
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"not ready in {timeout} s: {process.log_path.read_text()[-3000:]}")
+
+
 class ServerProcess:
+    mode = "embedded"
+
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.env = {"TIDINGS_JWT_SECRET": SECRET, **(env or {})}
-        self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+        self.process: Process | None = None
 
     @property
     def http_url(self) -> str:
@@ -40,55 +103,126 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/ws"
 
+    @property
+    def ws_urls(self) -> list[str]:
+        return [self.ws_url, self.ws_url]
+
+    @property
+    def http_urls(self) -> list[str]:
+        return [self.http_url, self.http_url]
+
     def token(self, user: str, ttl: int = 3600) -> str:
-        return mint_token(
-            user, secret=SECRET, audience="tidings", issuer="tidings", ttl_seconds=ttl
-        )
+        return token(user, ttl)
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        env = {**os.environ, **self.env}
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "api.cli",
-                "serve",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        self.process = Process(
+            ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+            self.env,
+            self.log_path,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.http_url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
+        self.process.start()
+        wait_ready(self.http_url, self.process, timeout)
+        return self
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no flushing."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        self.process.kill()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process is not None:
+            self.process.stop()
 
     def restart(self) -> ServerProcess:
         """Same data directory and port."""
         return self.start()
+
+
+class DistributedStack:
+    mode = "distributed"
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, gateways: int = 2) -> None:
+        require("kafka")
+        require("cassandra")
+        name = fresh_name("e2e")
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            "TIDINGS_JWT_SECRET": SECRET,
+            "TIDINGS_KAFKA_BOOTSTRAP": KAFKA,
+            "TIDINGS_CASSANDRA_PORT": str(CASSANDRA_PORT),
+            "TIDINGS_TOPIC_PREFIX": name,
+            "TIDINGS_CASSANDRA_KEYSPACE": name,
+            "TIDINGS_PROCESSOR_APP_ID": f"{name}-projector",
+            "TIDINGS_PARTITIONS": "2",
+            **(env or {}),
+        }
+        self.ports = [free_port() for _ in range(gateways)]
+        self.gateways = [
+            Process(["gateway", "--port", str(port)], self.env, workdir / f"gateway-{i}.log")
+            for i, port in enumerate(self.ports)
+        ]
+        self.processor = Process(["processor"], self.env, workdir / "processor.log")
+
+    @property
+    def http_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.ports]
+
+    @property
+    def ws_urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{port}/v1/ws" for port in self.ports]
+
+    @property
+    def http_url(self) -> str:
+        return self.http_urls[0]
+
+    @property
+    def ws_url(self) -> str:
+        return self.ws_urls[0]
+
+    def token(self, user: str, ttl: int = 3600) -> str:
+        return token(user, ttl)
+
+    def start(self, timeout: float = 90.0) -> DistributedStack:
+        migrate = subprocess.run(
+            [sys.executable, "-m", "api.cli", "migrate"],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            timeout=120,
+        )
+        if migrate.returncode != 0:
+            raise RuntimeError(f"migrate failed: {migrate.stderr.decode()[-3000:]}")
+        self.processor.start()
+        for gateway in self.gateways:
+            gateway.start()
+        for url, gateway in zip(self.http_urls, self.gateways, strict=True):
+            wait_ready(url, gateway, timeout)
+        self._wait_for_pipeline(timeout)
+        return self
+
+    def start_gateway(self, index: int, timeout: float = 60.0) -> None:
+        self.gateways[index].start()
+        wait_ready(self.http_urls[index], self.gateways[index], timeout)
+
+    def _wait_for_pipeline(self, timeout: float) -> None:
+        """One command through processor and projectors proves the whole pipeline is live."""
+        deadline = time.monotonic() + timeout
+        headers = {"Authorization": f"Bearer {self.token('stack-probe')}"}
+        while time.monotonic() < deadline:
+            self.processor.check_alive()
+            try:
+                response = httpx.post(
+                    f"{self.http_url}/v1/rooms", json={"name": "probe"}, headers=headers, timeout=15
+                )
+                if response.status_code == 201 and response.json()["role"] == "owner":
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"pipeline not live: {self.processor.log_path.read_text()[-3000:]}")
+
+    def kill_gateway(self, index: int) -> None:
+        self.gateways[index].kill()
+
+    def stop(self) -> None:
+        for process in [*self.gateways, self.processor]:
+            process.stop()

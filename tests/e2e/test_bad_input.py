@@ -16,14 +16,14 @@ import pytest
 import websockets
 
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import Rest
+from tests.e2e.conftest import Rest, Server
 from tests.e2e.server import SECRET, ServerProcess
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_malformed_frames_get_error_codes_and_the_connection_survives(
-    server: ServerProcess, rest: Callable[[str], Rest]
+    server: Server, rest: Callable[..., Rest]
 ) -> None:
     room_id = rest("alice").create_room()
     alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
@@ -47,9 +47,7 @@ async def test_malformed_frames_get_error_codes_and_the_connection_survives(
     await alice.close()
 
 
-async def test_domain_errors_map_to_codes(
-    server: ServerProcess, rest: Callable[[str], Rest]
-) -> None:
+async def test_domain_errors_map_to_codes(server: Server, rest: Callable[..., Rest]) -> None:
     room_id = rest("alice").create_room()
     alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
     unknown = await alice.request("send", {"roomId": str(uuid.uuid4()), "text": "hi"})
@@ -69,7 +67,7 @@ async def test_domain_errors_map_to_codes(
     await alice.close()
 
 
-async def test_oversized_frames_close_with_1009(server: ServerProcess) -> None:
+async def test_oversized_frames_close_with_1009(server: Server) -> None:
     alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
     await alice.send_raw(json.dumps({"id": "big", "send": {"roomId": "r", "text": "x" * 70_000}}))
     assert await alice.closed() == 1009
@@ -78,7 +76,7 @@ async def test_oversized_frames_close_with_1009(server: ServerProcess) -> None:
     await bob.close()
 
 
-async def test_bad_tokens_close_with_4001(server: ServerProcess) -> None:
+async def test_bad_tokens_close_with_4001(server: Server) -> None:
     now = int(time.time())
     expired = jwt.encode(
         {"sub": "alice", "aud": "tidings", "iss": "tidings", "iat": now - 600, "exp": now - 300},
@@ -101,7 +99,7 @@ async def test_bad_tokens_close_with_4001(server: ServerProcess) -> None:
         assert await client.closed() == 4001
 
 
-async def test_first_frame_must_be_connect(server: ServerProcess) -> None:
+async def test_first_frame_must_be_connect(server: Server) -> None:
     async with websockets.connect(server.ws_url) as ws:
         await ws.send('{"id":"1","send":{"roomId":"r","text":"hi"}}')
         reply = json.loads(await ws.recv())
@@ -112,7 +110,7 @@ async def test_first_frame_must_be_connect(server: ServerProcess) -> None:
 
 
 async def test_rest_rejects_missing_bad_and_foreign_requests(
-    server: ServerProcess, rest: Callable[[str], Rest]
+    server: Server, rest: Callable[..., Rest]
 ) -> None:
     no_token = httpx.get(f"{server.http_url}/v1/rooms")
     assert no_token.status_code == 401
@@ -129,7 +127,7 @@ async def test_rest_rejects_missing_bad_and_foreign_requests(
     assert alice.get("/v1/inbox", limit=0).status_code == 422
 
 
-async def test_non_members_read_nothing(server: ServerProcess, rest: Callable[[str], Rest]) -> None:
+async def test_non_members_read_nothing(server: Server, rest: Callable[..., Rest]) -> None:
     alice, mallory = rest("alice"), rest("mallory")
     room_id = alice.create_room("secret", public=False)
     sent = alice.post(f"/v1/rooms/{room_id}/messages", {"text": "the plan"}).json()

@@ -8,18 +8,17 @@ from collections.abc import Callable
 import pytest
 
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import Rest
-from tests.e2e.server import ServerProcess
+from tests.e2e.conftest import Rest, Server, eventually
 
 pytestmark = pytest.mark.e2e
 
 
-async def test_two_users_chat(server: ServerProcess, rest: Callable[[str], Rest]) -> None:
+async def test_two_users_chat(server: Server, rest: Callable[..., Rest]) -> None:
     room_id = rest("alice").create_room("chat")
     alice, reply = await WsClient.connect(server.ws_url, server.token("alice"))
     assert reply["connect"]["userId"] == "alice"
     assert reply["connect"]["recovery"] == "RECOVERY_NOT_REQUESTED"
-    bob, _ = await WsClient.connect(server.ws_url, server.token("bob"))
+    bob, _ = await WsClient.connect(server.ws_urls[1], server.token("bob"))  # other gateway
     joined = await bob.request("join", {"roomId": room_id})
     assert joined["join"]["roomId"] == room_id
 
@@ -41,7 +40,7 @@ async def test_two_users_chat(server: ServerProcess, rest: Callable[[str], Rest]
 
 
 async def test_same_client_message_id_gives_one_message(
-    server: ServerProcess, rest: Callable[[str], Rest]
+    server: Server, rest: Callable[..., Rest]
 ) -> None:
     room_id = rest("alice").create_room()
     alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
@@ -60,12 +59,10 @@ async def test_same_client_message_id_gives_one_message(
     await alice.close()
 
 
-async def test_edit_delete_and_read_receipts(
-    server: ServerProcess, rest: Callable[[str], Rest]
-) -> None:
+async def test_edit_delete_and_read_receipts(server: Server, rest: Callable[..., Rest]) -> None:
     room_id = rest("alice").create_room()
     alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
-    bob, _ = await WsClient.connect(server.ws_url, server.token("bob"))
+    bob, _ = await WsClient.connect(server.ws_urls[1], server.token("bob"))
     await bob.request("join", {"roomId": room_id})
     sent = await alice.request("send", {"roomId": room_id, "text": "typo"})
     message_id = sent["send"]["event"]["messagePosted"]["messageId"]
@@ -75,8 +72,11 @@ async def test_edit_delete_and_read_receipts(
     )
     forbidden = await bob.request("edit", {"roomId": room_id, "messageId": message_id, "text": "x"})
     assert forbidden["error"]["code"] == "FORBIDDEN"
-    unread = {r["roomId"]: r["unread"] for r in rest("bob").get("/v1/rooms").json()}
-    assert unread[room_id] == 1
+
+    def unread() -> dict[str, int]:
+        return {r["roomId"]: r["unread"] for r in rest("bob").get("/v1/rooms").json()}
+
+    await eventually(lambda: unread().get(room_id) == 1)
     ack = await bob.request("ack", {"roomId": room_id, "kind": "ACK_KIND_READ", "upTo": position})
     assert ack["ack"]["event"]["acked"]["upTo"] == str(position)
     receipt = None
@@ -84,29 +84,33 @@ async def test_edit_delete_and_read_receipts(
         push = await alice.next_event()
         receipt = push["event"].get("acked")
     assert receipt["userId"] == "bob"
-    unread = {r["roomId"]: r["unread"] for r in rest("bob").get("/v1/rooms").json()}
-    assert unread[room_id] == 0
+    await eventually(lambda: unread()[room_id] == 0)
     await alice.request("delete", {"roomId": room_id, "messageId": message_id})
-    message = rest("bob").get(f"/v1/rooms/{room_id}/messages/{message_id}").json()
-    assert message["deleted"] is True and message["text"] == ""
+
+    def deleted() -> bool:
+        message = rest("bob").get(f"/v1/rooms/{room_id}/messages/{message_id}").json()
+        return bool(message["deleted"] is True and message["text"] == "")
+
+    await eventually(deleted)
     await alice.close()
     await bob.close()
 
 
 async def test_typing_and_presence_reach_other_members(
-    server: ServerProcess, rest: Callable[[str], Rest]
+    server: Server, rest: Callable[..., Rest]
 ) -> None:
     room_id = rest("alice").create_room()
     rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "dora"})
     alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
-    dora, _ = await WsClient.connect(server.ws_url, server.token("dora"), device_id="tablet")
+    dora, _ = await WsClient.connect(server.ws_urls[1], server.token("dora"), device_id="tablet")
     online = await alice.next_notice("presence")
     while online["userId"] != "dora":
         online = await alice.next_notice("presence")
     assert online["online"] is True and online["deviceId"] == "tablet"
     presence = rest("alice").get(f"/v1/rooms/{room_id}/presence").json()
     assert {p["userId"]: p["online"] for p in presence}["dora"] is True
-    assert "dora" in {p["userId"] for p in rest("alice").get("/v1/users/online").json()}
+    online = rest("alice").get("/v1/users/online").json()
+    assert "dora" in {p["userId"] for p in online}
 
     await dora.request("typing", {"roomId": room_id, "typing": True})
     typing = await alice.next_notice("typing")
@@ -121,7 +125,7 @@ async def test_typing_and_presence_reach_other_members(
 
 
 async def test_rest_rooms_members_and_direct_conversations(
-    server: ServerProcess, rest: Callable[[str], Rest]
+    server: Server, rest: Callable[..., Rest]
 ) -> None:
     alice, erin = rest("alice"), rest("erin")
     first = alice.post("/v1/direct/erin")
@@ -144,9 +148,7 @@ async def test_rest_rooms_members_and_direct_conversations(
     assert "/v1/rooms/{room_id}/messages" in spec["paths"]
 
 
-async def test_timeline_paging_over_rest(
-    server: ServerProcess, rest: Callable[[str], Rest]
-) -> None:
+async def test_timeline_paging_over_rest(server: Server, rest: Callable[..., Rest]) -> None:
     alice = rest("alice")
     room_id = alice.create_room()
     for i in range(7):

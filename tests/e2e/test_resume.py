@@ -8,20 +8,21 @@ from collections.abc import Callable
 import pytest
 
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import Rest
+from tests.e2e.conftest import Rest, Server, eventually
 from tests.e2e.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_reconnect_gets_exactly_the_missed_events_then_live(
-    server: ServerProcess, rest: Callable[[str], Rest]
+    server: Server, rest: Callable[..., Rest]
 ) -> None:
     room_id = rest("alice").create_room()
     alice, _ = await WsClient.connect(server.ws_url, server.token("alice"))
     bob, _ = await WsClient.connect(server.ws_url, server.token("bob"))
     await bob.request("join", {"roomId": room_id})
     await alice.request("send", {"roomId": room_id, "text": "before"})
+    # bob comes back through the other gateway (the same one in embedded mode)
     await bob.next_message("alice")
     position, epoch = bob.position, bob.epoch
     await bob.close()
@@ -32,7 +33,7 @@ async def test_reconnect_gets_exactly_the_missed_events_then_live(
         missed.append(reply["send"]["event"]["eventId"])
 
     bob, reply = await WsClient.connect(
-        server.ws_url, server.token("bob"), position=position, epoch=epoch
+        server.ws_urls[1], server.token("bob"), position=position, epoch=epoch
     )
     assert reply["connect"]["recovery"] == "RECOVERY_RECOVERED"
     # Sends are acknowledged once logged; those not yet projected arrive as buffered live pushes.
@@ -52,7 +53,7 @@ async def test_reconnect_gets_exactly_the_missed_events_then_live(
 
 
 async def test_resume_while_messages_keep_arriving_has_no_gap_or_duplicate(
-    server: ServerProcess, rest: Callable[[str], Rest]
+    server: Server, rest: Callable[..., Rest]
 ) -> None:
     room_id = rest("alice").create_room()
     rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "bob"})
@@ -83,9 +84,7 @@ async def test_resume_while_messages_keep_arriving_has_no_gap_or_duplicate(
     await bob.close()
 
 
-async def test_explicit_not_recovered_answers(
-    server: ServerProcess, rest: Callable[[str], Rest]
-) -> None:
+async def test_explicit_not_recovered_answers(server: Server, rest: Callable[..., Rest]) -> None:
     room_id = rest("alice").create_room()
     rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "gina"})
     gina, _ = await WsClient.connect(server.ws_url, server.token("gina"))
@@ -107,6 +106,7 @@ async def test_explicit_not_recovered_answers(
     alice = rest("alice")
     for i in range(60):
         alice.post(f"/v1/rooms/{room_id}/messages", {"text": f"bulk {i}"})
+    await eventually(lambda: rest("gina").get("/v1/inbox", limit=1).json()["head"] >= position + 60)
     behind, reply = await WsClient.connect(
         server.ws_url, server.token("gina"), position=position, epoch=epoch
     )
