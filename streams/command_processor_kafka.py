@@ -73,6 +73,8 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
         )
         consumer.subscribe([self._topics.commands], listener=self)
         await consumer.start()
@@ -169,6 +171,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         self, partition: int, owned: _Partition, decided: list[tuple[ip.CommandRecord, Outcome]]
     ) -> None:
         producer, state = owned.producer, owned.state
+        written: dict[tuple[object, int], bytes] = {}
         pending = []
         for _, outcome in decided:
             for event in outcome.events:
@@ -187,13 +190,14 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
                     headers=[("kind", payload_kind(envelope).encode())],
                 )
                 pending.append((event, data, future))
+                written[(event.originator_id, event.originator_version)] = data
         last_offset = -1
         for event, data, future in pending:
             metadata = await future
             state.remember(event, data, metadata.offset)
             last_offset = metadata.offset
         for request, outcome in decided:
-            reply = await self._reply(partition, request, outcome, last_offset)
+            reply = await self._reply(partition, request, outcome, last_offset, written)
             await producer.send(
                 self._topics.replies,
                 value=reply.SerializeToString(),
@@ -201,17 +205,26 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
             )
 
     async def _reply(
-        self, partition: int, request: ip.CommandRecord, outcome: Outcome, last_offset: int
+        self,
+        partition: int,
+        request: ip.CommandRecord,
+        outcome: Outcome,
+        last_offset: int,
+        written: dict[tuple[object, int], bytes],
     ) -> ip.CommandReply:
+        """The answer: an event of this batch, a recent one, or one fetched from the log
+        (only committed events are ever fetched, so the fetch cannot wait on this
+        transaction)."""
         reply = ip.CommandReply(request_id=request.request_id, duplicate=outcome.duplicate)
         if outcome.rejection is not None:
             reply.rejected.CopyFrom(_rejection(outcome.rejection))
             return reply
         assert outcome.answer is not None
         key = (outcome.answer.originator_id, outcome.answer.position)
-        data = self._partitions[partition].state.recent.get(key)
+        state = self._partitions[partition].state
+        data = written.get(key) or state.recent.get(key)
         if data is None:
-            data = await self._fetch(partition, self._partitions[partition].state.offsets[key])
+            data = await self._fetch(partition, state.offsets[key])
         reply.event.ParseFromString(data)
         if outcome.events:
             reply.partition, reply.offset = partition, last_offset

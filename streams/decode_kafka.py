@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from proto.codec import envelope_from_bytes, envelope_to_dict
 
@@ -11,29 +13,38 @@ __all__ = ["print_events"]
 
 
 async def print_events(bootstrap: str, topic: str, limit: int = 0) -> int:
-    """Prints every committed event (or the first ``limit``), partition by partition."""
+    """Prints every committed event up to the current end (or the first ``limit``)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     printed = 0
     try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
-        for partition in partitions:
-            tp = TopicPartition(topic, partition)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                for record in batch.get(tp, []):
+        for _ in range(200):
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        partitions = list(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in partitions])
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batch.items():
+                for record in records:
                     line = {
-                        "partition": partition,
+                        "partition": tp.partition,
                         "offset": record.offset,
                         "key": (record.key or b"").decode(),
                         "event": envelope_to_dict(envelope_from_bytes(record.value)),
                     }
-                    print(orjson.dumps(line).decode())
+                    print(orjson.dumps(line).decode(), flush=True)
                     printed += 1
                     if limit and printed >= limit:
                         return 0

@@ -38,6 +38,9 @@ def create_faust_app(
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
+        # A killed processor's partitions move to a live one after this long.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         producer_acks=-1,
         producer_linger=0.002,
     )

@@ -3,36 +3,78 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from domain import commands as c
-from domain.errors import NotAMember
+from domain.errors import NotAMember, RoomNotFound
 from domain.values import AckKind, EventMeta, PresenceStatus
 from proto.codec import envelope_from_bytes
-from streams.log import CommandBus, EventLog
+from streams.command_bus_kafka import KafkaCommandBus
+from streams.command_processor_kafka import KafkaCommandProcessor
+from streams.log import CommandBus
 from streams.log_sqlite import EmbeddedLog
+from streams.topics import Topics
+from streams.topics_kafka import ensure_topics
+from tests.infra import KAFKA, fresh_name, require
 
 ALICE, BOB = EventMeta("alice", "d", "t"), EventMeta("bob")
 
-FACTORIES: dict[str, Callable[[Path], Any]] = {
-    "embedded": lambda tmp: EmbeddedLog(tmp / "log.sqlite"),
+
+@contextlib.asynccontextmanager
+async def embedded_bus(tmp: Path) -> AsyncIterator[CommandBus]:
+    log = EmbeddedLog(tmp / "log.sqlite")
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+@contextlib.asynccontextmanager
+async def kafka_bus(tmp: Path) -> AsyncIterator[CommandBus]:
+    """A command processor and a gateway-side bus on fresh topics of the real broker."""
+    require("kafka")
+    topics = Topics(fresh_name("contract"), partitions=2)
+    await ensure_topics(KAFKA, topics)
+    processor = KafkaCommandProcessor(KAFKA, topics, "epoch", group_id=f"{topics.prefix}-cmd")
+    task = asyncio.create_task(processor.run())
+    bus = KafkaCommandBus(KAFKA, topics, "gw-test", timeout=20)
+    await bus.start()
+    try:
+        await asyncio.wait_for(processor.ready.wait(), 60)
+        yield bus
+    finally:
+        await bus.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+BUSES: dict[str, Callable[[Path], contextlib.AbstractAsyncContextManager[CommandBus]]] = {
+    "embedded": embedded_bus,
+    "kafka": kafka_bus,
 }
 
 
-@pytest.fixture(params=sorted(FACTORIES))
-async def log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Any]:
-    adapter = FACTORIES[request.param](tmp_path)
+@pytest.fixture(params=sorted(BUSES))
+async def bus(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CommandBus]:
+    async with BUSES[request.param](tmp_path) as adapter:
+        yield adapter
+
+
+@pytest.fixture
+async def log(tmp_path: Path) -> AsyncIterator[EmbeddedLog]:
+    """The EventLog port (embedded only: the Kafka side is read by Faust)."""
+    adapter = EmbeddedLog(tmp_path / "log.sqlite")
     yield adapter
     adapter.close()
 
 
-async def test_commands_append_events_readable_in_order(log: CommandBus) -> None:
-    assert isinstance(log, EventLog)
+async def test_commands_append_events_readable_in_order(log: EmbeddedLog) -> None:
     room_id = uuid4()
     created = await log.execute(c.CreateRoom(ALICE, room_id, "general"))
     assert created.envelope.WhichOneof("payload") == "room_created"
@@ -45,8 +87,7 @@ async def test_commands_append_events_readable_in_order(log: CommandBus) -> None
     assert await log.read(records[-1].offset, 10) == []
 
 
-async def test_rejected_commands_append_nothing(log: CommandBus) -> None:
-    assert isinstance(log, EventLog)
+async def test_rejected_commands_append_nothing(log: EmbeddedLog) -> None:
     room_id = uuid4()
     await log.execute(c.CreateRoom(ALICE, room_id, "general"))
     head = await log.head()
@@ -55,26 +96,47 @@ async def test_rejected_commands_append_nothing(log: CommandBus) -> None:
     assert await log.head() == head
 
 
-async def test_duplicate_sends_return_the_original_event(log: CommandBus) -> None:
-    assert isinstance(log, EventLog)
+async def test_duplicate_sends_return_the_original_event(bus: CommandBus) -> None:
     room_id = uuid4()
-    await log.execute(c.CreateRoom(ALICE, room_id, "general"))
-    first = await log.execute(c.PostMessage(ALICE, room_id, "m1", "hi"))
+    await bus.execute(c.CreateRoom(ALICE, room_id, "general"))
+    first = await bus.execute(c.PostMessage(ALICE, room_id, "m1", "hi"))
     results = await asyncio.gather(
-        *(log.execute(c.PostMessage(ALICE, room_id, "m1", "hi")) for _ in range(5))
+        *(bus.execute(c.PostMessage(ALICE, room_id, "m1", "hi")) for _ in range(5))
     )
     assert all(r.duplicate and r.envelope == first.envelope for r in results)
-    posted = [r for r in await log.read(0, 100) if b"m1" in r.data]
-    assert len(posted) == 1
+    after = await bus.execute(c.PostMessage(ALICE, room_id, "m2", "next"))
+    assert after.envelope.position == first.envelope.position + 1
 
 
-async def test_acks_join_the_room_stream_and_presence_the_users(log: CommandBus) -> None:
+async def test_commands_are_decided_by_the_domain(bus: CommandBus) -> None:
     room_id = uuid4()
-    await log.execute(c.CreateRoom(ALICE, room_id, "general"))
-    ack = await log.execute(c.AckRoom(ALICE, room_id, AckKind.READ, 2))
+    created = await bus.execute(c.CreateRoom(ALICE, room_id, "general"))
+    assert created.envelope.WhichOneof("payload") == "room_created"
+    assert created.envelope.actor.user_id == "alice" and created.envelope.trace_id == "t"
+    with pytest.raises(NotAMember):
+        await bus.execute(c.PostMessage(BOB, room_id, "x", "hi"))
+    with pytest.raises(RoomNotFound):
+        await bus.execute(c.JoinRoom(BOB, uuid4()))
+    joined = await bus.execute(c.JoinRoom(BOB, room_id))
+    assert (joined.envelope.stream, joined.envelope.position) == (f"room:{room_id}", 3)
+    assert joined.offset >= 0 and not joined.duplicate
+
+
+async def test_direct_conversations_are_created_once(bus: CommandBus) -> None:
+    first, second = await asyncio.gather(
+        bus.execute(c.OpenDirect(ALICE, "bob")), bus.execute(c.OpenDirect(BOB, "alice"))
+    )
+    assert first.envelope.event_id == second.envelope.event_id
+    assert sorted([first.duplicate, second.duplicate]) == [False, True]
+
+
+async def test_acks_join_the_room_stream_and_presence_the_users(bus: CommandBus) -> None:
+    room_id = uuid4()
+    await bus.execute(c.CreateRoom(ALICE, room_id, "general"))
+    ack = await bus.execute(c.AckRoom(ALICE, room_id, AckKind.READ, 2))
     assert (ack.envelope.stream, ack.envelope.position) == (f"room:{room_id}", 3)
-    first = await log.execute(c.ChangePresence(ALICE, PresenceStatus.ONLINE))
-    second = await log.execute(c.ChangePresence(ALICE, PresenceStatus.OFFLINE))
+    first = await bus.execute(c.ChangePresence(ALICE, PresenceStatus.ONLINE))
+    second = await bus.execute(c.ChangePresence(ALICE, PresenceStatus.OFFLINE))
     assert (first.envelope.stream, first.envelope.position) == ("user:alice", 1)
     assert second.envelope.position == 2
 
@@ -95,10 +157,51 @@ async def test_state_survives_reopening(tmp_path: Path) -> None:
     reopened.close()
 
 
-async def test_wait_returns_when_something_is_appended(log: CommandBus) -> None:
-    assert isinstance(log, EventLog)
+async def test_wait_returns_when_something_is_appended(log: EmbeddedLog) -> None:
     head = await log.head()
     waiter = asyncio.create_task(log.wait(head, timeout=5))
     await asyncio.sleep(0.05)
     await log.execute(c.CreateRoom(ALICE, uuid4(), "general"))
     await asyncio.wait_for(waiter, 2)
+
+
+async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new processor rebuilds rooms from the events topic; a duplicate of an old send is
+    answered with the original event fetched back from the log."""
+    import streams.command_processor as state_module
+
+    monkeypatch.setattr(state_module, "RECENT_EVENTS", 0)  # force the fetch-by-offset path
+    require("kafka")
+    topics = Topics(fresh_name("restart"), partitions=2)
+    await ensure_topics(KAFKA, topics)
+    bus = KafkaCommandBus(KAFKA, topics, "gw-restart", timeout=20)
+    await bus.start()
+
+    async def run_processor() -> tuple[asyncio.Task[None], KafkaCommandProcessor]:
+        processor = KafkaCommandProcessor(KAFKA, topics, "e", group_id=f"{topics.prefix}-cmd")
+        task = asyncio.create_task(processor.run())
+        await asyncio.wait_for(processor.ready.wait(), 60)
+        return task, processor
+
+    task, _ = await run_processor()
+    try:
+        room_id = uuid4()
+        await bus.execute(c.CreateRoom(ALICE, room_id, "general"))
+        original = await bus.execute(c.PostMessage(ALICE, room_id, "m1", "hi"))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        task, _ = await run_processor()
+        again = await bus.execute(c.PostMessage(ALICE, room_id, "m1", "hi"))
+        assert again.duplicate and again.envelope == original.envelope
+        with pytest.raises(NotAMember):
+            await bus.execute(c.PostMessage(BOB, room_id, "x", "not a member"))
+        nxt = await bus.execute(c.PostMessage(ALICE, room_id, "m2", "next"))
+        assert nxt.envelope.position == original.envelope.position + 1
+    finally:
+        await bus.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
