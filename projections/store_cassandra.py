@@ -3,8 +3,8 @@
 Driver calls are bridged to asyncio without blocking the loop (``execute_async`` callbacks
 resolve asyncio futures). Statements are prepared once. Writes are idempotent: each carries
 ``USING TIMESTAMP <stream position>`` (last write wins by position, so a replayed older event
-never overwrites newer state), and inbox appends are deduplicated by the inbox-topic offset
-they came from (one writer per user: the inbox topic is keyed by user).
+never overwrites newer state), and inbox appends are deduplicated by the source stream
+position they carry (one writer per user: the inbox topic is keyed by user).
 """
 
 from __future__ import annotations
@@ -300,28 +300,32 @@ class CassandraProjectionStore(ProjectionStore):
         )
         return int(rows[0].position) if rows else None
 
-    async def append_inbox(
-        self, user_id: str, envelope: Envelope, source_offset: int
-    ) -> ch.InboxEntry | None:
-        """Appends at the user's next position, unless ``source_offset`` was applied already.
+    async def append_inbox(self, user_id: str, envelope: Envelope) -> ch.InboxEntry | None:
+        """Appends at the user's next position, unless this stream position is there already.
 
-        Callers must be the single writer of this user's inbox (the inbox-topic partition).
-        The row is written before the head, so a crash in between rewrites the same row.
+        Callers must be the single writer of this user's inbox (the inbox topic is keyed by
+        user), and must hand each source stream's events in order, which they are. The row is
+        written first; the head and the stream's mark then move together in one
+        single-partition batch, so a crash at any point leads to the same row being rewritten
+        at the same position, never to a duplicate or a hole.
         """
         rows = await self._run(
-            "SELECT head, source_offset FROM inbox_heads WHERE user_id=?", (user_id,)
+            "SELECT head, mark FROM inbox_state WHERE user_id=? AND stream=?",
+            (user_id, envelope.stream),
         )
-        head = int(rows[0].head) if rows else 0
-        if rows and rows[0].source_offset is not None and source_offset <= rows[0].source_offset:
+        if rows and rows[0].mark is not None and envelope.position <= rows[0].mark:
             return None
-        position = head + 1
+        position = await self.inbox_head(user_id) + 1
         await self._run(
             "INSERT INTO inbox (user_id, bucket, position, envelope) VALUES (?,?,?,?)",
             (user_id, _bucket(position), position, envelope.SerializeToString()),
         )
         await self._run(
-            "INSERT INTO inbox_heads (user_id, head, source_offset) VALUES (?,?,?)",
-            (user_id, position, source_offset),
+            "BEGIN UNLOGGED BATCH "
+            "UPDATE inbox_state SET head=? WHERE user_id=?; "
+            "UPDATE inbox_state SET mark=? WHERE user_id=? AND stream=?; "
+            "APPLY BATCH",
+            (position, user_id, envelope.position, user_id, envelope.stream),
         )
         return ch.InboxEntry(user_id, position, envelope)
 
@@ -355,7 +359,7 @@ class CassandraProjectionStore(ProjectionStore):
             for change in changes:
                 if isinstance(change, ch.AppendInbox):
                     for user_id in sorted(change.user_ids):
-                        entry = await self.append_inbox(user_id, envelope, offset)
+                        entry = await self.append_inbox(user_id, envelope)
                         if entry is not None:
                             deliveries.append(entry)
                 elif isinstance(change, ch.NotifyLive):
@@ -519,8 +523,8 @@ class CassandraProjectionStore(ProjectionStore):
         return out
 
     async def inbox_head(self, user_id: str) -> int:
-        rows = await self._run("SELECT head FROM inbox_heads WHERE user_id=?", (user_id,))
-        return int(rows[0].head) if rows else 0
+        rows = await self._run("SELECT head FROM inbox_state WHERE user_id=? LIMIT 1", (user_id,))
+        return int(rows[0].head) if rows and rows[0].head is not None else 0
 
     async def presence(self, user_ids: Sequence[str]) -> list[PresenceRow]:
         out = []

@@ -33,8 +33,6 @@ __all__ = ["KafkaCommandProcessor"]
 
 log = structlog.get_logger(__name__)
 
-GROUP_ID = "tidings-command-processor"
-
 
 class _Partition:
     def __init__(self, state: PartitionState, producer: AIOKafkaProducer) -> None:
@@ -44,12 +42,14 @@ class _Partition:
 
 class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(
-        self, bootstrap: str, topics: Topics, epoch: str, group_id: str = GROUP_ID
+        self, bootstrap: str, topics: Topics, epoch: str, group_id: str | None = None
     ) -> None:
         self._bootstrap = bootstrap
         self._topics = topics
         self._epoch = epoch
-        self._group_id = group_id
+        # One group and one set of transactional ids per deployment (topic prefix): two
+        # deployments on one Kafka cluster must never fence each other's writers.
+        self._group_id = group_id or f"{topics.prefix}-command-processor"
         self._partitions: dict[int, _Partition] = {}
         self._fetcher: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()

@@ -92,7 +92,7 @@ class ProjectionPipeline:
             return
 
         async def stage() -> None:
-            entry = await self.store.append_inbox(record.user_id, record.event, offset)
+            entry = await self.store.append_inbox(record.user_id, record.event)
             if entry is None:
                 return
             live = ip.LiveRecord(
