@@ -80,19 +80,10 @@ JVM_FLAGS=(
   -Dcassandra-foreground=yes
 )
 
-wait_ready() {
-  for _ in $(seq 1 240); do
-    if "$PYTHON" "$INFRA_DIR/ready.py" cassandra "127.0.0.1:$PORT" 2>/dev/null; then
-      echo "cassandra ready on 127.0.0.1:$PORT"; return 0
-    fi
-    running "$PIDFILE" || { echo "cassandra exited; see $DIR/logs" >&2; tail -30 "$DIR/logs/"*.log >&2 || true; return 1; }
-    sleep 0.5
-  done
-  echo "cassandra did not become ready in 120 s" >&2; return 1
-}
+ready() { wait_ready cassandra "127.0.0.1:$PORT" "$PIDFILE" "$DIR/logs" 120; }
 
 start() {
-  if running "$PIDFILE"; then wait_ready; return; fi
+  if running "$PIDFILE"; then ready; return; fi
   local libs; libs=$(fetch_jars "cassandra-$VERSION" "$INFRA_DIR/cassandra")
   configure
   nohup java "${JVM_FLAGS[@]}" \
@@ -100,14 +91,10 @@ start() {
     -Dcassandra.logdir="$DIR/logs" -Dlogback.configurationFile="$DIR/logback.xml" \
     -cp "$libs/*" org.apache.cassandra.service.CassandraDaemon > "$DIR/logs/stdout.log" 2>&1 &
   echo $! > "$PIDFILE"
-  wait_ready
+  ready
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop_pid cassandra "$PIDFILE" ;;
-  kill) running "$PIDFILE" && kill -9 "$(cat "$PIDFILE")"; rm -f "$PIDFILE"; echo "cassandra killed" ;;
-  status) if running "$PIDFILE" && "$PYTHON" "$INFRA_DIR/ready.py" cassandra "127.0.0.1:$PORT"; then echo "cassandra running (pid $(cat "$PIDFILE"))"; else echo "cassandra not running"; exit 1; fi ;;
-  reset) stop_pid cassandra "$PIDFILE"; rm -rf "$DIR" ;;
-  *) echo "usage: $0 start|stop|status|kill|reset" >&2; exit 2 ;;
+  *) dispatch cassandra "127.0.0.1:$PORT" "$PIDFILE" "$DIR" "${1:-}" ;;
 esac

@@ -38,3 +38,33 @@ stop_pid() {
   fi
   rm -f "$pidfile"
 }
+
+# wait_ready NAME ADDRESS PIDFILE LOGDIR SECONDS: polls the readiness probe until it passes.
+wait_ready() {
+  local name=$1 address=$2 pidfile=$3 logdir=$4 seconds=$5
+  for _ in $(seq 1 $((seconds * 2))); do
+    if "$PYTHON" "$INFRA_DIR/ready.py" "$name" "$address" 2>/dev/null; then
+      echo "$name ready on $address"; return 0
+    fi
+    running "$pidfile" || { echo "$name exited; see $logdir" >&2; tail -30 "$logdir/"*.log >&2 || true; return 1; }
+    sleep 0.5
+  done
+  echo "$name did not become ready in $seconds s" >&2; return 1
+}
+
+# dispatch NAME ADDRESS PIDFILE DIR COMMAND: the shared stop|status|kill|reset verbs.
+dispatch() {
+  local name=$1 address=$2 pidfile=$3 dir=$4 command=$5
+  case "$command" in
+    stop) stop_pid "$name" "$pidfile" ;;
+    kill) running "$pidfile" && kill -9 "$(cat "$pidfile")"; rm -f "$pidfile"; echo "$name killed" ;;
+    status)
+      if running "$pidfile" && "$PYTHON" "$INFRA_DIR/ready.py" "$name" "$address"; then
+        echo "$name running (pid $(cat "$pidfile"))"
+      else
+        echo "$name not running"; return 1
+      fi ;;
+    reset) stop_pid "$name" "$pidfile"; rm -rf "$dir" ;;
+    *) echo "usage: infra/$name.sh start|stop|status|kill|reset" >&2; return 2 ;;
+  esac
+}

@@ -49,19 +49,10 @@ logger.kafka.level = INFO
 PROPS
 }
 
-wait_ready() {
-  for _ in $(seq 1 120); do
-    if "$PYTHON" "$INFRA_DIR/ready.py" kafka "127.0.0.1:$PORT" 2>/dev/null; then
-      echo "kafka ready on 127.0.0.1:$PORT"; return 0
-    fi
-    running "$PIDFILE" || { echo "kafka exited; see $DIR/logs" >&2; tail -20 "$DIR/logs/"*.log >&2 || true; return 1; }
-    sleep 0.5
-  done
-  echo "kafka did not become ready in 60 s" >&2; return 1
-}
+ready() { wait_ready kafka "127.0.0.1:$PORT" "$PIDFILE" "$DIR/logs" 60; }
 
 start() {
-  if running "$PIDFILE"; then wait_ready; return; fi
+  if running "$PIDFILE"; then ready; return; fi
   local libs; libs=$(fetch_jars "kafka-$VERSION" "$INFRA_DIR/kafka")
   configure
   if [ ! -f "$DIR/data/meta.properties" ]; then
@@ -72,14 +63,10 @@ start() {
     -Dkafka.logs.dir="$DIR/logs" -Dlog4j2.configurationFile="$DIR/log4j2.properties" \
     -cp "$libs/*" kafka.Kafka "$DIR/server.properties" > "$DIR/logs/stdout.log" 2>&1 &
   echo $! > "$PIDFILE"
-  wait_ready
+  ready
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop_pid kafka "$PIDFILE" ;;
-  kill) running "$PIDFILE" && kill -9 "$(cat "$PIDFILE")"; rm -f "$PIDFILE"; echo "kafka killed" ;;
-  status) if running "$PIDFILE" && "$PYTHON" "$INFRA_DIR/ready.py" kafka "127.0.0.1:$PORT"; then echo "kafka running (pid $(cat "$PIDFILE"))"; else echo "kafka not running"; exit 1; fi ;;
-  reset) stop_pid kafka "$PIDFILE"; rm -rf "$DIR" ;;
-  *) echo "usage: $0 start|stop|status|kill|reset" >&2; exit 2 ;;
+  *) dispatch kafka "127.0.0.1:$PORT" "$PIDFILE" "$DIR" "${1:-}" ;;
 esac

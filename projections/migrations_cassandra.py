@@ -46,8 +46,9 @@ def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
         "user_id text, bucket int, position bigint, envelope blob, "
         "PRIMARY KEY ((user_id, bucket), position))",
         # One partition per user: the inbox head (static) and, per source stream, the last
-        # stream position appended, updated together in one single-partition batch.
+        # stream position appended (mark) and where it landed in the inbox (at), updated
+        # together in one single-partition batch.
         f"CREATE TABLE IF NOT EXISTS {ks}.inbox_state ("
-        "user_id text, stream text, mark bigint, head bigint static, "
+        "user_id text, stream text, mark bigint, at bigint, head bigint static, "
         "PRIMARY KEY (user_id, stream))",
     ]

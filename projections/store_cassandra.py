@@ -36,6 +36,8 @@ from proto.codec import Envelope, envelope_from_bytes, payload_kind
 __all__ = ["CassandraProjectionStore", "PrefetchedView", "migrate"]
 
 _ONLINE = (PresenceStatus.ONLINE, PresenceStatus.AWAY)
+APPLY_TRACKING = "apply"
+"""Tracking name of :meth:`CassandraProjectionStore.apply` (single-writer replays)."""
 UNREAD_SCAN_LIMIT = 1000
 """Unread counts are exact up to this many messages, and this number beyond."""
 
@@ -308,12 +310,19 @@ class CassandraProjectionStore(ProjectionStore):
         written first; the head and the stream's mark then move together in one
         single-partition batch, so a crash at any point leads to the same row being rewritten
         at the same position, never to a duplicate or a hole.
+
+        Returns the new entry; for a replay of the stream's latest appended event, the
+        existing entry (so that its live delivery, which a crash may have cut, is repeated);
+        None for older replays.
         """
         rows = await self._run(
-            "SELECT head, mark FROM inbox_state WHERE user_id=? AND stream=?",
+            "SELECT mark, at FROM inbox_state WHERE user_id=? AND stream=?",
             (user_id, envelope.stream),
         )
-        if rows and rows[0].mark is not None and envelope.position <= rows[0].mark:
+        mark = rows[0].mark if rows else None
+        if mark is not None and envelope.position <= mark:
+            if envelope.position == mark and rows[0].at is not None:
+                return ch.InboxEntry(user_id, int(rows[0].at), envelope)
             return None
         position = await self.inbox_head(user_id) + 1
         await self._run(
@@ -323,9 +332,9 @@ class CassandraProjectionStore(ProjectionStore):
         await self._run(
             "BEGIN UNLOGGED BATCH "
             "UPDATE inbox_state SET head=? WHERE user_id=?; "
-            "UPDATE inbox_state SET mark=? WHERE user_id=? AND stream=?; "
+            "UPDATE inbox_state SET mark=?, at=? WHERE user_id=? AND stream=?; "
             "APPLY BATCH",
-            (position, user_id, envelope.position, user_id, envelope.stream),
+            (position, user_id, envelope.position, position, user_id, envelope.stream),
         )
         return ch.InboxEntry(user_id, position, envelope)
 
@@ -349,7 +358,7 @@ class CassandraProjectionStore(ProjectionStore):
         self, events: Sequence[tuple[int, Envelope]], project: Projector
     ) -> list[ch.Delivery]:
         """Single-writer application of a batch (tests, replay tools); see the port contract."""
-        last = await self.tracked("apply", 0)
+        last = await self.tracked(APPLY_TRACKING, 0)
         deliveries: list[ch.Delivery] = []
         for offset, envelope in events:
             if offset <= last:
@@ -364,12 +373,12 @@ class CassandraProjectionStore(ProjectionStore):
                             deliveries.append(entry)
                 elif isinstance(change, ch.NotifyLive):
                     deliveries.append(ch.LiveNotice(change.user_ids, envelope, change.online))
-            await self.track("apply", 0, offset)
+            await self.track(APPLY_TRACKING, 0, offset)
             last = offset
         return deliveries
 
     async def tracked_offset(self) -> int:
-        return max(await self.tracked("apply", 0), 0)
+        return max(await self.tracked(APPLY_TRACKING, 0), 0)
 
     # ------------------------------------------------------------------ reads
 
