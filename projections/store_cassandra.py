@@ -185,10 +185,12 @@ class CassandraProjectionStore(ProjectionStore):
         return frozenset(r.user_id for r in rows)
 
     async def apply_changes(self, envelope: Envelope, changes: Sequence[ch.Change]) -> None:
-        """Applies the state changes of one event (not inbox or live ones), idempotently."""
+        """Applies the state changes of one event (not inbox or live ones), idempotently.
+
+        They run concurrently: every write is stamped with the event's position, so their
+        order does not matter."""
         ts = envelope.position
-        for change in changes:
-            await self._apply_change(change, ts)
+        await asyncio.gather(*(self._apply_change(change, ts) for change in changes))
 
     async def _apply_change(self, change: ch.Change, ts: int) -> None:
         match change:
@@ -315,16 +317,19 @@ class CassandraProjectionStore(ProjectionStore):
         existing entry (so that its live delivery, which a crash may have cut, is repeated);
         None for older replays.
         """
-        rows = await self._run(
-            "SELECT mark, at FROM inbox_state WHERE user_id=? AND stream=?",
-            (user_id, envelope.stream),
+        rows, head = await asyncio.gather(
+            self._run(
+                "SELECT mark, at FROM inbox_state WHERE user_id=? AND stream=?",
+                (user_id, envelope.stream),
+            ),
+            self.inbox_head(user_id),
         )
         mark = rows[0].mark if rows else None
         if mark is not None and envelope.position <= mark:
             if envelope.position == mark and rows[0].at is not None:
                 return ch.InboxEntry(user_id, int(rows[0].at), envelope)
             return None
-        position = await self.inbox_head(user_id) + 1
+        position = head + 1
         await self._run(
             "INSERT INTO inbox (user_id, bucket, position, envelope) VALUES (?,?,?,?)",
             (user_id, _bucket(position), position, envelope.SerializeToString()),

@@ -65,11 +65,16 @@ class ProjectionPipeline:
         async def stage() -> None:
             changes = project(envelope, await self.store.view_for(envelope))
             await self.store.apply_changes(envelope, changes)
+            sends = []
             for change in changes:
                 if isinstance(change, ch.AppendInbox):
+                    # One record per member, all in flight at once (each user's records keep
+                    # their order: they go to one partition from this single producer).
                     for user_id in sorted(change.user_ids):
                         record = ip.InboxRecord(user_id=user_id, event=envelope)
-                        await self._send(self._inbox_topic, user_id, record.SerializeToString())
+                        sends.append(
+                            self._send(self._inbox_topic, user_id, record.SerializeToString())
+                        )
                 elif isinstance(change, ch.NotifyLive):
                     p = envelope.presence_changed
                     notice = cp.PresenceNotice(
@@ -79,7 +84,8 @@ class ProjectionPipeline:
                         online=change.online,
                     )
                     live = ip.LiveRecord(user_ids=sorted(change.user_ids), presence=notice)
-                    await self._send(self._live_topic, "", live.SerializeToString())
+                    sends.append(self._send(self._live_topic, "", live.SerializeToString()))
+            await asyncio.gather(*sends)
             await self.store.track(TRACKING_NAME, partition, offset)
 
         await self._retrying(stage, "event", partition, offset)
