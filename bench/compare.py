@@ -122,6 +122,44 @@ async def run_workload(
     }
 
 
+async def one_at_a_time_latency(
+    stack: ServerProcess | DistributedStack, clients: int, rounds: int
+) -> tuple[float, float, int]:
+    """Light load: one message in flight in the whole system; latency until every other
+    member has it. Returns p50 ms, p99 ms and the number of deliveries."""
+    owner = Rest(stack, "light0")
+    room_id = owner.create_room("light")
+    for i in range(1, clients):
+        owner.post(f"/v1/rooms/{room_id}/members", {"userId": f"light{i}"})
+    conns = [
+        (await WsClient.connect(stack.ws_urls[i % len(stack.ws_urls)], stack.token(f"light{i}")))[0]
+        for i in range(clients)
+    ]
+    await asyncio.sleep(1.0)
+    latencies: list[float] = []
+    deadline = time.monotonic() + 120
+    for r in range(rounds):
+        for index, sender in enumerate(conns):
+            if time.monotonic() > deadline:
+                break
+            text = f"{r}-{index}"
+            sent_at = time.perf_counter()
+            await sender.request("send", {"roomId": room_id, "text": text}, timeout=60)
+            for receiver in conns:
+                if receiver is sender:
+                    continue
+                while True:
+                    push = await receiver.next_message(timeout=60)
+                    if push["event"]["messagePosted"]["text"] == text:
+                        latencies.append(time.perf_counter() - sent_at)
+                        break
+    for conn in conns:
+        await conn.close()
+    latencies.sort()
+    p99 = latencies[max(int(len(latencies) * 0.99) - 1, 0)]
+    return statistics.median(latencies) * 1000, p99 * 1000, len(latencies)
+
+
 def tidings_pids(stack: ServerProcess | DistributedStack) -> list[int]:
     if isinstance(stack, ServerProcess):
         assert stack.process is not None and stack.process.popen is not None
@@ -140,19 +178,23 @@ async def main() -> None:
     print(f"workload: {args.clients} clients, {args.rooms} rooms, {args.messages} messages each")
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
+        light = {}
         embedded = ServerProcess(Path(tmp) / "embedded").start()
         try:
             results["embedded"] = await run_workload(
                 embedded, tidings_pids(embedded), args.clients, args.rooms, args.messages
             )
+            light["embedded"] = await one_at_a_time_latency(embedded, 10, 3)
         finally:
             embedded.stop()
         distributed = DistributedStack(Path(tmp) / "distributed").start()
         try:
             pids = tidings_pids(distributed) + infra_pids()
-            results["distributed (1 processor, 2 gateways)"] = await run_workload(
+            name = "distributed (1 processor, 2 gateways)"
+            results[name] = await run_workload(
                 distributed, pids, args.clients, args.rooms, args.messages
             )
+            light[name] = await one_at_a_time_latency(distributed, 10, 3)
         finally:
             distributed.stop()
     print(f"{'mode':40} {'delivered/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'CPU s/1k msgs':>14}")
@@ -162,6 +204,9 @@ async def main() -> None:
             f"{r['cpu_s_per_1k']:14.2f}   ({r['delivered']:.0f}/{r['expected']:.0f} deliveries, "
             f"{r['seconds']:.1f} s)"
         )
+    print("\nlight load: 10 clients in one room, one message in flight at a time")
+    for mode, (p50, p99, n) in light.items():
+        print(f"{mode:40} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  ({n} deliveries)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Part 1 (in process): appends N messages through the command bus (the single writ
 projects them, and prints events/s for each stage.
 Part 2 (real server): starts `tidings serve` on 127.0.0.1, connects 10 WebSocket clients to one
 room, has each send messages in turn, and prints send-to-receive latency p50/p99 over every
-(message, recipient) pair. Every loop is bounded in count and time.
+(message, recipient) pair (bench/compare.py runs the same against distributed mode). Every
+loop is bounded in count and time.
 
 Usage: python bench/embedded.py [--messages 2000] [--clients 10] [--rounds 30]
 """
@@ -15,7 +16,6 @@ import argparse
 import asyncio
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -25,14 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.compare import one_at_a_time_latency  # noqa: E402
 from domain import commands as c  # noqa: E402
 from domain.values import EventMeta  # noqa: E402
 from projections.projector import project  # noqa: E402
 from projections.store_sqlite import SqliteProjectionStore  # noqa: E402
 from streams.log_sqlite import EmbeddedLog  # noqa: E402
 from streams.runner import ProjectionRunner  # noqa: E402
-from tests.e2e.client import WsClient  # noqa: E402
-from tests.e2e.conftest import Rest  # noqa: E402
 from tests.e2e.server import ServerProcess  # noqa: E402
 
 
@@ -85,42 +84,12 @@ async def send_to_receive_latency(clients: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data").start()
         try:
-            owner = Rest(server, "u0")
-            room_id = owner.create_room("bench")
-            for i in range(1, clients):
-                owner.post(f"/v1/rooms/{room_id}/members", {"userId": f"u{i}"})
-            conns = [
-                (await WsClient.connect(server.ws_url, server.token(f"u{i}")))[0]
-                for i in range(clients)
-            ]
-            latencies: list[float] = []
-            deadline = time.monotonic() + 120
-            for r in range(rounds):
-                for sender_index, sender in enumerate(conns):
-                    if time.monotonic() > deadline:
-                        break
-                    text = f"{r}-{sender_index}"
-                    sent_at = time.perf_counter()
-                    await sender.request("send", {"roomId": room_id, "text": text})
-                    for receiver in conns:
-                        if receiver is sender:
-                            continue
-                        while True:
-                            push = await receiver.next_message()
-                            if push["event"]["messagePosted"]["text"] == text:
-                                latencies.append(time.perf_counter() - sent_at)
-                                break
-                    sender.drain_events()
-            for conn in conns:
-                await conn.close()
+            p50, p99, n = await one_at_a_time_latency(server, clients, rounds)
         finally:
             server.stop()
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     print(
         f"send-to-receive, {clients} clients in one room: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-        f"over {len(latencies)} deliveries"
+        f"over {n} deliveries"
     )
 
 
