@@ -42,9 +42,6 @@ class Hub:
             if not subscribers:
                 del self._by_user[subscriber.user_id]
 
-    def connections_of(self, user_id: str) -> int:
-        return len(self._by_user.get(user_id, ()))
-
     @property
     def connection_count(self) -> int:
         return sum(len(s) for s in self._by_user.values())

@@ -24,6 +24,7 @@ from domain import commands as c
 from domain.values import EventMeta, PresenceStatus
 from projections.projector import project
 from projections.store import ProjectionStore
+from proto.wire import typing_frame
 from streams.log import CommandBus, ProjectionProgress
 from streams.topics import Topics
 
@@ -96,8 +97,6 @@ def _assemble(
 
 def _local_typing(hub: Hub) -> TypingRelay:
     async def relay(user_ids: Iterable[str], room_id: str, user_id: str, typing: bool) -> None:
-        from proto.wire import typing_frame
-
         hub.push_to(user_ids, typing_frame(room_id, user_id, typing))
 
     return relay

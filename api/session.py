@@ -70,7 +70,6 @@ class Session:
         self.inbox_position = 0
         self._opened_at = now
         self._expires_at: float | None = None
-        self._last_received = now
         self._ping_sent_at: float | None = None
         self._next_ping = now + config.heartbeat_interval
         self._outgoing: deque[str] = deque()
@@ -83,8 +82,7 @@ class Session:
         """Parses one frame; returns a command for the driver to execute, or None."""
         if self.state is State.CLOSED:
             return None
-        self._last_received = now
-        self._ping_sent_at = None
+        self._ping_sent_at = None  # any frame proves the client is alive
         try:
             frame = parse_client_frame(text)
         except WireError as exc:

@@ -17,6 +17,7 @@ import structlog
 from google.protobuf.message import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from api import metrics
 from api.auth import AuthError, TokenExpired, TokenVerifier
 from api.errors import fault_of
 from api.hub import Hub
@@ -25,6 +26,7 @@ from api.recovery import Recovery, plan_recovery
 from api.service import Tidings, parse_room_id
 from api.session import CloseCode, Session, SessionConfig, State
 from domain import commands as c
+from domain.errors import InvalidArgument
 from domain.values import AckKind, EventMeta, PresenceStatus
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import (
@@ -188,10 +190,12 @@ class Connection:
                 meta = EventMeta(self.session.user_id, self.session.device_id, trace_id)
                 field, result = await self._handlers[command](frame, meta)
                 self.session.send(reply_frame(frame.id, field, result))
+                metrics.COMMANDS.labels(command, "ok").inc()
             except Exception as exc:
                 fault = fault_of(exc)
                 if fault.code == ErrorCode.INTERNAL:
                     log.exception("command_failed")
+                metrics.COMMANDS.labels(command, fault.name).inc()
                 self.session.send(error_frame(frame.id, fault.code, fault.message, fault.temporary))
 
     async def _connect(self, frame: ClientFrame) -> None:
@@ -278,8 +282,6 @@ class Connection:
         try:
             kind = AckKind(a.kind)
         except ValueError:
-            from domain.errors import InvalidArgument
-
             raise InvalidArgument("kind must be ACK_KIND_DELIVERED or ACK_KIND_READ") from None
         return "ack", await self._run(c.AckRoom(meta, parse_room_id(a.room_id), kind, a.up_to))
 
@@ -287,8 +289,6 @@ class Connection:
         try:
             status = PresenceStatus(frame.presence.status)
         except ValueError:
-            from domain.errors import InvalidArgument
-
             raise InvalidArgument("status must be ONLINE, AWAY or OFFLINE") from None
         await self._run(c.ChangePresence(meta, status))
         return "presence", cp.Empty()

@@ -164,10 +164,6 @@ class Room(Aggregate):
         except KeyError:
             raise NotAMember(user_id) from None
 
-    def accepted_message(self, user_id: str, client_msg_id: str) -> MessageRecord | None:
-        message_id = self.accepted_client_msgs.get((user_id, client_msg_id))
-        return None if message_id is None else self.messages[message_id]
-
     # ------------------------------------------------------------------ commands
 
     def join(self, meta: EventMeta) -> None:

@@ -8,7 +8,7 @@ seam), Kafka records carry the same bytes, and clients see the protobuf JSON map
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -43,7 +43,6 @@ __all__ = [
     "envelope_from_bytes",
     "envelope_to_dict",
     "payload_kind",
-    "room_id_of",
 ]
 
 Envelope = pb.Envelope
@@ -157,13 +156,6 @@ def payload_kind(envelope: pb.Envelope) -> str:
     return str(kind)
 
 
-def room_id_of(envelope: pb.Envelope) -> str:
-    """The room an event concerns ("" for presence)."""
-    payload = getattr(envelope, payload_kind(envelope))
-    room_id: str = getattr(payload, "room_id", "")
-    return room_id
-
-
 def envelope_from_bytes(data: bytes) -> pb.Envelope:
     envelope = pb.Envelope()
     try:
@@ -263,7 +255,3 @@ class ProtobufMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         return decode_envelope(stored_event.state)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
