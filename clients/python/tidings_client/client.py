@@ -1,0 +1,346 @@
+"""The asyncio client.
+
+One background task owns the connection: it connects, sends ``connect`` with the last inbox
+position, turns the server's recovery answer into events, reads frames, and on any failure
+reconnects with jittered exponential backoff. Positions can be persisted to a file so that a
+restarted program resumes too. Sends carry a client message id and are retried on
+disconnects and temporary errors, which the server makes safe (one message per id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import json
+import os
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from tidings_client.events import (
+    ConnectionChanged,
+    Event,
+    InboxEvent,
+    PresenceNotice,
+    TypingNotice,
+)
+
+__all__ = ["Client", "TidingsError"]
+
+TokenProvider = Callable[[], str | Awaitable[str]]
+_FATAL = frozenset({"UNAUTHORIZED", "TOKEN_EXPIRED"})
+
+
+class TidingsError(Exception):
+    """A command the server refused; ``code`` is the protocol's ErrorCode name."""
+
+    def __init__(self, code: str, message: str, temporary: bool = False) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.temporary = temporary
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class Client:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        token_provider: TokenProvider | None = None,
+        device_id: str = "",
+        positions_file: str | Path | None = None,
+        http_url: str | None = None,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+    ) -> None:
+        if token is None and token_provider is None:
+            raise ValueError("give a token or a token_provider")
+        self.url = url
+        self.http_url = http_url or url.replace("ws", "http", 1).rsplit("/v1/ws", 1)[0]
+        self._token = token
+        self._token_provider = token_provider
+        self.device_id = device_id or f"py-{uuid.uuid4().hex[:10]}"
+        self._positions_file = Path(positions_file) if positions_file else None
+        self._backoff = (backoff_initial, backoff_max)
+        self.position: int | None = None
+        self.epoch = ""
+        self.user_id = ""
+        self._load_position()
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._ready = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._fatal: TidingsError | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self, timeout: float = 30.0) -> None:
+        """Starts the connection loop and waits for the first successful connect."""
+        self._task = asyncio.create_task(self._run(), name="tidings-client")
+        await self._wait_ready(timeout)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._ws is not None:
+            await self._ws.close()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self._events.get()
+
+    async def next_event(self, timeout: float | None = None) -> Event:
+        return await asyncio.wait_for(self._events.get(), timeout)
+
+    # ------------------------------------------------------------------ commands
+
+    async def send(
+        self, room_id: str, text: str, *, client_msg_id: str | None = None, timeout: float = 60
+    ) -> dict[str, Any]:
+        """Sends a message exactly once, however many retries it takes; returns its event."""
+        body = {"roomId": room_id, "clientMsgId": client_msg_id or uuid.uuid4().hex, "text": text}
+        result = await self._request_retrying("send", body, timeout)
+        event: dict[str, Any] = result["event"]
+        return event
+
+    async def join(self, room_id: str) -> dict[str, Any]:
+        return await self.request("join", {"roomId": room_id})
+
+    async def leave(self, room_id: str) -> None:
+        await self.request("leave", {"roomId": room_id})
+
+    async def edit(self, room_id: str, message_id: str, text: str) -> dict[str, Any]:
+        return await self.request(
+            "edit", {"roomId": room_id, "messageId": message_id, "text": text}
+        )
+
+    async def delete(self, room_id: str, message_id: str) -> dict[str, Any]:
+        return await self.request("delete", {"roomId": room_id, "messageId": message_id})
+
+    async def ack(self, room_id: str, up_to: int, *, read: bool = True) -> dict[str, Any]:
+        kind = "ACK_KIND_READ" if read else "ACK_KIND_DELIVERED"
+        body = {"roomId": room_id, "kind": kind, "upTo": str(up_to)}
+        return await self._request_retrying("ack", body, 30)
+
+    async def typing(self, room_id: str, typing: bool = True) -> None:
+        await self.request("typing", {"roomId": room_id, "typing": typing})
+
+    async def set_presence(self, status: str) -> None:
+        await self.request("presence", {"status": f"PRESENCE_STATUS_{status.upper()}"})
+
+    async def history(
+        self, room_id: str, *, before: int | None = None, limit: int = 50
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A page of the room's timeline (newest last) and whether older messages exist."""
+        body: dict[str, Any] = {"roomId": room_id, "limit": limit}
+        if before is not None:
+            body["before"] = str(before)
+        result = await self._request_retrying("history", body, 30)
+        return list(result.get("messages", [])), bool(result.get("hasMore", False))
+
+    async def request(
+        self, command: str, body: dict[str, Any], timeout: float = 15
+    ) -> dict[str, Any]:
+        """One command on the current connection; TidingsError if the server refuses it."""
+        await self._wait_ready(timeout)
+        assert self._ws is not None
+        frame_id = str(next(self._ids))
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[frame_id] = future
+        try:
+            await self._ws.send(json.dumps({"id": frame_id, command: body}))
+            reply = await asyncio.wait_for(future, timeout)
+        except websockets.ConnectionClosed as exc:
+            raise _Disconnected() from exc
+        finally:
+            self._pending.pop(frame_id, None)
+        if "error" in reply:
+            error = reply["error"]
+            raise TidingsError(
+                error.get("code", ""), error.get("message", ""), error.get("temporary", False)
+            )
+        result: dict[str, Any] = reply.get(command, {})
+        return result
+
+    async def _request_retrying(
+        self, command: str, body: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        attempt = 0
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                return await self.request(command, body, timeout=max(remaining, 0.1))
+            except (_Disconnected, TimeoutError):
+                pass
+            except TidingsError as exc:
+                if not exc.temporary:
+                    raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{command} did not succeed within {timeout} s")
+            await asyncio.sleep(self._delay(attempt))
+            attempt += 1
+
+    # ------------------------------------------------------------------ the connection loop
+
+    def _delay(self, attempt: int) -> float:
+        initial, ceiling = self._backoff
+        return float(min(ceiling, initial * 2**attempt) * random.uniform(0.5, 1.0))
+
+    async def _wait_ready(self, timeout: float) -> None:
+        if self._fatal is not None:
+            raise self._fatal
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            raise self._fatal or TimeoutError("not connected") from None
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._session()
+                attempt = 0
+            except TidingsError as exc:
+                if exc.code in _FATAL and self._token_provider is None:
+                    self._fatal = exc
+                    self._ready.set()  # wake waiters so they see the error
+                    return
+            except (OSError, websockets.WebSocketException, TimeoutError, _Disconnected):
+                pass
+            finally:
+                self._ready.clear()
+                for future in self._pending.values():
+                    if not future.done():
+                        future.set_exception(_Disconnected())
+                self._pending.clear()
+            await self._events.put(ConnectionChanged("reconnecting"))
+            await asyncio.sleep(self._delay(attempt))
+            attempt += 1
+
+    async def _session(self) -> None:
+        async with websockets.connect(self.url, max_size=2**22) as ws:
+            self._ws = ws
+            body: dict[str, Any] = {
+                "token": await self._current_token(),
+                "deviceId": self.device_id,
+            }
+            if self.position is not None:
+                body["inbox"] = {"position": str(self.position), "epoch": self.epoch}
+            await ws.send(json.dumps({"id": "connect", "connect": body}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 30))["reply"]
+            if "error" in reply:
+                error = reply["error"]
+                raise TidingsError(error["code"], error.get("message", ""))
+            await self._recovered(reply["connect"])
+            self._ready.set()
+            async for raw in ws:
+                await self._handle(ws, json.loads(raw))
+
+    async def _recovered(self, result: dict[str, Any]) -> None:
+        self.user_id = result["userId"]
+        recovery = result.get("recovery", "")
+        head = int(result["inbox"].get("position", 0))
+        epoch = result["inbox"]["epoch"]
+        if recovery == "RECOVERY_RECOVERED":
+            await self._events.put(ConnectionChanged("resumed", recovery))
+            return
+        if recovery == "RECOVERY_TOO_FAR_BEHIND" and self.position is not None:
+            await self._page_inbox(self.position, head)  # fill the gap over REST
+            await self._events.put(ConnectionChanged("resumed", recovery))
+            return
+        if recovery in ("RECOVERY_EPOCH_CHANGED", "RECOVERY_FUTURE_POSITION"):
+            await self._events.put(ConnectionChanged("not_recovered", recovery))
+        else:
+            await self._events.put(ConnectionChanged("connected", recovery))
+        self._advance(head, epoch)
+
+    async def _page_inbox(self, after: int, head: int) -> None:
+        headers = {"Authorization": f"Bearer {await self._current_token()}"}
+        async with httpx.AsyncClient(base_url=self.http_url, headers=headers, timeout=30) as http:
+            while after < head:
+                response = await http.get("/v1/inbox", params={"after": after, "limit": 200})
+                response.raise_for_status()
+                page = response.json()
+                if not page["events"]:
+                    break
+                for item in page["events"]:
+                    event = InboxEvent.from_push(item)
+                    self._advance(event.position, event.epoch)
+                    await self._events.put(event)
+                after = page["events"][-1]["position"]
+
+    async def _handle(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
+        if "reply" in frame:
+            future = self._pending.get(frame["reply"].get("id", ""))
+            if future is not None and not future.done():
+                future.set_result(frame["reply"])
+            return
+        push = frame.get("push", {})
+        if "event" in push:
+            event = InboxEvent.from_push(push["event"])
+            if self.position is not None and event.position <= self.position:
+                return  # already seen
+            self._advance(event.position, event.epoch)
+            await self._events.put(event)
+        elif "ping" in push:
+            await ws.send('{"pong":{}}')
+        elif "presence" in push:
+            p = push["presence"]
+            await self._events.put(
+                PresenceNotice(
+                    p["userId"], p.get("deviceId", ""), p.get("status", ""), p.get("online", False)
+                )
+            )
+        elif "typing" in push:
+            t = push["typing"]
+            await self._events.put(TypingNotice(t["roomId"], t["userId"], t.get("typing", False)))
+
+    async def _current_token(self) -> str:
+        if self._token_provider is None:
+            assert self._token is not None
+            return self._token
+        token = self._token_provider()
+        return await token if inspect.isawaitable(token) else token
+
+    # ------------------------------------------------------------------ positions
+
+    def _advance(self, position: int, epoch: str) -> None:
+        self.position, self.epoch = position, epoch
+        if self._positions_file is not None:
+            tmp = self._positions_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"position": position, "epoch": epoch}))
+            os.replace(tmp, self._positions_file)
+
+    def _load_position(self) -> None:
+        if self._positions_file is not None and self._positions_file.exists():
+            saved = json.loads(self._positions_file.read_text())
+            self.position, self.epoch = int(saved["position"]), str(saved["epoch"])

@@ -1,0 +1,138 @@
+"""The Python SDK (clients/python/tidings_client) against real servers, both modes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tidings_client import Client, ConnectionChanged, InboxEvent
+
+from tests.e2e.conftest import FAST, Rest, Server
+from tests.e2e.server import DistributedStack, ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+async def messages(client: Client, count: int, author: str = "") -> list[InboxEvent]:
+    out: list[InboxEvent] = []
+    while len(out) < count:
+        event = await client.next_event(timeout=30)
+        is_message = isinstance(event, InboxEvent) and event.kind == "messagePosted"
+        if is_message and author in ("", event.actor):  # type: ignore[union-attr]
+            out.append(event)  # type: ignore[arg-type]
+    return out
+
+
+async def state(client: Client) -> ConnectionChanged:
+    while True:
+        event = await client.next_event(timeout=60)
+        if isinstance(event, ConnectionChanged) and event.state != "reconnecting":
+            return event
+
+
+async def test_sdk_chat_history_and_persisted_resume(
+    server: Server, rest: Callable[..., Rest], tmp_path: Path
+) -> None:
+    room_id = rest("alice").create_room("sdk")
+    rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "bob"})
+    positions = tmp_path / "bob.json"
+    async with (
+        Client(server.ws_urls[0], server.token("alice")) as alice,
+        Client(server.ws_urls[1], server.token("bob"), positions_file=positions) as bob,
+    ):
+        sent = await alice.send(room_id, "hello bob")
+        (got,) = await messages(bob, 1, "alice")
+        assert got.envelope["eventId"] == sent["eventId"] and got.text == "hello bob"
+        page, more = await bob.history(room_id)
+        assert [m["text"] for m in page] == ["hello bob"] and not more
+        await bob.ack(room_id, int(sent["position"]))
+
+    async with Client(server.ws_urls[0], server.token("alice")) as alice:
+        missed = [await alice.send(room_id, f"missed {i}") for i in range(3)]
+    # A new program reading the same positions file resumes exactly.
+    async with Client(server.ws_urls[0], server.token("bob"), positions_file=positions) as bob:
+        assert (await state(bob)).state == "resumed"
+        got_now = await messages(bob, 3, "alice")
+        assert [e.envelope["eventId"] for e in got_now] == [m["eventId"] for m in missed]
+
+
+async def test_sdk_fills_a_gap_beyond_the_catch_up_limit_over_rest(
+    server: Server, rest: Callable[..., Rest], tmp_path: Path
+) -> None:
+    room_id = rest("alice").create_room("far")
+    rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "erin"})
+    positions = tmp_path / "erin.json"
+    async with Client(server.ws_url, server.token("erin"), positions_file=positions):
+        pass
+    for i in range(60):  # more than the catch-up limit (50 in these tests)
+        rest("alice").post(f"/v1/rooms/{room_id}/messages", {"text": f"bulk {i}"})
+    head = 0
+    while head < 61:
+        head = rest("erin").get("/v1/inbox", limit=1).json()["head"]
+        await asyncio.sleep(0.05)
+    async with Client(server.ws_url, server.token("erin"), positions_file=positions) as erin:
+        got = await messages(erin, 60)
+        assert [e.text for e in got] == [f"bulk {i}" for i in range(60)]
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def killable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    stack: Server = (
+        ServerProcess(tmp_path / "data", FAST)
+        if request.param == "embedded"
+        else DistributedStack(tmp_path / "stack", FAST)
+    )
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+def kill_and_restart(stack: Server) -> Callable[[], None]:
+    """Kills the server the client uses (SIGKILL); returns how to start it again."""
+    if isinstance(stack, ServerProcess):
+        stack.kill()
+
+        def restart() -> None:
+            stack.restart()
+
+        return restart
+    stack.kill_gateway(0)
+    return lambda: stack.start_gateway(0)
+
+
+async def test_sdk_reconnects_and_resumes_after_the_server_is_killed(killable: Server) -> None:
+    owner = Rest(killable, "alice")
+    room_id = owner.create_room("crash")
+    owner.post(f"/v1/rooms/{room_id}/members", {"userId": "bob"})
+    bob = Client(killable.ws_url, killable.token("bob"), backoff_initial=0.1, backoff_max=1.0)
+    await bob.connect()
+    try:
+        assert (await state(bob)).state == "connected"
+        first = await bob.send(room_id, "before the crash")
+        restart = kill_and_restart(killable)
+        # A send made while the server is down completes once it is back, exactly once.
+        pending = asyncio.create_task(bob.send(room_id, "during the crash", timeout=90))
+        await asyncio.sleep(0.5)
+        restart()
+        during = await pending
+        assert (await state(bob)).state == "resumed"
+        sent = await asyncio.to_thread(
+            lambda: Rest(killable, "alice", 1).post(
+                f"/v1/rooms/{room_id}/messages", {"text": "after"}
+            )
+        )
+        assert sent.status_code == 201
+        texts = []
+        while "after" not in texts:
+            event = await bob.next_event(timeout=60)
+            if isinstance(event, InboxEvent) and event.kind == "messagePosted":
+                texts.append(event.text)
+        assert texts.count("during the crash") <= 1
+        timeline = Rest(killable, "alice", 1).get(f"/v1/rooms/{room_id}/messages").json()
+        posted = [m["messageId"] for m in timeline["messages"]]
+        assert posted.count(during["eventId"]) == 1
+        assert posted[0] == first["eventId"] and len(posted) == 3
+    finally:
+        await bob.close()
