@@ -1,0 +1,69 @@
+export class TidingsError extends Error {
+  code: string;
+  temporary: boolean;
+}
+
+export interface PositionStore {
+  load(): { position: number; epoch: string } | null;
+  save(position: { position: number; epoch: string }): void;
+}
+export function memoryStore(): PositionStore;
+export function localStorageStore(key: string): PositionStore;
+
+export type State = "idle" | "connected" | "reconnecting" | "resumed" | "not_recovered";
+
+export interface InboxEvent {
+  type: "event";
+  position: number;
+  epoch: string;
+  /** Payload name: "messagePosted", "memberJoined", "acked", ... */
+  kind: string;
+  roomId: string;
+  actor: string;
+  payload: Record<string, any>;
+  envelope: Record<string, any>;
+}
+export interface PresenceEvent { type: "presence"; userId: string; deviceId: string; status: string; online: boolean; }
+export interface TypingEvent { type: "typing"; roomId: string; userId: string; typing: boolean; }
+export interface StateEvent { type: "state"; state: State; recovery: string; }
+export type ClientEvent = InboxEvent | PresenceEvent | TypingEvent | StateEvent;
+
+export interface ClientOptions {
+  token?: string;
+  tokenProvider?: () => string | Promise<string>;
+  deviceId?: string;
+  store?: PositionStore;
+  httpUrl?: string;
+  WebSocket?: any;
+  fetch?: typeof fetch;
+  backoffInitial?: number;
+  backoffMax?: number;
+}
+
+export class TidingsClient implements AsyncIterable<ClientEvent> {
+  constructor(url: string, options: ClientOptions);
+  state: State;
+  userId: string;
+  position: number | null;
+  epoch: string;
+  on(type: "event", handler: (e: InboxEvent) => void): () => void;
+  on(type: "presence", handler: (e: PresenceEvent) => void): () => void;
+  on(type: "typing", handler: (e: TypingEvent) => void): () => void;
+  on(type: "state", handler: (e: StateEvent) => void): () => void;
+  connect(timeoutSeconds?: number): Promise<void>;
+  close(): void;
+  dropConnection(): void;
+  next(): Promise<ClientEvent>;
+  [Symbol.asyncIterator](): AsyncIterator<ClientEvent>;
+  send(roomId: string, text: string, options?: { clientMsgId?: string; timeout?: number }): Promise<Record<string, any>>;
+  join(roomId: string): Promise<Record<string, any>>;
+  leave(roomId: string): Promise<Record<string, any>>;
+  edit(roomId: string, messageId: string, text: string): Promise<Record<string, any>>;
+  delete(roomId: string, messageId: string): Promise<Record<string, any>>;
+  ack(roomId: string, upTo: number, options?: { read?: boolean }): Promise<Record<string, any>>;
+  typing(roomId: string, typing?: boolean): Promise<Record<string, any>>;
+  setPresence(status: "online" | "away" | "offline"): Promise<Record<string, any>>;
+  history(roomId: string, options?: { before?: number; limit?: number }): Promise<{ messages: Record<string, any>[]; hasMore: boolean }>;
+  rest(method: string, path: string, body?: unknown): Promise<any>;
+  request(command: string, body: Record<string, any>, timeoutSeconds?: number): Promise<Record<string, any>>;
+}

@@ -1,0 +1,320 @@
+// Tidings browser client: an ES module, no build step. Works in browsers and in Node
+// (pass a WebSocket implementation). Same semantics as the Python SDK: reconnect with
+// jittered exponential backoff, exact resume from the last inbox position (optionally
+// persisted), REST gap filling beyond the catch-up limit, sends retried safely by clientMsgId.
+
+const FATAL = new Set(["UNAUTHORIZED", "TOKEN_EXPIRED"]);
+
+export class TidingsError extends Error {
+  constructor(code, message, temporary = false) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    this.temporary = temporary;
+  }
+}
+
+class Disconnected extends Error {}
+
+/** A position store that keeps nothing (the default). */
+export const memoryStore = () => {
+  let saved = null;
+  return { load: () => saved, save: (p) => { saved = p; } };
+};
+
+/** A position store in localStorage (browsers). */
+export const localStorageStore = (key) => ({
+  load: () => JSON.parse(globalThis.localStorage.getItem(key) || "null"),
+  save: (p) => globalThis.localStorage.setItem(key, JSON.stringify(p)),
+});
+
+export class TidingsClient {
+  constructor(url, options = {}) {
+    if (!options.token && !options.tokenProvider) throw new Error("give a token or a tokenProvider");
+    this.url = url;
+    this.httpUrl = options.httpUrl || url.replace(/^ws/, "http").replace(/\/v1\/ws$/, "");
+    this.token = options.token;
+    this.tokenProvider = options.tokenProvider;
+    this.deviceId = options.deviceId || `js-${Math.random().toString(36).slice(2, 12)}`;
+    this.store = options.store || memoryStore();
+    this.WebSocket = options.WebSocket || globalThis.WebSocket;
+    this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
+    this.backoff = [options.backoffInitial ?? 0.2, options.backoffMax ?? 10];
+    const saved = this.store.load();
+    this.position = saved ? Number(saved.position) : null;
+    this.epoch = saved ? saved.epoch : "";
+    this.state = "idle";
+    this.userId = "";
+    this._handlers = new Map();
+    this._queue = [];
+    this._waiters = [];
+    this._pending = new Map();
+    this._nextId = 1;
+    this._ready = null;
+    this._isReady = false;
+    this._readyResolve = null;
+    this._closed = false;
+    this._ws = null;
+    this._fatal = null;
+    this._resetReady();
+  }
+
+  /** Subscribe: "event" (inbox events), "presence", "typing", "state". */
+  on(type, handler) {
+    if (!this._handlers.has(type)) this._handlers.set(type, new Set());
+    this._handlers.get(type).add(handler);
+    return () => this._handlers.get(type).delete(handler);
+  }
+
+  async connect(timeout = 30) {
+    this._closed = false;
+    this._loop();
+    await this._waitReady(timeout);
+  }
+
+  close() {
+    this._closed = true;
+    if (this._ws) this._ws.close(1000);
+  }
+
+  /** Closes the current socket as a network failure would; the client reconnects by itself. */
+  dropConnection() {
+    if (this._ws) this._ws.close(4999, "dropped by client");
+  }
+
+  async *[Symbol.asyncIterator]() {
+    while (true) yield await this.next();
+  }
+
+  next() {
+    if (this._queue.length) return Promise.resolve(this._queue.shift());
+    return new Promise((resolve) => this._waiters.push(resolve));
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  async send(roomId, text, { clientMsgId, timeout = 60 } = {}) {
+    const body = { roomId, clientMsgId: clientMsgId || randomId(), text };
+    return (await this._retrying("send", body, timeout)).event;
+  }
+  join(roomId) { return this.request("join", { roomId }); }
+  leave(roomId) { return this.request("leave", { roomId }); }
+  edit(roomId, messageId, text) { return this.request("edit", { roomId, messageId, text }); }
+  delete(roomId, messageId) { return this.request("delete", { roomId, messageId }); }
+  ack(roomId, upTo, { read = true } = {}) {
+    const kind = read ? "ACK_KIND_READ" : "ACK_KIND_DELIVERED";
+    return this._retrying("ack", { roomId, kind, upTo: String(upTo) }, 30);
+  }
+  typing(roomId, typing = true) { return this.request("typing", { roomId, typing }); }
+  setPresence(status) {
+    return this.request("presence", { status: `PRESENCE_STATUS_${status.toUpperCase()}` });
+  }
+  async history(roomId, { before, limit = 50 } = {}) {
+    const body = { roomId, limit };
+    if (before !== undefined && before !== null) body.before = String(before);
+    const result = await this._retrying("history", body, 30);
+    return { messages: result.messages || [], hasMore: Boolean(result.hasMore) };
+  }
+
+  /** A REST call with this client's token, e.g. rest("GET", "/v1/rooms"). */
+  async rest(method, path, body) {
+    const response = await this.fetch(this.httpUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${await this._currentToken()}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = response.status === 204 ? null : await response.json();
+    if (!response.ok) throw new TidingsError(data.error.code, data.error.message, data.error.temporary);
+    return data;
+  }
+
+  async request(command, body, timeout = 15) {
+    await this._waitReady(timeout);
+    const id = String(this._nextId++);
+    const reply = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this._pending.delete(id); reject(new Disconnected("timeout")); }, timeout * 1000);
+      this._pending.set(id, { resolve: (r) => { clearTimeout(timer); resolve(r); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+      try {
+        this._ws.send(JSON.stringify({ id, [command]: body }));
+      } catch (error) {
+        this._pending.delete(id);
+        clearTimeout(timer);
+        reject(new Disconnected(String(error)));
+      }
+    });
+    if (reply.error) throw new TidingsError(reply.error.code, reply.error.message, reply.error.temporary);
+    return reply[command] || {};
+  }
+
+  async _retrying(command, body, timeout) {
+    const deadline = Date.now() + timeout * 1000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.request(command, body, Math.max((deadline - Date.now()) / 1000, 0.1));
+      } catch (error) {
+        if (error instanceof TidingsError && !error.temporary) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`${command} did not succeed within ${timeout} s`);
+      await sleep(this._delay(attempt));
+    }
+  }
+
+  // ---------------------------------------------------------------- the connection loop
+
+  _delay(attempt) {
+    const [initial, ceiling] = this.backoff;
+    return Math.min(ceiling, initial * 2 ** attempt) * (0.5 + Math.random() / 2);
+  }
+
+  /** Starts a "not ready" period; waiters keep the same promise until a session is up. */
+  _resetReady() {
+    if (this._ready && !this._isReady) return;
+    this._isReady = false;
+    this._ready = new Promise((resolve) => {
+      this._readyResolve = () => { this._isReady = true; resolve(); };
+    });
+  }
+
+  async _waitReady(timeout) {
+    if (this._fatal) throw this._fatal;
+    let timer;
+    const expired = new Promise((_, reject) => { timer = setTimeout(() => reject(new Disconnected("not connected")), timeout * 1000); });
+    try {
+      await Promise.race([this._ready, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this._fatal) throw this._fatal;
+  }
+
+  async _loop() {
+    for (let attempt = 0; !this._closed; attempt++) {
+      try {
+        await this._session();
+        attempt = 0;
+      } catch (error) {
+        if (error instanceof TidingsError && FATAL.has(error.code) && !this.tokenProvider) {
+          this._fatal = error;
+          this._readyResolve();
+          return;
+        }
+      }
+      this._resetReady();
+      for (const { reject } of this._pending.values()) reject(new Disconnected("disconnected"));
+      this._pending.clear();
+      if (this._closed) return;
+      this._setState("reconnecting");
+      await sleep(this._delay(attempt));
+    }
+  }
+
+  _session() {
+    return new Promise((resolve, reject) => {
+      const ws = new this.WebSocket(this.url);
+      this._ws = ws;
+      let connected = false;
+      ws.onopen = async () => {
+        const body = { token: await this._currentToken(), deviceId: this.deviceId };
+        if (this.position !== null) body.inbox = { position: String(this.position), epoch: this.epoch };
+        ws.send(JSON.stringify({ id: "connect", connect: body }));
+      };
+      ws.onmessage = async (message) => {
+        const frame = JSON.parse(typeof message.data === "string" ? message.data : message.data.toString());
+        if (!connected && frame.reply && frame.reply.id === "connect") {
+          if (frame.reply.error) {
+            reject(new TidingsError(frame.reply.error.code, frame.reply.error.message));
+            ws.close();
+            return;
+          }
+          connected = true;
+          this._paused = [];
+          await this._recovered(frame.reply.connect);
+          this._readyResolve();
+          const paused = this._paused;
+          this._paused = null;
+          for (const f of paused) this._handle(f);
+          return;
+        }
+        if (this._paused) this._paused.push(frame);
+        else this._handle(frame);
+      };
+      ws.onerror = () => {};
+      ws.onclose = () => (connected ? resolve() : reject(new Disconnected("closed")));
+    });
+  }
+
+  async _recovered(result) {
+    this.userId = result.userId;
+    const recovery = result.recovery || "";
+    const head = Number(result.inbox.position || 0);
+    if (recovery === "RECOVERY_RECOVERED") return this._setState("resumed", recovery);
+    if (recovery === "RECOVERY_TOO_FAR_BEHIND" && this.position !== null) {
+      await this._pageInbox(this.position, head);
+      return this._setState("resumed", recovery);
+    }
+    const notRecovered = recovery === "RECOVERY_EPOCH_CHANGED" || recovery === "RECOVERY_FUTURE_POSITION";
+    this._advance(head, result.inbox.epoch);
+    this._setState(notRecovered ? "not_recovered" : "connected", recovery);
+  }
+
+  async _pageInbox(after, head) {
+    while (after < head) {
+      const page = await this.rest("GET", `/v1/inbox?after=${after}&limit=200`);
+      if (!page.events.length) break;
+      for (const item of page.events) this._deliverEvent(item);
+      after = page.events[page.events.length - 1].position;
+    }
+  }
+
+  _handle(frame) {
+    if (frame.reply) {
+      const pending = this._pending.get(frame.reply.id);
+      if (pending) { this._pending.delete(frame.reply.id); pending.resolve(frame.reply); }
+      return;
+    }
+    const push = frame.push || {};
+    if (push.event) this._deliverEvent(push.event);
+    else if (push.ping) this._ws.send('{"pong":{}}');
+    else if (push.presence) this._emit("presence", { online: false, ...push.presence });
+    else if (push.typing) this._emit("typing", { typing: false, ...push.typing });
+  }
+
+  _deliverEvent(push) {
+    const position = Number(push.position);
+    if (this.position !== null && position <= this.position) return; // already seen
+    this._advance(position, push.epoch);
+    const envelope = push.event;
+    const kind = Object.keys(envelope).find((k) => typeof envelope[k] === "object" && !["actor", "occurredAt"].includes(k));
+    const payload = envelope[kind];
+    this._emit("event", { position, epoch: push.epoch, kind, roomId: payload.roomId || "", actor: (envelope.actor || {}).userId || "", payload, envelope });
+  }
+
+  _advance(position, epoch) {
+    this.position = position;
+    this.epoch = epoch;
+    this.store.save({ position, epoch });
+  }
+
+  _setState(state, recovery = "") {
+    this.state = state;
+    this._emit("state", { state, recovery });
+  }
+
+  _emit(type, detail) {
+    const item = { type, ...detail };
+    for (const handler of this._handlers.get(type) || []) handler(item);
+    if (this._waiters.length) this._waiters.shift()(item);
+    else this._queue.push(item);
+  }
+
+  async _currentToken() {
+    return this.tokenProvider ? await this.tokenProvider() : this.token;
+  }
+}
+
+function randomId() {
+  return globalThis.crypto && globalThis.crypto.randomUUID ? globalThis.crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+}
+
+function sleep(seconds) {
+  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}
