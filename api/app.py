@@ -8,14 +8,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from importlib import metadata
+from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from api import metrics
-from api.auth import AuthError
+from api.auth import AuthError, mint_token
 from api.errors import fault_of
 from api.logs import configure_logging
 from api.rest import router
@@ -27,6 +29,40 @@ from projections.store import StoreUnavailable
 from streams.log import LogUnavailable
 
 __all__ = ["create_app"]
+
+CLIENTS = Path(__file__).resolve().parents[1] / "clients"
+WEB_FILES = {
+    "/": (CLIENTS / "web" / "index.html", "text/html"),
+    "/web/app.js": (CLIENTS / "web" / "app.js", "text/javascript"),
+    "/client/tidings.js": (CLIENTS / "js" / "tidings.js", "text/javascript"),
+}
+
+
+class DevTokenIn(BaseModel):
+    user_id: str = Field(alias="userId", min_length=1, max_length=128)
+
+
+def _mount_web_page(app: FastAPI, settings: Settings) -> None:
+    """The demo chat page (from a source checkout) and, in development mode only, a token
+    endpoint for it: anyone who can reach a development server can act as any user."""
+    for path, (file, media_type) in WEB_FILES.items():
+        if file.exists():
+            app.add_api_route(
+                path,
+                lambda file=file, media_type=media_type: FileResponse(file, media_type=media_type),
+                include_in_schema=False,
+            )
+    if settings.development_mode:
+
+        @app.post("/dev/token", include_in_schema=False)
+        async def dev_token(body: DevTokenIn) -> dict[str, str]:
+            token = mint_token(
+                body.user_id,
+                secret=settings.development_secret(),
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+            )
+            return {"token": token}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -82,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    _mount_web_page(app, settings)
 
     @app.websocket("/v1/ws")
     async def websocket(ws: WebSocket) -> None:

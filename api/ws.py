@@ -253,6 +253,7 @@ class Connection:
     async def _join(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
         room_id = parse_room_id(frame.join.room_id)
         event = await self._run(c.JoinRoom(meta, room_id))
+        await self.ctx.service.wait_projected(self._last_write)  # REST reads see the join
         return "join", cp.RoomResult(room_id=str(room_id), event=event)
 
     async def _leave(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:

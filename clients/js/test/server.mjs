@@ -15,10 +15,11 @@ function freePort() {
   });
 }
 
-export async function startServer(extraEnv = {}) {
+export async function startServer(extraEnv = {}, { devMode = false } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "tidings-js-"));
   const env = { ...process.env, TIDINGS_JWT_SECRET: "js-test-secret-" + "x".repeat(40), TIDINGS_PRESENCE_GRACE_SECONDS: "0.5", ...extraEnv };
+  if (devMode) delete env.TIDINGS_JWT_SECRET; // tokens from the data directory's dev secret
   const args = ["-m", "api.cli", "serve", "--data-dir", dataDir, "--port", String(port)];
   let child = spawn(PYTHON, args, { cwd: ROOT, env, stdio: "ignore" });
   const server = {
@@ -26,7 +27,7 @@ export async function startServer(extraEnv = {}) {
     dataDir,
     url: `ws://127.0.0.1:${port}/v1/ws`,
     http: `http://127.0.0.1:${port}`,
-    token: (user) => execFileSync(PYTHON, ["-m", "api.cli", "token", user], { cwd: ROOT, env }).toString().trim(),
+    token: (user) => execFileSync(PYTHON, ["-m", "api.cli", "token", user, "--data-dir", dataDir], { cwd: ROOT, env }).toString().trim(),
     async ready() {
       for (let i = 0; i < 300; i++) {
         try { if ((await fetch(`${this.http}/readyz`)).ok) return; } catch {}

@@ -1,0 +1,95 @@
+// The web chat page in a real headless Chromium (Debian's package), driven by playwright-core.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+import { startServer } from "./server.mjs";
+
+const SHOTS = resolve(import.meta.dirname, "../../../test-artifacts/screenshots");
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+let server, browser;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startServer({}, { devMode: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+after(async () => { await browser?.close(); server?.stop(); });
+
+async function signIn(context, user) {
+  const page = await context.newPage();
+  await page.goto(server.http + "/");
+  await page.fill("#user", user);
+  await page.click("#login-form button");
+  await page.waitForSelector('#state[data-state="connected"], #state[data-state="resumed"]');
+  return page;
+}
+
+const count = (page, text) => page.locator("#timeline li .text", { hasText: new RegExp(`^${text}$`) }).count();
+
+async function send(page, text) {
+  await page.fill("#composer", text);
+  await page.click("#composer-form button");
+}
+
+test("two users chat; one goes offline, comes back and after a reload sees every message once", async () => {
+  const aliceContext = await browser.newContext();
+  const bobContext = await browser.newContext();
+  const alice = await signIn(aliceContext, "alice");
+  await alice.fill("#new-room", "general");
+  await alice.click("#create-form button");
+  await alice.waitForSelector("#room-title[data-room-id]");
+  const roomId = await alice.getAttribute("#room-title", "data-room-id");
+
+  const bob = await signIn(bobContext, "bob");
+  await bob.fill("#join-room", roomId);
+  await bob.click("#join-form button");
+  await bob.waitForSelector(`#room-title[data-room-id="${roomId}"]`);
+
+  await send(alice, "hello bob");
+  await bob.waitForSelector("#timeline li .text >> text=hello bob");
+  await bob.fill("#composer", "typing…");
+  await alice.waitForSelector("#typing >> text=bob typing");
+  await send(bob, "hi alice");
+  await alice.waitForSelector("#timeline li .text >> text=hi alice");
+  await alice.waitForSelector(".receipts >> text=seen by bob");
+  await alice.screenshot({ path: join(SHOTS, "1-alice-chatting.png") });
+
+  // bob loses the network; alice keeps talking
+  await bobContext.setOffline(true);
+  await bob.evaluate(() => window.tidingsApp.client.dropConnection());
+  await bob.waitForSelector('#state[data-state="reconnecting"]');
+  for (const text of ["missed one", "missed two", "missed three"]) await send(alice, text);
+  await alice.waitForSelector("#timeline li .text >> text=missed three");
+  await bob.screenshot({ path: join(SHOTS, "2-bob-offline.png") });
+
+  await bobContext.setOffline(false);
+  await bob.waitForSelector('#state[data-state="resumed"]', { timeout: 30000 });
+  await bob.waitForSelector("#timeline li .text >> text=missed three");
+  for (const text of ["hello bob", "missed one", "missed two", "missed three"]) {
+    assert.equal(await count(bob, text), 1, text);
+  }
+  await bob.screenshot({ path: join(SHOTS, "3-bob-resumed.png") });
+
+  // a reload restores the user, resumes from the stored position, shows nothing twice
+  await send(alice, "after reload");
+  await bob.reload();
+  await bob.waitForSelector('#state[data-state="resumed"], #state[data-state="connected"]');
+  await bob.waitForSelector("#timeline li .text >> text=after reload");
+  for (const text of ["hello bob", "missed one", "missed three", "after reload"]) {
+    assert.equal(await count(bob, text), 1, text);
+  }
+  await bob.screenshot({ path: join(SHOTS, "4-bob-reloaded.png") });
+
+  // edit and delete
+  const own = alice.locator("#timeline li", { hasText: "missed two" });
+  alice.once("dialog", (dialog) => dialog.accept("missed two (fixed)"));
+  await own.locator("button.edit").click();
+  await bob.waitForSelector("#timeline li.edited .text >> text=missed two (fixed)");
+  await alice.locator("#timeline li", { hasText: "missed one" }).locator("button.delete").click();
+  await bob.waitForSelector("#timeline li.deleted .text >> text=message deleted");
+  await bob.screenshot({ path: join(SHOTS, "5-edit-delete.png") });
+  await aliceContext.close();
+  await bobContext.close();
+});
