@@ -1,13 +1,14 @@
 # Two commands on a fresh machine:
 #   make run    installs Tidings into .venv and serves it embedded on http://127.0.0.1:8000
 #   make test   installs everything the tests need, starts Kafka and Cassandra on 127.0.0.1
-#               (jars from Maven Central, cached in ~/.cache/tidings), and runs lint, types
-#               and the whole suite in both modes
+#               (jars from Maven Central, cached in ~/.cache/tidings), installs Chromium
+#               (apt) and the JS test dependencies (npm), and runs lint, types, the Python
+#               suite in both modes, the JS client tests and the browser tests
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install run test lint infra infra-stop bench proto clean
+.PHONY: install run test lint infra infra-stop browser js-test bench proto clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +34,15 @@ infra-stop:
 	-infra/kafka.sh stop
 	-infra/cassandra.sh stop
 
-test: lint infra
+browser:
+	infra/browser.sh
+
+js-test: install browser
+	cd clients/js && TIDINGS_PYTHON=$(CURDIR)/$(BIN)/python npm test
+
+test: lint infra browser
 	$(BIN)/pytest
+	cd clients/js && TIDINGS_PYTHON=$(CURDIR)/$(BIN)/python npm test
 
 bench: infra
 	$(BIN)/python bench/embedded.py

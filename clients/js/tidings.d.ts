@@ -29,6 +29,8 @@ export interface StateEvent { type: "state"; state: State; recovery: string; }
 export type ClientEvent = InboxEvent | PresenceEvent | TypingEvent | StateEvent;
 
 export interface ClientOptions {
+  /** Gateways to fail over to, in turn (default: just the constructor's url). */
+  urls?: string[];
   token?: string;
   tokenProvider?: () => string | Promise<string>;
   deviceId?: string;

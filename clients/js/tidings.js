@@ -31,7 +31,10 @@ export class TidingsClient {
   constructor(url, options = {}) {
     if (!options.token && !options.tokenProvider) throw new Error("give a token or a tokenProvider");
     this.url = url;
-    this.httpUrl = options.httpUrl || url.replace(/^ws/, "http").replace(/\/v1\/ws$/, "");
+    // Gateways to try, in turn, when a connection fails (any gateway can resume a client).
+    this.urls = options.urls && options.urls.length ? options.urls : [url];
+    this._urlIndex = 0;
+    this._httpUrl = options.httpUrl || null;
     this.token = options.token;
     this.tokenProvider = options.tokenProvider;
     this.deviceId = options.deviceId || `js-${Math.random().toString(36).slice(2, 12)}`;
@@ -56,6 +59,12 @@ export class TidingsClient {
     this._ws = null;
     this._fatal = null;
     this._resetReady();
+  }
+
+  /** The REST base URL: the one given, or that of the gateway currently in use. */
+  get httpUrl() {
+    if (this._httpUrl) return this._httpUrl;
+    return this.urls[this._urlIndex % this.urls.length].replace(/^ws/, "http").replace(/\/v1\/ws$/, "");
   }
 
   /** Subscribe: "event" (inbox events), "presence", "typing", "state". */
@@ -197,6 +206,7 @@ export class TidingsClient {
           this._readyResolve();
           return;
         }
+        this._urlIndex += 1; // try the next gateway
       }
       this._resetReady();
       for (const { reject } of this._pending.values()) reject(new Disconnected("disconnected"));
@@ -209,7 +219,7 @@ export class TidingsClient {
 
   _session() {
     return new Promise((resolve, reject) => {
-      const ws = new this.WebSocket(this.url);
+      const ws = new this.WebSocket(this.urls[this._urlIndex % this.urls.length]);
       this._ws = ws;
       let connected = false;
       ws.onopen = async () => {
