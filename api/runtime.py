@@ -3,6 +3,8 @@
 ``open_runtime(settings)`` wires the embedded adapters (SQLite log and projections, an
 in-process projection runner) or the distributed ones (Kafka command bus and live topic,
 Cassandra projections); everything above it — service, sessions, REST — is the same.
+Backend modules are imported inside their builder, so an embedded process never loads the
+Kafka, Cassandra or Faust clients.
 """
 
 from __future__ import annotations

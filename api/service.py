@@ -92,10 +92,10 @@ class Tidings:
 
     async def room(self, user_id: str, room_id: str) -> RoomRow:
         await self.require_member(user_id, room_id)
-        for row in await self.store.rooms_of(user_id):
-            if row.room_id == room_id:
-                return row
-        raise RoomNotFound(room_id)
+        row = await self.store.room_of(user_id, room_id)
+        if row is None:
+            raise RoomNotFound(room_id)
+        return row
 
     async def members(self, user_id: str, room_id: str) -> list[MemberRow]:
         await self.require_member(user_id, room_id)

@@ -75,6 +75,7 @@ class Session:
         self._outgoing: deque[str] = deque()
         self._queued_bytes = 0
         self._buffered: list[tuple[int, str]] = []
+        self._deferred: list[str] = []
 
     # ------------------------------------------------------------------ inbound
 
@@ -134,12 +135,15 @@ class Session:
         if complete_required and not complete:
             self.close(CloseCode.RESYNC_REQUIRED, "inbox history has a gap; resume again")
             return 0
+        if self.state is State.RECOVERING:
+            self.state = State.OPEN
         self.send(reply)
         for _, frame in items:
             self.send(frame)
+        for frame in self._deferred:  # presence and typing that arrived meanwhile
+            self.send(frame)
+        self._deferred = []
         self.inbox_position = top
-        if self.state is State.RECOVERING:
-            self.state = State.OPEN
         return len(items)
 
     def refreshed(self, expires_at: float | None) -> None:
@@ -163,6 +167,9 @@ class Session:
     def send(self, frame: str) -> None:
         """Queues a frame; a client that lets the queue overflow is disconnected."""
         if self.state is State.CLOSED:
+            return
+        if self.state is State.RECOVERING:
+            self._deferred.append(frame)  # nothing may precede the connect reply
             return
         self._outgoing.append(frame)
         self._queued_bytes += len(frame)

@@ -106,6 +106,10 @@ class ProjectionStore(ABC):
     async def room(self, room_id: str) -> RoomRow | None: ...
 
     @abstractmethod
+    async def room_of(self, user_id: str, room_id: str) -> RoomRow | None:
+        """One of the user's rooms, as :meth:`rooms_of` lists it; None if not a member."""
+
+    @abstractmethod
     async def members(self, room_id: str) -> list[MemberRow]: ...
 
     @abstractmethod

@@ -132,6 +132,13 @@ class CassandraProjectionStore(ProjectionStore):
             self._prepared[cql] = statement
         return statement
 
+    async def _write(self, cql: str, params: Sequence[Any], timestamp: int) -> list[Any]:
+        """A write stamped ``USING TIMESTAMP ?`` (a bind marker: one prepared statement per
+        shape, not per value). INSERTs take the stamp last, UPDATE and DELETE first."""
+        if cql.lstrip().upper().startswith("INSERT"):
+            return await self._run(cql, (*params, timestamp))
+        return await self._run(cql, (timestamp, *params))
+
     async def _run(self, cql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Executes a prepared statement; returns the rows of its first page."""
         loop = asyncio.get_running_loop()
@@ -196,57 +203,65 @@ class CassandraProjectionStore(ProjectionStore):
         match change:
             case ch.UpsertRoom(room_id, kind, name, public):
                 if kind:
-                    await self._run(
-                        f"UPDATE rooms USING TIMESTAMP {ts} SET kind=? WHERE room_id=?",
+                    await self._write(
+                        "UPDATE rooms USING TIMESTAMP ? SET kind=? WHERE room_id=?",
                         (kind, room_id),
+                        ts,
                     )
-                await self._run(
-                    f"UPDATE rooms USING TIMESTAMP {ts} SET name=?, public=? WHERE room_id=?",
+                await self._write(
+                    "UPDATE rooms USING TIMESTAMP ? SET name=?, public=? WHERE room_id=?",
                     (name, public, room_id),
+                    ts,
                 )
             case ch.AdvanceRoom(room_id, position, at):
-                await self._run(
-                    f"UPDATE rooms USING TIMESTAMP {ts} SET head=?, last_activity=? "
-                    "WHERE room_id=?",
+                await self._write(
+                    "UPDATE rooms USING TIMESTAMP ? SET head=?, last_activity=? WHERE room_id=?",
                     (position, at, room_id),
+                    ts,
                 )
             case ch.AddMember(room_id, user_id, role, position):
-                await self._run(
-                    f"INSERT INTO room_members (room_id, user_id, role, joined_at) "
-                    f"VALUES (?,?,?,?) USING TIMESTAMP {ts}",
+                await self._write(
+                    "INSERT INTO room_members (room_id, user_id, role, joined_at) "
+                    "VALUES (?,?,?,?) USING TIMESTAMP ?",
                     (room_id, user_id, role, position),
+                    ts,
                 )
-                await self._run(
-                    f"INSERT INTO rooms_by_user (user_id, room_id, role) VALUES (?,?,?) "
-                    f"USING TIMESTAMP {ts}",
+                await self._write(
+                    "INSERT INTO rooms_by_user (user_id, room_id, role) VALUES (?,?,?) "
+                    "USING TIMESTAMP ?",
                     (user_id, room_id, role),
+                    ts,
                 )
             case ch.RemoveMember(room_id, user_id):
-                await self._run(
-                    f"DELETE FROM room_members USING TIMESTAMP {ts} WHERE room_id=? AND user_id=?",
+                await self._write(
+                    "DELETE FROM room_members USING TIMESTAMP ? WHERE room_id=? AND user_id=?",
                     (room_id, user_id),
+                    ts,
                 )
-                await self._run(
-                    f"DELETE FROM rooms_by_user USING TIMESTAMP {ts} WHERE user_id=? AND room_id=?",
+                await self._write(
+                    "DELETE FROM rooms_by_user USING TIMESTAMP ? WHERE user_id=? AND room_id=?",
                     (user_id, room_id),
+                    ts,
                 )
             case ch.SetRole(room_id, user_id, role):
-                await self._run(
-                    f"UPDATE room_members USING TIMESTAMP {ts} SET role=? "
+                await self._write(
+                    "UPDATE room_members USING TIMESTAMP ? SET role=? "
                     "WHERE room_id=? AND user_id=?",
                     (role, room_id, user_id),
+                    ts,
                 )
-                await self._run(
-                    f"UPDATE rooms_by_user USING TIMESTAMP {ts} SET role=? "
+                await self._write(
+                    "UPDATE rooms_by_user USING TIMESTAMP ? SET role=? "
                     "WHERE user_id=? AND room_id=?",
                     (role, user_id, room_id),
+                    ts,
                 )
             case ch.StoreMessage():
                 m = change
-                await self._run(
+                await self._write(
                     "INSERT INTO messages (room_id, bucket, position, message_id, author_id, "
                     "client_msg_id, text, posted_at, trace_id, edited, deleted) "
-                    f"VALUES (?,?,?,?,?,?,?,?,?,false,false) USING TIMESTAMP {ts}",
+                    "VALUES (?,?,?,?,?,?,?,?,?,false,false) USING TIMESTAMP ?",
                     (
                         m.room_id,
                         _bucket(m.position),
@@ -258,41 +273,47 @@ class CassandraProjectionStore(ProjectionStore):
                         m.posted_at,
                         m.trace_id,
                     ),
+                    ts,
                 )
-                await self._run(
+                await self._write(
                     "INSERT INTO message_positions (room_id, message_id, position) "
-                    f"VALUES (?,?,?) USING TIMESTAMP {ts}",
+                    "VALUES (?,?,?) USING TIMESTAMP ?",
                     (m.room_id, m.message_id, m.position),
+                    ts,
                 )
             case ch.EditMessage(room_id, message_id, text):
                 stored_at = await self._message_position(room_id, message_id)
                 if stored_at is not None:
-                    await self._run(
-                        f"UPDATE messages USING TIMESTAMP {ts} SET text=?, edited=true "
+                    await self._write(
+                        "UPDATE messages USING TIMESTAMP ? SET text=?, edited=true "
                         "WHERE room_id=? AND bucket=? AND position=?",
                         (text, room_id, _bucket(stored_at), stored_at),
+                        ts,
                     )
             case ch.DeleteMessage(room_id, message_id):
                 stored_at = await self._message_position(room_id, message_id)
                 if stored_at is not None:
-                    await self._run(
-                        f"UPDATE messages USING TIMESTAMP {ts} SET text='', deleted=true "
+                    await self._write(
+                        "UPDATE messages USING TIMESTAMP ? SET text='', deleted=true "
                         "WHERE room_id=? AND bucket=? AND position=?",
                         (room_id, _bucket(stored_at), stored_at),
+                        ts,
                     )
             case ch.RaiseReadState(user_id, room_id, kind, up_to):
                 # Stamped with up_to itself: the highest acknowledged position wins.
                 column = "read_up_to" if kind == AckKind.READ else "delivered_up_to"
-                await self._run(
-                    f"UPDATE read_states USING TIMESTAMP {up_to} SET {column}=? "
+                await self._write(
+                    f"UPDATE read_states USING TIMESTAMP ? SET {column}=? "
                     "WHERE user_id=? AND room_id=?",
                     (up_to, user_id, room_id),
+                    up_to,
                 )
             case ch.SetPresence(user_id, device_id, status, at):
-                await self._run(
-                    f"INSERT INTO presence (user_id, device_id, status, updated_at) "
-                    f"VALUES (?,?,?,?) USING TIMESTAMP {ts}",
+                await self._write(
+                    "INSERT INTO presence (user_id, device_id, status, updated_at) "
+                    "VALUES (?,?,?,?) USING TIMESTAMP ?",
                     (user_id, device_id, status, at),
+                    ts,
                 )
             case ch.AppendInbox() | ch.NotifyLive():
                 pass  # routed through Kafka by the caller
@@ -344,10 +365,10 @@ class CassandraProjectionStore(ProjectionStore):
         return ch.InboxEntry(user_id, position, envelope)
 
     async def track(self, name: str, partition: int, offset: int) -> None:
-        await self._run(
-            "INSERT INTO tracking (name, partition, offset) VALUES (?,?,?) "
-            f"USING TIMESTAMP {offset + 1}",
+        await self._write(
+            "INSERT INTO tracking (name, partition, offset) VALUES (?,?,?) USING TIMESTAMP ?",
             (name, partition, offset),
+            offset + 1,
         )
 
     async def tracked(self, name: str, partition: int) -> int:
@@ -391,6 +412,17 @@ class CassandraProjectionStore(ProjectionStore):
         memberships = await self._run(
             "SELECT room_id, role FROM rooms_by_user WHERE user_id=?", (user_id,)
         )
+        return await self._with_read_states(user_id, memberships)
+
+    async def room_of(self, user_id: str, room_id: str) -> RoomRow | None:
+        memberships = await self._run(
+            "SELECT room_id, role FROM rooms_by_user WHERE user_id=? AND room_id=?",
+            (user_id, room_id),
+        )
+        rows = await self._with_read_states(user_id, memberships)
+        return rows[0] if rows else None
+
+    async def _with_read_states(self, user_id: str, memberships: list[Any]) -> list[RoomRow]:
         rooms = []
         for membership in memberships:
             room = await self.room(membership.room_id)

@@ -264,6 +264,13 @@ class SqliteProjectionStore(ProjectionStore):
     _ROOM_COLUMNS = "r.room_id, r.kind, r.name, r.public, r.head, r.last_activity"
 
     async def rooms_of(self, user_id: str) -> list[RoomRow]:
+        return await self._rooms_of(user_id, None)
+
+    async def room_of(self, user_id: str, room_id: str) -> RoomRow | None:
+        rows = await self._rooms_of(user_id, room_id)
+        return rows[0] if rows else None
+
+    async def _rooms_of(self, user_id: str, room_id: str | None) -> list[RoomRow]:
         rows = await self._read(
             f"SELECT {self._ROOM_COLUMNS}, m.role, "
             "coalesce(s.read_up_to, 0), coalesce(s.delivered_up_to, 0), "
@@ -272,8 +279,9 @@ class SqliteProjectionStore(ProjectionStore):
             "  AND x.deleted=0) "
             "FROM members m JOIN rooms r ON r.room_id=m.room_id "
             "LEFT JOIN read_states s ON s.user_id=m.user_id AND s.room_id=m.room_id "
-            "WHERE m.user_id=? ORDER BY r.last_activity DESC, r.room_id",
-            (user_id,),
+            "WHERE m.user_id=? AND (? IS NULL OR m.room_id=?) "
+            "ORDER BY r.last_activity DESC, r.room_id",
+            (user_id, room_id, room_id),
         )
         return [
             RoomRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows

@@ -34,3 +34,32 @@ def require(service: str) -> None:
 
 def fresh_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def drop_keyspace(keyspace: str) -> None:
+    """Tests clean up after themselves: a 1 GB Cassandra cannot hold hundreds of keyspaces."""
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster([CASSANDRA_HOST], port=CASSANDRA_PORT, protocol_version=5)
+    try:
+        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+    finally:
+        cluster.shutdown()
+
+
+def delete_topics(prefix: str) -> None:
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+        await admin.start()
+        try:
+            names = [t for t in await admin.list_topics() if t.startswith(f"{prefix}.")]
+            if names:
+                await admin.delete_topics(names)
+        finally:
+            await admin.close()
+
+    asyncio.run(run())

@@ -20,7 +20,7 @@ from streams.log import CommandBus
 from streams.log_sqlite import EmbeddedLog
 from streams.topics import Topics
 from streams.topics_kafka import ensure_topics
-from tests.infra import KAFKA, fresh_name, require
+from tests.infra import KAFKA, delete_topics, fresh_name, require
 
 ALICE, BOB = EventMeta("alice", "d", "t"), EventMeta("bob")
 
@@ -52,6 +52,7 @@ async def kafka_bus(tmp: Path) -> AsyncIterator[CommandBus]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await asyncio.to_thread(delete_topics, topics.prefix)
 
 
 BUSES: dict[str, Callable[[Path], contextlib.AbstractAsyncContextManager[CommandBus]]] = {
@@ -205,3 +206,4 @@ async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await asyncio.to_thread(delete_topics, topics.prefix)

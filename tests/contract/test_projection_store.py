@@ -18,7 +18,7 @@ from projections.store import ProjectionStore
 from projections.store_cassandra import CassandraProjectionStore, migrate
 from projections.store_sqlite import SqliteProjectionStore
 from proto.codec import Envelope, encode_event
-from tests.infra import CASSANDRA_HOST, CASSANDRA_PORT, fresh_name, require
+from tests.infra import CASSANDRA_HOST, CASSANDRA_PORT, drop_keyspace, fresh_name, require
 
 ALICE, BOB = EventMeta("alice", "d1"), EventMeta("bob", "d2")
 
@@ -45,6 +45,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     s = await FACTORIES[request.param](tmp_path)
     yield s
     await s.close()
+    if isinstance(s, CassandraProjectionStore):
+        await asyncio.to_thread(drop_keyspace, s.keyspace)
 
 
 def conversation() -> tuple[Room, list[Envelope]]:
@@ -79,6 +81,8 @@ async def test_apply_builds_every_read_model(store: ProjectionStore) -> None:
     assert bob_rooms[0].read_up_to == 5 and bob_rooms[0].unread == 0
     alice_rooms = await store.rooms_of("alice")
     assert alice_rooms[0].unread == 1  # bob's "yes"
+    assert await store.room_of("alice", room_id) == alice_rooms[0]
+    assert await store.room_of("carol", room_id) is None
     assert (await store.message(room_id, timeline[2].message_id)) == timeline[2]
 
 
@@ -175,3 +179,4 @@ async def test_cassandra_inbox_skips_a_replayed_fan_out(tmp_path: Path) -> None:
         assert [e.position for e in await store.inbox("bob", after=0, limit=10)] == [1, 2, 3]
     finally:
         await store.close()
+        await asyncio.to_thread(drop_keyspace, store.keyspace)

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from api.auth import mint_token
-from tests.infra import CASSANDRA_PORT, KAFKA, fresh_name, require
+from tests.infra import CASSANDRA_PORT, KAFKA, delete_topics, drop_keyspace, fresh_name, require
 
 SECRET = "e2e-secret-" + "x" * 40
 
@@ -226,3 +226,5 @@ class DistributedStack:
     def stop(self) -> None:
         for process in [*self.gateways, self.processor]:
             process.stop()
+        drop_keyspace(self.env["TIDINGS_CASSANDRA_KEYSPACE"])
+        delete_topics(self.env["TIDINGS_TOPIC_PREFIX"])

@@ -126,3 +126,13 @@ def test_second_connect_is_rejected() -> None:
     session = connected()
     assert session.receive_text('{"id":"9","connect":{"token":"t"}}', 1) is None
     assert frames(session)[0]["reply"]["error"]["code"] == "BAD_REQUEST"
+
+
+def test_nothing_precedes_the_connect_reply() -> None:
+    session = Session(CONFIG, 0)
+    session.receive_text('{"id":"1","connect":{"token":"t"}}', 0)
+    session.authenticated("alice", "d1", None)
+    session.send("presence-notice")
+    session.push_inbox(1, "live-1")
+    session.recovered("reply", 0, [], complete_required=True)
+    assert session.frames_to_send() == ["reply", "live-1", "presence-notice"]

@@ -234,7 +234,7 @@ class Client:
                     self._fatal = exc
                     self._ready.set()  # wake waiters so they see the error
                     return
-            except (OSError, websockets.WebSocketException, TimeoutError, _Disconnected):
+            except Exception:
                 pass
             finally:
                 self._ready.clear()
@@ -256,7 +256,7 @@ class Client:
             if self.position is not None:
                 body["inbox"] = {"position": str(self.position), "epoch": self.epoch}
             await ws.send(json.dumps({"id": "connect", "connect": body}))
-            reply = json.loads(await asyncio.wait_for(ws.recv(), 30))["reply"]
+            reply = await self._connect_reply(ws)
             if "error" in reply:
                 error = reply["error"]
                 raise TidingsError(error["code"], error.get("message", ""))
@@ -264,6 +264,15 @@ class Client:
             self._ready.set()
             async for raw in ws:
                 await self._handle(ws, json.loads(raw))
+
+    @staticmethod
+    async def _connect_reply(ws: ClientConnection) -> dict[str, Any]:
+        """The reply to ``connect`` (servers send nothing before it; older ones might)."""
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if "reply" in frame:
+                reply: dict[str, Any] = frame["reply"]
+                return reply
 
     async def _recovered(self, result: dict[str, Any]) -> None:
         self.user_id = result["userId"]
