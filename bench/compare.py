@@ -186,7 +186,7 @@ async def main() -> None:
             )
             light["embedded"] = await one_at_a_time_latency(embedded, 10, 3)
         finally:
-            embedded.stop()
+            await asyncio.to_thread(embedded.stop)
         distributed = DistributedStack(Path(tmp) / "distributed").start()
         try:
             pids = tidings_pids(distributed) + infra_pids()
@@ -196,7 +196,7 @@ async def main() -> None:
             )
             light[name] = await one_at_a_time_latency(distributed, 10, 3)
         finally:
-            distributed.stop()
+            await asyncio.to_thread(distributed.stop)
     print(f"{'mode':40} {'delivered/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'CPU s/1k msgs':>14}")
     for mode, r in results.items():
         print(
