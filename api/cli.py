@@ -5,6 +5,7 @@ gateway    run a stateless gateway in distributed mode (Kafka + Cassandra)
 processor  run the command processor and the Faust projectors (distributed mode)
 migrate    create the Kafka topics and the Cassandra schema (idempotent)
 decode     print events from the Kafka event topic as JSON lines
+verify     check acknowledged sends, the log and the projections against each other
 token      mint a development JWT
 version    print the version
 """
@@ -94,6 +95,12 @@ def _decode(args: argparse.Namespace) -> int:
     return asyncio.run(print_events(s.kafka_bootstrap, f"{s.topic_prefix}.events", args.limit))
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from streams.verify_main import run_verify
+
+    return asyncio.run(run_verify(_settings(args), args.acked, args.wait))
+
+
 def _token(args: argparse.Namespace) -> int:
     from api.auth import mint_token
 
@@ -146,6 +153,21 @@ def main(argv: list[str] | None = None) -> int:
     decode = sub.add_parser("decode", help="print the event log as JSON lines")
     decode.add_argument("--limit", type=int, default=0, help="stop after N events (0: all)")
     decode.set_defaults(func=_decode)
+
+    verify = sub.add_parser(
+        "verify", help="check acknowledged sends, the log and the projections (exit 1 if not)"
+    )
+    verify.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    verify.add_argument(
+        "--acked", type=Path, help="JSON lines of acknowledged sends: eventId, roomId, clientMsgId"
+    )
+    verify.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="seconds to keep re-checking while projections catch up (default 0: check once)",
+    )
+    verify.set_defaults(func=_verify)
 
     token = sub.add_parser("token", help="mint a development JWT for a user")
     token.add_argument("user")

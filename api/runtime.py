@@ -27,10 +27,10 @@ from domain.values import EventMeta, PresenceStatus
 from projections.projector import project
 from projections.store import ProjectionStore
 from proto.wire import typing_frame
-from streams.log import CommandBus, ProjectionProgress
+from streams.log import CommandBus, LogScanner, ProjectionProgress
 from streams.topics import Topics
 
-__all__ = ["Runtime", "open_runtime", "token_verifier"]
+__all__ = ["LogTools", "Runtime", "open_log_tools", "open_runtime", "token_verifier"]
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -195,3 +195,41 @@ async def open_runtime(settings: Settings) -> Runtime:
     if settings.mode == "distributed":
         return await _distributed(settings)
     return await _embedded(settings)
+
+
+@dataclass
+class LogTools:
+    """What the operator tools (verify, replay, audit) read: the log and the live store."""
+
+    scanner: LogScanner
+    live: ProjectionStore
+    closers: list[Closer] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for closer in reversed(self.closers):
+            with contextlib.suppress(Exception):
+                await closer()
+
+
+async def open_log_tools(settings: Settings) -> LogTools:
+    if settings.mode == "distributed":
+        from projections.store_cassandra import CassandraProjectionStore
+        from streams.log_kafka import KafkaLogScanner
+
+        store = await CassandraProjectionStore.connect(
+            settings.cassandra_contact_points, settings.cassandra_port, settings.cassandra_keyspace
+        )
+        topics = Topics(settings.topic_prefix, settings.partitions)
+        scanner = KafkaLogScanner(settings.kafka_bootstrap, topics.events)
+        return LogTools(scanner, store, [store.close])
+
+    from projections.store_sqlite import SqliteProjectionStore
+    from streams.log_sqlite import EmbeddedLog
+
+    log = EmbeddedLog(settings.log_path)
+    sqlite_store = SqliteProjectionStore(settings.projections_path)
+
+    async def close_log() -> None:
+        log.close()
+
+    return LogTools(log, sqlite_store, [close_log, sqlite_store.close])

@@ -1,11 +1,13 @@
 """Ports of the log of record: where commands become events, and where events are read.
 
-Adapters: ``log_sqlite.py`` (embedded, eventsourcing's SQLite recorder).
+Adapters: ``log_sqlite.py`` (embedded, eventsourcing's SQLite recorder) and, for the
+distributed log, ``command_bus_kafka.py`` and ``log_kafka.py``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from domain.commands import Command
@@ -16,6 +18,7 @@ __all__ = [
     "CommandResult",
     "EventLog",
     "LogRecord",
+    "LogScanner",
     "LogUnavailable",
     "ProjectionProgress",
 ]
@@ -42,6 +45,8 @@ class LogRecord:
     """Position in the whole log: strictly increasing in append order (gaps allowed)."""
     data: bytes
     """A serialised ``tidings.v1.Envelope``."""
+    partition: int = 0
+    """The log partition (always 0 for the embedded log); offsets are per partition."""
 
 
 class CommandBus(ABC):
@@ -79,3 +84,16 @@ class ProjectionProgress(ABC):
     async def wait_for(self, offset: int, timeout: float, partition: int = 0) -> bool:
         """True once every record of ``partition`` up to ``offset`` is projected;
         False after ``timeout``."""
+
+
+class LogScanner(ABC):
+    """Reads the whole committed log once, for tools (verify, replay, audit, export).
+
+    Contract: :meth:`scan` yields every committed record up to the log's end at the time of
+    the call, each partition in offset order (partitions may interleave), then stops. Every
+    stream lives in one partition, so each stream is yielded in position order. Memory use
+    does not grow with the size of the log.
+    """
+
+    @abstractmethod
+    def scan(self) -> AsyncIterator[LogRecord]: ...

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from uuid import UUID
@@ -25,7 +26,7 @@ from domain.room import Room
 from domain.user import UserEvent
 from domain.values import user_aggregate_id
 from proto.codec import Envelope, ProtobufMapper, encode_event, envelope_from_bytes
-from streams.log import CommandBus, CommandResult, EventLog, LogRecord
+from streams.log import CommandBus, CommandResult, EventLog, LogRecord, LogScanner
 
 __all__ = ["EmbeddedLog"]
 
@@ -79,7 +80,7 @@ class _Streams:
         return self.user_lengths[user_id]
 
 
-class EmbeddedLog(CommandBus, EventLog):
+class EmbeddedLog(CommandBus, EventLog, LogScanner):
     def __init__(self, path: str | Path) -> None:
         db_path = str(path)
         self.epoch = _load_epoch(db_path)
@@ -163,6 +164,18 @@ class EmbeddedLog(CommandBus, EventLog):
 
     async def head(self) -> int:
         return await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
+
+    # ------------------------------------------------------------------ LogScanner
+
+    async def scan(self) -> AsyncIterator[LogRecord]:
+        end, after = await self.head(), 0
+        while after < end:
+            records = [r for r in await self.read(after, 1000) if r.offset <= end]
+            if not records:
+                return
+            for record in records:
+                yield record
+            after = records[-1].offset
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)

@@ -1,0 +1,52 @@
+"""The ``tidings verify`` driver: opens the log and live store, prints the findings as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from projections.checker import Acked, Findings
+from projections.store_sqlite import SqliteProjectionStore
+from streams.verify import verify
+
+__all__ = ["check", "run_verify"]
+
+
+def load_acked(path: Path | None) -> list[Acked]:
+    if path is None:
+        return []
+    with path.open("rb") as lines:
+        return [Acked.from_json(orjson.loads(line)) for line in lines if line.strip()]
+
+
+async def check(settings: Any, acked: list[Acked]) -> Findings:
+    """One verification against a fresh rebuild in a temporary SQLite file."""
+    from api.runtime import open_log_tools
+
+    tools = await open_log_tools(settings)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tidings-verify-") as tmp:
+            rebuilt = SqliteProjectionStore(Path(tmp) / "rebuilt.sqlite")
+            try:
+                return await verify(tools.scanner, tools.live, rebuilt, acked)
+            finally:
+                await rebuilt.close()
+    finally:
+        await tools.close()
+
+
+async def run_verify(settings: Any, acked_path: Path | None, wait: float) -> int:
+    acked = load_acked(acked_path)
+    deadline = time.monotonic() + wait
+    while True:
+        findings = await check(settings, acked)
+        if findings.ok or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(1.0)
+    print(orjson.dumps(findings.report(), option=orjson.OPT_INDENT_2).decode())
+    return 0 if findings.ok else 1
