@@ -226,6 +226,11 @@ async def open_log_tools(settings: Settings) -> LogTools:
     from projections.store_sqlite import SqliteProjectionStore
     from streams.log_sqlite import EmbeddedLog
 
+    if not settings.log_path.exists():
+        raise FileNotFoundError(
+            f"no event log at {settings.log_path}: give --data-dir (or TIDINGS_DATA_DIR), or "
+            "TIDINGS_MODE=distributed for Kafka and Cassandra"
+        )
     log = EmbeddedLog(settings.log_path)
     sqlite_store = SqliteProjectionStore(settings.projections_path)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.log import LogRecord, LogScanner, LogUnavailable
 
@@ -21,7 +22,19 @@ class KafkaLogScanner(LogScanner):
         self._topic = topic
         self._batch = batch
 
+    async def _partitions(self) -> list[int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await admin.start()
+        try:
+            (topic,) = await admin.describe_topics([self._topic])
+        finally:
+            await admin.close()
+        if topic["error_code"] or not topic["partitions"]:
+            raise LogUnavailable(f"topic {self._topic} does not exist: run tidings migrate")
+        return sorted(p["partition"] for p in topic["partitions"])
+
     async def scan(self) -> AsyncIterator[LogRecord]:
+        partitions = await self._partitions()
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
@@ -30,11 +43,7 @@ class KafkaLogScanner(LogScanner):
         )
         await consumer.start()
         try:
-            await consumer.topics()  # refreshes the cluster metadata
-            ids = consumer.partitions_for_topic(self._topic)
-            if not ids:
-                raise LogUnavailable(f"topic {self._topic} does not exist")
-            tps = [TopicPartition(self._topic, p) for p in sorted(ids)]
+            tps = [TopicPartition(self._topic, p) for p in partitions]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)

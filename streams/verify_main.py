@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 import orjson
 
 from projections.checker import Acked, Findings
+from projections.store import StoreUnavailable
 from projections.store_sqlite import SqliteProjectionStore
+from streams.log import LogUnavailable
 from streams.verify import verify
 
 __all__ = ["check", "run_verify"]
@@ -44,7 +47,11 @@ async def run_verify(settings: Any, acked_path: Path | None, wait: float) -> int
     acked = load_acked(acked_path)
     deadline = time.monotonic() + wait
     while True:
-        findings = await check(settings, acked)
+        try:
+            findings = await check(settings, acked)
+        except (FileNotFoundError, StoreUnavailable, LogUnavailable) as exc:
+            print(f"tidings verify: {exc}", file=sys.stderr)
+            return 2
         if findings.ok or time.monotonic() >= deadline:
             break
         await asyncio.sleep(1.0)

@@ -40,6 +40,8 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   backoffInitial?: number;
   backoffMax?: number;
+  /** Seconds over which the first reconnect after a dropped connection is spread (default 3). */
+  reconnectSpread?: number;
 }
 
 export class TidingsClient implements AsyncIterable<ClientEvent> {

@@ -42,6 +42,9 @@ export class TidingsClient {
     this.WebSocket = options.WebSocket || globalThis.WebSocket;
     this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
     this.backoff = [options.backoffInitial ?? 0.2, options.backoffMax ?? 10];
+    // After an established connection drops, the first attempt waits a random time within
+    // this many seconds, so the clients of a crashed gateway do not all return at once.
+    this.reconnectSpread = options.reconnectSpread ?? 3;
     const saved = this.store.load();
     this.position = saved ? Number(saved.position) : null;
     this.epoch = saved ? saved.epoch : "";
@@ -196,24 +199,30 @@ export class TidingsClient {
   }
 
   async _loop() {
-    for (let attempt = 0; !this._closed; attempt++) {
+    for (let attempt = 0; !this._closed; ) {
+      let established = false;
       try {
         await this._session();
-        attempt = 0;
+        established = true;
       } catch (error) {
         if (error instanceof TidingsError && FATAL.has(error.code) && !this.tokenProvider) {
           this._fatal = error;
           this._readyResolve();
           return;
         }
-        this._urlIndex += 1; // try the next gateway
       }
+      this._urlIndex += 1; // gateways are stateless: try the next one
       this._resetReady();
       for (const { reject } of this._pending.values()) reject(new Disconnected("disconnected"));
       this._pending.clear();
       if (this._closed) return;
       this._setState("reconnecting");
-      await sleep(this._delay(attempt));
+      if (established) {
+        attempt = 0;
+        await sleep(Math.random() * this.reconnectSpread);
+      } else {
+        await sleep(this._delay(attempt++));
+      }
     }
   }
 

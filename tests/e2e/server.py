@@ -128,6 +128,11 @@ class ServerProcess:
         assert self.process is not None
         self.process.kill()
 
+    @property
+    def cli_env(self) -> dict[str, str]:
+        """The environment under which ``tidings`` commands see this server's data."""
+        return {**self.env, "TIDINGS_DATA_DIR": str(self.data_dir)}
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
@@ -219,6 +224,10 @@ class DistributedStack:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"pipeline not live: {self.processor.log_path.read_text()[-3000:]}")
+
+    @property
+    def cli_env(self) -> dict[str, str]:
+        return {**self.env, "TIDINGS_MODE": "distributed"}
 
     def kill_gateway(self, index: int) -> None:
         self.gateways[index].kill()

@@ -2,7 +2,10 @@
 
 One background task owns the connection: it connects, sends ``connect`` with the last inbox
 position, turns the server's recovery answer into events, reads frames, and on any failure
-reconnects with jittered exponential backoff. Positions can be persisted to a file so that a
+reconnects with jittered exponential backoff, rotating through the gateway URLs it was given.
+After an established connection drops, the first attempt waits a random time within
+``reconnect_spread`` seconds (full jitter), so the clients of a crashed gateway come back
+spread out instead of all in the same second. Positions can be persisted to a file so that a
 restarted program resumes too. Sends carry a client message id and are retried on
 disconnects and temporary errors, which the server makes safe (one message per id).
 """
@@ -17,7 +20,7 @@ import json
 import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +58,7 @@ class _Disconnected(Exception):
 class Client:
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str | None = None,
         *,
         token_provider: TokenProvider | None = None,
@@ -64,16 +67,21 @@ class Client:
         http_url: str | None = None,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
+        reconnect_spread: float = 3.0,
     ) -> None:
         if token is None and token_provider is None:
             raise ValueError("give a token or a token_provider")
-        self.url = url
-        self.http_url = http_url or url.replace("ws", "http", 1).rsplit("/v1/ws", 1)[0]
+        self.urls = [url] if isinstance(url, str) else list(url)
+        if not self.urls:
+            raise ValueError("give at least one url")
+        self._url_index = random.randrange(len(self.urls)) if len(self.urls) > 1 else 0
+        self._http_url = http_url
         self._token = token
         self._token_provider = token_provider
         self.device_id = device_id or f"py-{uuid.uuid4().hex[:10]}"
         self._positions_file = Path(positions_file) if positions_file else None
         self._backoff = (backoff_initial, backoff_max)
+        self._reconnect_spread = reconnect_spread
         self.position: int | None = None
         self.epoch = ""
         self.user_id = ""
@@ -85,6 +93,16 @@ class Client:
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._fatal: TidingsError | None = None
+        self._established = False
+
+    @property
+    def url(self) -> str:
+        """The gateway this client is (or will next be) connected to."""
+        return self.urls[self._url_index]
+
+    @property
+    def http_url(self) -> str:
+        return self._http_url or self.url.replace("ws", "http", 1).rsplit("/v1/ws", 1)[0]
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -226,9 +244,9 @@ class Client:
     async def _run(self) -> None:
         attempt = 0
         while True:
+            self._established = False
             try:
                 await self._session()
-                attempt = 0
             except TidingsError as exc:
                 if exc.code in _FATAL and self._token_provider is None:
                     self._fatal = exc
@@ -243,8 +261,13 @@ class Client:
                         future.set_exception(_Disconnected())
                 self._pending.clear()
             await self._events.put(ConnectionChanged("reconnecting"))
-            await asyncio.sleep(self._delay(attempt))
-            attempt += 1
+            self._url_index = (self._url_index + 1) % len(self.urls)  # stateless gateways
+            if self._established:
+                attempt = 0
+                await asyncio.sleep(random.uniform(0, self._reconnect_spread))
+            else:
+                await asyncio.sleep(self._delay(attempt))
+                attempt += 1
 
     async def _session(self) -> None:
         async with websockets.connect(self.url, max_size=2**22) as ws:
@@ -261,6 +284,7 @@ class Client:
                 error = reply["error"]
                 raise TidingsError(error["code"], error.get("message", ""))
             await self._recovered(reply["connect"])
+            self._established = True
             self._ready.set()
             async for raw in ws:
                 await self._handle(ws, json.loads(raw))
