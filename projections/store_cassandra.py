@@ -16,7 +16,11 @@ from typing import Any
 
 from cassandra import DriverException
 from cassandra.cluster import Cluster, NoHostAvailable, Session
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import PreparedStatement
 
 from domain.values import AckKind, PresenceStatus
@@ -46,12 +50,23 @@ def _bucket(position: int) -> int:
     return max(position, 0) // BUCKET_SIZE
 
 
+REQUEST_TIMEOUT = 5.0
+"""Seconds before a statement fails with StoreUnavailable (REST answers 503, projectors retry)."""
+HEARTBEAT_SECONDS = 5
+"""An idle connection is probed this often and dropped when the probe gets no answer in as
+long: a peer that vanished without a FIN (blackholed, frozen) is noticed within ~10 s."""
+
+
 def _cluster(hosts: Sequence[str], port: int) -> Cluster:
     return Cluster(
         list(hosts),
         port=port,
         protocol_version=5,
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        # Back within seconds after an outage (the driver's default waits up to 10 minutes).
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=4.0),
+        idle_heartbeat_interval=HEARTBEAT_SECONDS,
+        idle_heartbeat_timeout=HEARTBEAT_SECONDS,
         prepare_on_all_hosts=True,
         reprepare_on_up=True,
         connect_timeout=5,
@@ -154,7 +169,9 @@ class CassandraProjectionStore(ProjectionStore):
 
         try:
             statement = self._statement(cql)
-            response = self._session.execute_async(statement, tuple(params), timeout=10)
+            response = self._session.execute_async(
+                statement, tuple(params), timeout=REQUEST_TIMEOUT
+            )
         except (NoHostAvailable, DriverException) as exc:
             raise StoreUnavailable(f"cassandra: {exc}") from exc
         response.add_callbacks(
