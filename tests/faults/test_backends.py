@@ -39,7 +39,7 @@ async def test_kafka_broker_killed_and_restarted_during_load(stack: DistributedS
     finally:
         await asyncio.to_thread(infra, "kafka", "start")
     await load
-    report = verify(stack, workload.acked, "kafka-sigkill")
+    report = await verify(stack, workload.acked, "kafka-sigkill")
     assert_alive(stack)
     assert not workload.failed
     assert_nothing_lost(report, workload.messages)
@@ -70,7 +70,7 @@ async def test_cassandra_stopped_for_30_seconds_during_load(stack: DistributedSt
     finally:
         await asyncio.to_thread(infra, "cassandra", "start")
     await load
-    report = verify(stack, workload.acked, "cassandra-stop-30s")
+    report = await verify(stack, workload.acked, "cassandra-stop-30s")
     assert_alive(stack)
     assert not workload.failed
     assert_nothing_lost(report, workload.messages)

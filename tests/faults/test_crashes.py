@@ -28,7 +28,7 @@ async def test_embedded_server_killed_during_load_loses_nothing(tmp_path: Path) 
             server.kill()
             await asyncio.to_thread(server.restart)
         await load
-        report = verify(server, workload.acked, "embedded-sigkill")
+        report = await verify(server, workload.acked, "embedded-sigkill")
     finally:
         server.stop()
     assert not workload.failed
@@ -38,7 +38,7 @@ async def test_embedded_server_killed_during_load_loses_nothing(tmp_path: Path) 
     with sqlite3.connect(server.data_dir / "projections.sqlite") as db:
         db.execute("DELETE FROM inbox WHERE user_id='user003' AND position=5")
         db.execute("DELETE FROM messages WHERE position=(SELECT max(position) FROM messages)")
-    damaged = verify(server, workload.acked, "embedded-damaged", wait=0)
+    damaged = await verify(server, workload.acked, "embedded-damaged", wait=0)
     assert not damaged["ok"]
     assert damaged["counts"]["inbox_gaps"] == 1
     assert damaged["counts"]["projection_differences"] >= 2  # a timeline and an inbox
@@ -56,6 +56,6 @@ async def test_processor_killed_repeatedly_during_load_loses_nothing(
         await asyncio.sleep(1.0)
         stack.processor.start()
     await load
-    report = verify(stack, workload.acked, "processor-sigkill")
+    report = await verify(stack, workload.acked, "processor-sigkill")
     assert not workload.failed
     assert_nothing_lost(report, workload.messages)

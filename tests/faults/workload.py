@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -105,9 +104,12 @@ class Workload:
                 pass
 
 
-def verify(server: Server, acked: list[Acked], name: str, wait: float = 120.0) -> dict[str, Any]:
+async def verify(
+    server: Server, acked: list[Acked], name: str, wait: float = 120.0
+) -> dict[str, Any]:
     """Runs ``tidings verify`` (the operator's command) and returns its report; the report is
-    also kept under test-artifacts/faults/ for the record."""
+    also kept under test-artifacts/faults/ for the record. Async, so that clients running in
+    the test's event loop keep answering heartbeats meanwhile."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     acked_file = ARTIFACTS / f"{name}.acked.jsonl"
     with acked_file.open("w") as out:
@@ -115,16 +117,17 @@ def verify(server: Server, acked: list[Acked], name: str, wait: float = 120.0) -
             out.write(json.dumps({"eventId": a.event_id, "roomId": a.room_id,
                                   "clientMsgId": a.client_msg_id}) + "\n")
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "verify", "--acked", str(acked_file),
-         "--wait", str(wait)],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "api.cli", "verify", "--acked", str(acked_file),
+        "--wait", str(wait),
         env={**os.environ, **server.cli_env},
-        capture_output=True,
-        timeout=wait + 300,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    if not result.stdout:
-        raise AssertionError(f"verify failed: {result.stderr.decode()[-3000:]}")
-    report: dict[str, Any] = json.loads(result.stdout)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), wait + 300)
+    if not stdout:
+        raise AssertionError(f"verify failed: {stderr.decode()[-3000:]}")
+    report: dict[str, Any] = json.loads(stdout)
     report["verify_seconds"] = round(time.monotonic() - started, 1)
     Path(ARTIFACTS / f"{name}.report.json").write_text(json.dumps(report, indent=2))
     print(f"{name}: {json.dumps(report['counts'])}")

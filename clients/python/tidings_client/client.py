@@ -74,7 +74,7 @@ class Client:
         self.urls = [url] if isinstance(url, str) else list(url)
         if not self.urls:
             raise ValueError("give at least one url")
-        self._url_index = random.randrange(len(self.urls)) if len(self.urls) > 1 else 0
+        self._url_index = 0  # the caller orders the URLs (shuffle them to spread load)
         self._http_url = http_url
         self._token = token
         self._token_provider = token_provider
