@@ -11,10 +11,13 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
 from tests.e2e.server import DistributedStack
 from tests.faults.workload import Workload, assert_nothing_lost, verify
 from tests.infra import ROOT
+
+pytestmark = pytest.mark.timeout(600)  # thousands of messages and several faults
 
 
 def infra(service: str, verb: str) -> None:

@@ -12,9 +12,13 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import FAST
 from tests.e2e.server import DistributedStack, ServerProcess
 from tests.faults.workload import Workload, assert_nothing_lost, verify
+
+pytestmark = pytest.mark.timeout(600)  # thousands of messages and several faults
 
 
 async def test_embedded_server_killed_during_load_loses_nothing(tmp_path: Path) -> None:

@@ -9,12 +9,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
+from tidings_client import Client, ConnectionChanged, InboxEvent
 
 from projections.checker import Acked
 from tests.e2e.client import WsClient
 from tests.e2e.server import DistributedStack
 from tests.faults.workload import ARTIFACTS, Workload, assert_nothing_lost, verify
-from tidings_client import Client, ConnectionChanged, InboxEvent
+
+pytestmark = pytest.mark.timeout(600)  # thousands of messages and several faults
 
 LISTENERS = 200
 ROOMS = 40
@@ -94,7 +97,7 @@ async def test_gateway_killed_with_hundreds_of_connections(stack: DistributedSta
                 heads[listener.user] = inbox.json()["head"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and any(
-            (l.positions or [l.start])[-1] < heads[l.user] for l in listeners
+            (x.positions or [x.start])[-1] < heads[x.user] for x in listeners
         ):
             await asyncio.sleep(0.5)
     finally:
@@ -111,7 +114,7 @@ async def test_gateway_killed_with_hundreds_of_connections(stack: DistributedSta
         assert listener.recoveries[-1] == "RECOVERY_RECOVERED", listener.recoveries
         assert listener.client.url == stack.ws_urls[1]
 
-    returns = [[t - killed_at for t in l.resumed_at if t > killed_at] for l in listeners]
+    returns = [[t - killed_at for t in x.resumed_at if t > killed_at] for x in listeners]
     assert all(len(r) == 1 for r in returns), [len(r) for r in returns]  # one reconnect each
     back = [r[0] for r in returns]
     per_second = Counter(int(t) for t in back)

@@ -7,6 +7,7 @@ Every send carries a unique client message id and is retried by the SDK until ac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -16,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tidings_client import Client, TidingsError
 
 from projections.checker import Acked
 from tests.e2e.server import DistributedStack, ServerProcess
 from tests.infra import ROOT
-from tidings_client import Client, TidingsError
 
 Server = ServerProcess | DistributedStack
 ARTIFACTS = ROOT / "test-artifacts" / "faults"
@@ -78,7 +79,9 @@ class Workload:
                     client_msg_id = f"{user}-{n}"
                     try:
                         event = await client.send(
-                            room, f"{user} says {n}", client_msg_id=client_msg_id,
+                            room,
+                            f"{user} says {n}",
+                            client_msg_id=client_msg_id,
                             timeout=self.send_timeout,
                         )
                     except (TimeoutError, TidingsError) as exc:
@@ -87,9 +90,7 @@ class Workload:
                     self.acked.append(Acked(event["eventId"], room, client_msg_id))
                     self._progress.set()
 
-        await asyncio.wait_for(
-            asyncio.gather(*(chat(i) for i in range(self.users))), self.deadline
-        )
+        await asyncio.wait_for(asyncio.gather(*(chat(i) for i in range(self.users))), self.deadline)
 
     async def reached(self, share: float, timeout: float = 300.0) -> None:
         """Returns once ``share`` of the messages are acknowledged."""
@@ -98,10 +99,8 @@ class Workload:
             if time.monotonic() > deadline:
                 raise AssertionError(f"only {len(self.acked)} sends acknowledged")
             self._progress.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), 1.0)
-            except TimeoutError:
-                pass
 
 
 async def verify(
@@ -114,12 +113,22 @@ async def verify(
     acked_file = ARTIFACTS / f"{name}.acked.jsonl"
     with acked_file.open("w") as out:
         for a in acked:
-            out.write(json.dumps({"eventId": a.event_id, "roomId": a.room_id,
-                                  "clientMsgId": a.client_msg_id}) + "\n")
+            out.write(
+                json.dumps(
+                    {"eventId": a.event_id, "roomId": a.room_id, "clientMsgId": a.client_msg_id}
+                )
+                + "\n"
+            )
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "api.cli", "verify", "--acked", str(acked_file),
-        "--wait", str(wait),
+        sys.executable,
+        "-m",
+        "api.cli",
+        "verify",
+        "--acked",
+        str(acked_file),
+        "--wait",
+        str(wait),
         env={**os.environ, **server.cli_env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
