@@ -7,6 +7,10 @@ source "$(dirname "$0")/common.sh"
 VERSION=4.1.1
 PORT=${TIDINGS_KAFKA_PORT:-9092}
 CONTROLLER_PORT=${TIDINGS_KAFKA_CONTROLLER_PORT:-9093}
+# A second listener whose advertised address is a fault proxy's (tests/faults/proxy.py): a
+# client bootstrapping through the proxy is told to keep talking through it.
+PROXIED_PORT=${TIDINGS_KAFKA_PROXIED_PORT:-9094}
+PROXY_PORT=${TIDINGS_KAFKA_PROXY_PORT:-19094}
 DIR="$RUN/kafka"
 PIDFILE="$DIR/kafka.pid"
 
@@ -16,11 +20,11 @@ configure() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,PROXIED://127.0.0.1:$PROXIED_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,PROXIED://127.0.0.1:$PROXY_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT
 log.dirs=$DIR/data
 num.partitions=4
 auto.create.topics.enable=false

@@ -33,6 +33,10 @@ __all__ = ["KafkaCommandProcessor"]
 
 log = structlog.get_logger(__name__)
 
+TRANSACTION_SECONDS = 20.0
+"""A batch's transaction that has not committed by then is abandoned (its producer closed,
+the consumer restarted): a connection that went silent must not wedge the writer forever."""
+
 
 class _Partition:
     def __init__(self, state: PartitionState, producer: AIOKafkaProducer) -> None:
@@ -54,6 +58,9 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         self._fetcher: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()
         """Set once partitions are assigned and rebuilt (for tests and readiness)."""
+        # aiokafka runs rebalance callbacks in its own task: a batch being written and a
+        # partition being released or taken over must not interleave.
+        self._owning = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -62,7 +69,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         while True:
             try:
                 await self._run_once()
-            except (KafkaError, OSError) as exc:
+            except (KafkaError, OSError, TimeoutError) as exc:
                 log.warning("command_processor_restarting", error=repr(exc))
                 await asyncio.sleep(1)
 
@@ -82,8 +89,9 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=500)
                 for tp, records in batches.items():
-                    if records and tp.partition in self._partitions:
-                        await self._process(tp, records)
+                    async with self._owning:
+                        if records and tp.partition in self._partitions:
+                            await self._process(tp, records)
         finally:
             await self._release(list(self._partitions))
             if self._fetcher is not None:
@@ -93,9 +101,14 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         self.ready.clear()
-        await self._release([tp.partition for tp in revoked])
+        async with self._owning:
+            await self._release([tp.partition for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        async with self._owning:
+            await self._assign(assigned)
+
+    async def _assign(self, assigned: Iterable[TopicPartition]) -> None:
         for tp in assigned:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap,
@@ -114,8 +127,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         for partition in partitions:
             owned = self._partitions.pop(partition, None)
             if owned is not None:
-                with contextlib.suppress(KafkaError):
-                    await owned.producer.stop()
+                await _close(owned.producer)
 
     async def _rebuild(self, partition: int) -> PartitionState:
         """Folds every committed event of events partition p."""
@@ -155,16 +167,15 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
                 continue
             decided.append((request, owned.state.decide(command)))
         try:
-            async with owned.producer.transaction():
+            async with asyncio.timeout(TRANSACTION_SECONDS), owned.producer.transaction():
                 await self._write(tp.partition, owned, decided)
                 await owned.producer.send_offsets_to_transaction(
                     {tp: records[-1].offset + 1}, self._group_id
                 )
-        except (KafkaError, OSError):
+        except (KafkaError, OSError, TimeoutError):
             # The transaction is aborted; state may hold undecided events: start over.
             self._partitions.pop(tp.partition, None)
-            with contextlib.suppress(KafkaError):
-                await owned.producer.stop()
+            await _close(owned.producer)
             raise
 
     async def _write(
@@ -249,3 +260,9 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def _rejection(error: DomainError) -> ip.CommandRejection:
     return ip.CommandRejection(error=type(error).__name__, message=str(error))
+
+
+async def _close(producer: AIOKafkaProducer) -> None:
+    """Stops a producer, giving up after a few seconds (its broker may be unreachable)."""
+    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+        await asyncio.wait_for(producer.stop(), 10)

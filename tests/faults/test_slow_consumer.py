@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 import pytest
 
 from tests.e2e.client import WsClient
