@@ -67,7 +67,8 @@ async def test_kafka_link_latency_cut_and_blackhole(tmp_path: Path) -> None:
         finally:
             await asyncio.to_thread(stack.stop)
     print(
-        f"kafka link: blackholed send answered in {detected:.1f} s; load done {recovered:.1f} s after heal"
+        f"kafka link: blackholed send answered in {detected:.1f} s; "
+        f"load done {recovered:.1f} s after heal"
     )
     assert reply["error"]["code"] == "UNAVAILABLE" and reply["error"]["temporary"], reply
     assert detected < 15  # the command bus gives up after 10 s
