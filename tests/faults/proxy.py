@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Coroutine
+from typing import Any
 
 __all__ = ["FaultProxy"]
 
@@ -56,10 +58,8 @@ class FaultProxy:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _call(self, coroutine: object) -> int:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
-        result: int = future.result(10)
-        return result
+    def _call(self, coroutine: Coroutine[Any, Any, int]) -> int:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
 
     async def _start(self) -> int:
         self._flowing = asyncio.Event()

@@ -11,6 +11,7 @@ import socket
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -89,7 +90,7 @@ async def test_a_stalled_client_is_cut_off_and_the_others_barely_notice(tmp_path
     finally:
         server.stop()
 
-    result = {
+    result: dict[str, Any] = {
         "baseline": summary(baseline),
         "with_stalled_client": summary(stalled),
         "gateway_rss_mib": {"before": round(rss_before, 1), "after": round(rss_after, 1)},
