@@ -6,6 +6,7 @@ processor  run the command processor and the Faust projectors (distributed mode)
 migrate    create the Kafka topics and the Cassandra schema (idempotent)
 decode     print events from the Kafka event topic as JSON lines
 verify     check acknowledged sends, the log and the projections against each other
+replay     rebuild the projections from the log into a new SQLite file or keyspace
 token      mint a development JWT
 version    print the version
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -98,7 +100,19 @@ def _decode(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from streams.verify_main import run_verify
 
-    return asyncio.run(run_verify(_settings(args), args.acked, args.wait))
+    return asyncio.run(
+        run_verify(_settings(args), args.acked, args.wait, args.target_dir, args.keyspace)
+    )
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from streams.replay_main import run_replay
+
+    return asyncio.run(
+        run_replay(
+            _settings(args), args.target_dir, args.keyspace, args.since, args.after, args.quiet
+        )
+    )
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -167,7 +181,30 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="seconds to keep re-checking while projections catch up (default 0: check once)",
     )
+    verify.add_argument(
+        "--target-dir", type=Path, help="compare with this replay (embedded) instead of a fresh one"
+    )
+    verify.add_argument(
+        "--keyspace", help="compare with this replayed keyspace (distributed) instead"
+    )
     verify.set_defaults(func=_verify)
+
+    replay = sub.add_parser(
+        "replay", help="rebuild the projections from the log into a new target (resumable)"
+    )
+    replay.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    replay.add_argument("--target-dir", type=Path, help="embedded: new directory for the rebuild")
+    replay.add_argument("--keyspace", help="distributed: new Cassandra keyspace for the rebuild")
+    replay.add_argument(
+        "--since",
+        type=datetime.fromisoformat,
+        help="only events that occurred at or after this ISO time (default: all)",
+    )
+    replay.add_argument(
+        "--after", type=int, help="start after this log cursor (default: resume, or the start)"
+    )
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.set_defaults(func=_replay)
 
     token = sub.add_parser("token", help="mint a development JWT for a user")
     token.add_argument("user")

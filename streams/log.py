@@ -89,11 +89,20 @@ class ProjectionProgress(ABC):
 class LogScanner(ABC):
     """Reads the whole committed log once, for tools (verify, replay, audit, export).
 
-    Contract: :meth:`scan` yields every committed record up to the log's end at the time of
-    the call, each partition in offset order (partitions may interleave), then stops. Every
-    stream lives in one partition, so each stream is yielded in position order. Memory use
-    does not grow with the size of the log.
+    Contract: :meth:`scan` yields every committed record after ``after`` up to the log's end
+    at the time of the call, partition after partition, each in offset order, then stops.
+    Every stream lives in one partition, so each stream is yielded in position order.
+    :meth:`cursor` maps a record to an integer that strictly increases along a scan and is
+    at least 1; ``scan(after=cursor(r))`` resumes just after ``r``. Memory use does not grow
+    with the size of the log.
     """
 
     @abstractmethod
-    def scan(self) -> AsyncIterator[LogRecord]: ...
+    def scan(self, after: int = 0) -> AsyncIterator[LogRecord]: ...
+
+    @abstractmethod
+    def cursor(self, record: LogRecord) -> int: ...
+
+    @abstractmethod
+    async def remaining(self, after: int = 0) -> int:
+        """About how many records a scan after ``after`` would yield (for progress bars)."""

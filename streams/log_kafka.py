@@ -2,6 +2,7 @@
 
 It reads with ``read_committed`` (aborted transactions of a fenced processor are never
 seen) and assigns partitions by hand, so it joins no consumer group and disturbs nobody.
+Partitions are read one after the other; a cursor is ``partition << 40 | (offset + 1)``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,26 @@ from streams.log import LogRecord, LogScanner, LogUnavailable
 
 __all__ = ["KafkaLogScanner"]
 
+_SHIFT = 40
+_MASK = (1 << _SHIFT) - 1
+
 
 class KafkaLogScanner(LogScanner):
     def __init__(self, bootstrap: str, topic: str, *, batch: int = 2000) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
         self._batch = batch
+
+    def cursor(self, record: LogRecord) -> int:
+        return (record.partition << _SHIFT) | (record.offset + 1)
+
+    @staticmethod
+    def _start(partition: int, after: int) -> int:
+        """The first offset of ``partition`` a scan after cursor ``after`` reads."""
+        resume_partition, next_offset = after >> _SHIFT, after & _MASK
+        if partition < resume_partition:
+            return -1  # done already
+        return next_offset if partition == resume_partition else 0
 
     async def _partitions(self) -> list[int]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
@@ -33,29 +48,47 @@ class KafkaLogScanner(LogScanner):
             raise LogUnavailable(f"topic {self._topic} does not exist: run tidings migrate")
         return sorted(p["partition"] for p in topic["partitions"])
 
-    async def scan(self) -> AsyncIterator[LogRecord]:
-        partitions = await self._partitions()
-        consumer = AIOKafkaConsumer(
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             isolation_level="read_committed",
             request_timeout_ms=15000,
         )
+
+    async def remaining(self, after: int = 0) -> int:
+        consumer = self._consumer()
         await consumer.start()
         try:
-            tps = [TopicPartition(self._topic, p) for p in partitions]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
+            tps = [TopicPartition(self._topic, p) for p in await self._partitions()]
             ends = await consumer.end_offsets(tps)
-            pending = {tp for tp in tps if ends[tp] > 0}
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=self._batch)
-                for tp, records in batch.items():
-                    for record in records:
-                        if record.offset < ends[tp] and record.value is not None:
-                            yield LogRecord(record.offset, record.value, tp.partition)
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
+            return sum(
+                max(ends[tp] - self._start(tp.partition, after), 0)
+                for tp in tps
+                if self._start(tp.partition, after) >= 0
+            )
+        finally:
+            await consumer.stop()
+
+    async def scan(self, after: int = 0) -> AsyncIterator[LogRecord]:
+        partitions = await self._partitions()
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            for partition in partitions:
+                start = self._start(partition, after)
+                if start < 0:
+                    continue
+                tp = TopicPartition(self._topic, partition)
+                consumer.assign([tp])
+                end = (await consumer.end_offsets([tp]))[tp]
+                if start >= end:
+                    continue
+                consumer.seek(tp, start)
+                while await consumer.position(tp) < end:
+                    batch = await consumer.getmany(tp, timeout_ms=1000, max_records=self._batch)
+                    for record in batch.get(tp, []):
+                        if record.offset < end and record.value is not None:
+                            yield LogRecord(record.offset, record.value, partition)
         finally:
             await consumer.stop()

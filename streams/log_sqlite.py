@@ -167,8 +167,15 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
 
     # ------------------------------------------------------------------ LogScanner
 
-    async def scan(self) -> AsyncIterator[LogRecord]:
-        end, after = await self.head(), 0
+    def cursor(self, record: LogRecord) -> int:
+        """The log offset itself: a replay's tracked offset is the projection runner's."""
+        return record.offset
+
+    async def remaining(self, after: int = 0) -> int:
+        return max(await self.head() - after, 0)
+
+    async def scan(self, after: int = 0) -> AsyncIterator[LogRecord]:
+        end = await self.head()
         while after < end:
             records = [r for r in await self.read(after, 1000) if r.offset <= end]
             if not records:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from projections.checker import Acked, Findings, LogAudit, compare_digests
 from projections.digest import digest
 from projections.store import ProjectionStore
+from proto.codec import envelope_from_bytes
 from streams.log import LogScanner
 from streams.replay import replay
 
@@ -24,11 +25,18 @@ async def verify(
     live: ProjectionStore,
     rebuilt: ProjectionStore,
     acked: Iterable[Acked] = (),
+    *,
+    rebuild: bool = True,
 ) -> Findings:
-    """``rebuilt`` must be an empty store; it holds the replay afterwards."""
+    """With ``rebuild``, ``rebuilt`` must be an empty store and holds the replay afterwards;
+    without, it is an existing replay (``tidings replay``) and is only compared."""
     findings = Findings()
     audit = LogAudit(findings)
-    await replay(scanner, rebuilt, observe=audit.observe)
+    if rebuild:
+        await replay(scanner, rebuilt, observe=audit.observe, after=0)
+    else:
+        async for record in scanner.scan():
+            audit.observe(envelope_from_bytes(record.data))
     audit.check_acked(acked)
     rooms, users = sorted(audit.rooms), sorted(audit.users)
     live_digest = await digest(live, rooms, users, findings=findings)

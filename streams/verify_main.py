@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from projections.checker import Acked, Findings
-from projections.store import StoreUnavailable
+from projections.store import ProjectionStore, StoreUnavailable
 from projections.store_sqlite import SqliteProjectionStore
 from streams.log import LogUnavailable
 from streams.verify import verify
@@ -27,12 +27,24 @@ def load_acked(path: Path | None) -> list[Acked]:
         return [Acked.from_json(orjson.loads(line)) for line in lines if line.strip()]
 
 
-async def check(settings: Any, acked: list[Acked]) -> Findings:
-    """One verification against a fresh rebuild in a temporary SQLite file."""
+async def check(
+    settings: Any,
+    acked: list[Acked],
+    target_dir: Path | None = None,
+    keyspace: str | None = None,
+) -> Findings:
+    """One verification, against a fresh rebuild in a temporary SQLite file, or against an
+    existing replay (``target_dir`` embedded, ``keyspace`` distributed)."""
     from api.runtime import open_log_tools
 
     tools = await open_log_tools(settings)
     try:
+        if target_dir is not None or keyspace is not None:
+            target = await _open_target(settings, target_dir, keyspace)
+            try:
+                return await verify(tools.scanner, tools.live, target, acked, rebuild=False)
+            finally:
+                await target.close()
         with tempfile.TemporaryDirectory(prefix="tidings-verify-") as tmp:
             rebuilt = SqliteProjectionStore(Path(tmp) / "rebuilt.sqlite")
             try:
@@ -43,12 +55,34 @@ async def check(settings: Any, acked: list[Acked]) -> Findings:
         await tools.close()
 
 
-async def run_verify(settings: Any, acked_path: Path | None, wait: float) -> int:
+async def _open_target(
+    settings: Any, target_dir: Path | None, keyspace: str | None
+) -> ProjectionStore:
+    if keyspace is not None:
+        from projections.store_cassandra import CassandraProjectionStore
+
+        return await CassandraProjectionStore.connect(
+            settings.cassandra_contact_points, settings.cassandra_port, keyspace
+        )
+    assert target_dir is not None
+    path = target_dir / "projections.sqlite"
+    if not path.exists():
+        raise FileNotFoundError(f"no replay at {path}: run tidings replay --target-dir first")
+    return SqliteProjectionStore(path)
+
+
+async def run_verify(
+    settings: Any,
+    acked_path: Path | None,
+    wait: float,
+    target_dir: Path | None = None,
+    keyspace: str | None = None,
+) -> int:
     acked = load_acked(acked_path)
     deadline = time.monotonic() + wait
     while True:
         try:
-            findings = await check(settings, acked)
+            findings = await check(settings, acked, target_dir, keyspace)
         except (FileNotFoundError, StoreUnavailable, LogUnavailable) as exc:
             print(f"tidings verify: {exc}", file=sys.stderr)
             return 2
