@@ -7,6 +7,7 @@ migrate    create the Kafka topics and the Cassandra schema (idempotent)
 decode     print events from the Kafka event topic as JSON lines
 verify     check acknowledged sends, the log and the projections against each other
 replay     rebuild the projections from the log into a new SQLite file or keyspace
+audit      a room as of a position or time, who received and read a message, export history
 token      mint a development JWT
 version    print the version
 """
@@ -115,6 +116,12 @@ def _replay(args: argparse.Namespace) -> int:
     )
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from streams.audit_main import run_audit
+
+    return asyncio.run(run_audit(_settings(args), args))
+
+
 def _token(args: argparse.Namespace) -> int:
     from api.auth import mint_token
 
@@ -205,6 +212,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.set_defaults(func=_replay)
+
+    audit = sub.add_parser("audit", help="answer audit questions from the event log")
+    audit.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    questions = audit.add_subparsers(dest="audit", required=True)
+    room = questions.add_parser("room", help="a room's members, roles and messages as of a cut")
+    room.add_argument("room_id")
+    room.add_argument("--at-position", type=int, help="the room stream position to stop at")
+    room.add_argument("--at-time", type=datetime.fromisoformat, help="ISO time to stop at")
+    receipts = questions.add_parser("receipts", help="who received and read a message, when")
+    receipts.add_argument("room_id")
+    receipts.add_argument("message_id")
+    export = questions.add_parser("export", help="events as JSON lines (streaming)")
+    whose = export.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--room", help="one room's stream")
+    whose.add_argument("--user", help="what a user did or was the subject of")
+    whose.add_argument("--all", action="store_true", help="the whole log")
+    export.add_argument("--since", type=datetime.fromisoformat, help="from this ISO time")
+    export.add_argument("--until", type=datetime.fromisoformat, help="up to this ISO time")
+    audit.set_defaults(func=_audit)
 
     token = sub.add_parser("token", help="mint a development JWT for a user")
     token.add_argument("user")

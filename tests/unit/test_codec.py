@@ -65,8 +65,8 @@ def test_garbage_bytes_are_a_codec_error() -> None:
 
 def test_committed_generated_code_matches_the_schema(tmp_path: Path) -> None:
     subprocess.run([str(ROOT / "scripts" / "gen_proto.sh"), str(tmp_path)], check=True)
-    generated = sorted(tmp_path.rglob("*_pb2.py*"))
+    generated = sorted([*tmp_path.rglob("*_pb2.py*"), *tmp_path.rglob("*.desc")])
     assert generated, "protoc produced nothing"
     for fresh in generated:
         committed = ROOT / fresh.relative_to(tmp_path)
-        assert committed.read_text() == fresh.read_text(), f"{committed} is stale: run gen_proto"
+        assert committed.read_bytes() == fresh.read_bytes(), f"{committed} is stale: run gen_proto"
