@@ -19,8 +19,9 @@ from domain import commands as c
 from domain.values import EventMeta
 from streams.log_sqlite import EmbeddedLog
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import Rest
+from tests.e2e.conftest import FAST, Rest
 from tests.e2e.server import DistributedStack, ServerProcess
+from tests.infra import ROOT, drop_keyspace, fresh_name
 
 Server = ServerProcess | DistributedStack
 PAYLOADS = {
@@ -206,3 +207,78 @@ async def test_export_of_a_large_history_runs_in_bounded_memory(tmp_path: Path) 
         peaks[events] = (round(peak, 1), round(lines / (time.monotonic() - started)))
     print(f"export peak RSS MiB and events/s by history size: {peaks}")
     assert peaks[30_000][0] < peaks[3_000][0] + 15
+
+
+async def test_distributed_replay_audit_analytics_and_switch(tmp_path: Path) -> None:
+    stack = DistributedStack(tmp_path, FAST).start()
+    rebuilt = fresh_name("rebuilt")
+    try:
+        talk = await conversation(stack)
+        room, sent_per_room = talk["room"], {talk["room"]: 5}
+        dave = Rest(stack, "dave")
+        other = dave.create_room("other")
+        for i in range(7):
+            assert dave.post(f"/v1/rooms/{other}/messages", {"text": f"d{i}"}).status_code == 201
+        sent_per_room[other] = 7
+        bob, _ = await WsClient.connect(stack.ws_url, stack.token("bob"))
+        position, epoch = bob.position, bob.epoch
+        await bob.close()
+
+        # The analytics example in its own consumer group, decoding with the descriptor set.
+        topic = f"{stack.env['TIDINGS_TOPIC_PREFIX']}.events"
+        analytics = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "clients" / "analytics" / "analytics.py"),
+            "--bootstrap",
+            stack.env["TIDINGS_KAFKA_BOOTSTRAP"],
+            "--topic",
+            topic,
+            "--group",
+            fresh_name("analytics"),
+            "--until-end",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        report, _ = await asyncio.wait_for(analytics.communicate(), 120)
+        counts = json.loads(report)
+        per_room = {r: sum(m.values()) for r, m in counts["messagesPerRoomPerMinute"].items()}
+        assert {r: per_room.get(r, 0) for r in sent_per_room} == sent_per_room
+        active = set().union(*[{n} for n in counts["activeUsersPerHour"].values()])
+        assert max(active) >= 4  # alice, bob, carol, dave acted within the hour
+
+        _, out = await tidings(stack, "audit", "export", "--room", room)
+        assert sum("messagePosted" in json.loads(line) for line in out.splitlines()) == 5
+        _, out = await tidings(stack, "audit", "receipts", room, talk["ids"][1])
+        assert {r["userId"] for r in json.loads(out)["recipients"] if r["readAt"]} == {"carol"}
+
+        code, out = await tidings(stack, "replay", "--keyspace", rebuilt, "--quiet")
+        assert code == 0, out
+        print(out.strip())
+        code, out = await tidings(stack, "verify", "--keyspace", rebuilt, "--wait", "60")
+        assert code == 0 and json.loads(out)["ok"], out
+
+        # Switch: stop the writers of projections, finish the replay, point everyone at it.
+        for process in [stack.processor, *stack.gateways]:
+            process.stop()
+        code, out = await tidings(stack, "replay", "--keyspace", rebuilt, "--quiet")
+        assert code == 0, out
+        old_keyspace = stack.env["TIDINGS_CASSANDRA_KEYSPACE"]
+        stack.env["TIDINGS_CASSANDRA_KEYSPACE"] = rebuilt
+        stack.processor.start()
+        for index in range(len(stack.gateways)):
+            await asyncio.to_thread(stack.start_gateway, index)
+        await asyncio.to_thread(drop_keyspace, old_keyspace)
+
+        bob, reply = await WsClient.connect(
+            stack.ws_url, stack.token("bob"), position=position, epoch=epoch
+        )
+        assert reply["connect"]["recovery"] == "RECOVERY_EPOCH_CHANGED"
+        alice, _ = await WsClient.connect(stack.ws_urls[1], stack.token("alice"))
+        await alice.request("send", {"roomId": room, "text": "after the switch"}, timeout=30)
+        pushed = await bob.next_message("alice", timeout=30)
+        assert pushed["event"]["messagePosted"]["text"] == "after the switch"
+        await alice.close()
+        await bob.close()
+        code, out = await tidings(stack, "verify", "--wait", "60")
+        assert code == 0 and json.loads(out)["ok"], out
+    finally:
+        await asyncio.to_thread(stack.stop)  # drops the switched-to keyspace
