@@ -47,6 +47,7 @@ test: lint infra browser
 bench: infra
 	$(BIN)/python bench/embedded.py
 	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/replay.py
 
 proto: install
 	PATH=$(BIN):$$PATH scripts/gen_proto.sh
