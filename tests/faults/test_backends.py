@@ -7,7 +7,6 @@ returns (the rest of the suite shares them).
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from typing import Any
 
@@ -15,21 +14,9 @@ import httpx
 import pytest
 
 from tests.e2e.server import DistributedStack
-from tests.faults.workload import Workload, assert_nothing_lost, verify
-from tests.infra import ROOT
+from tests.faults.workload import Workload, assert_alive, assert_nothing_lost, infra, verify
 
 pytestmark = pytest.mark.timeout(600)  # thousands of messages and several faults
-
-
-def infra(service: str, verb: str) -> None:
-    subprocess.run([str(ROOT / "infra" / f"{service}.sh"), verb], check=True, timeout=240)
-
-
-def assert_alive(stack: DistributedStack) -> None:
-    """Nobody restarted anything by hand: the same processes served the whole test."""
-    stack.processor.check_alive()
-    for gateway in stack.gateways:
-        gateway.check_alive()
 
 
 async def test_kafka_broker_killed_and_restarted_during_load(stack: DistributedStack) -> None:

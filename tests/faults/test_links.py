@@ -14,8 +14,7 @@ from tests.e2e.client import WsClient
 from tests.e2e.conftest import FAST
 from tests.e2e.server import DistributedStack, free_port
 from tests.faults.proxy import FaultProxy
-from tests.faults.test_backends import assert_alive
-from tests.faults.workload import Workload, assert_nothing_lost, verify
+from tests.faults.workload import Workload, assert_alive, assert_nothing_lost, verify
 from tests.infra import CASSANDRA_PORT
 
 pytestmark = pytest.mark.timeout(600)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -148,3 +149,14 @@ def assert_nothing_lost(report: dict[str, Any], acknowledged: int) -> None:
     assert report["ok"], json.dumps(report, indent=2)
     assert counts["acknowledged"] == counts["acknowledged_in_log"] == acknowledged
     assert counts["timeline_messages"] == counts["log_messages"]
+
+
+def infra(service: str, verb: str) -> None:
+    subprocess.run([str(ROOT / "infra" / f"{service}.sh"), verb], check=True, timeout=240)
+
+
+def assert_alive(stack: DistributedStack) -> None:
+    """Nobody restarted anything by hand: the same processes served the whole test."""
+    stack.processor.check_alive()
+    for gateway in stack.gateways:
+        gateway.check_alive()
