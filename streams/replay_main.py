@@ -16,6 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from api.runtime import LogTools, open_log_tools
 from projections.store import ProjectionStore
 from proto.codec import Envelope
 from streams.log import LogScanner
@@ -37,15 +38,14 @@ def since_filter(since: datetime | None) -> Any:
 
 async def _open(
     settings: Any, target_dir: Path | None, keyspace: str | None
-) -> tuple[LogScanner, ProjectionStore, Any]:
-    from api.runtime import open_log_tools
-
+) -> tuple[LogScanner, ProjectionStore, LogTools]:
     tools = await open_log_tools(settings)
     await tools.live.close()  # replay reads the log only
     if settings.mode == "distributed":
         from projections.store_cassandra import CassandraProjectionStore, migrate
 
-        assert keyspace, "give --keyspace (a new one) in distributed mode"
+        if not keyspace:
+            raise ValueError("give --keyspace (a new one) in distributed mode")
         if keyspace == settings.cassandra_keyspace:
             raise ValueError("the target keyspace must not be the live one")
         migrate(
@@ -60,7 +60,8 @@ async def _open(
     else:
         from projections.store_sqlite import SqliteProjectionStore
 
-        assert target_dir, "give --target-dir (a new directory) in embedded mode"
+        if target_dir is None:
+            raise ValueError("give --target-dir (a new directory) in embedded mode")
         if target_dir.resolve() == Path(settings.data_dir).resolve():
             raise ValueError("the target directory must not be the live data directory")
         target_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ async def run_replay(
 ) -> int:
     try:
         scanner, store, tools = await _open(settings, target_dir, keyspace)
-    except (ValueError, AssertionError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"tidings replay: {exc}", file=sys.stderr)
         return 2
     try:
