@@ -12,15 +12,17 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from api.runtime import LogTools, open_log_tools
 from projections.store import ProjectionStore
 from proto.codec import Envelope
 from streams.log import LogScanner
 from streams.replay import ReplayResult, replay
+
+if TYPE_CHECKING:
+    from api.runtime import LogTools
 
 __all__ = ["run_replay"]
 
@@ -39,6 +41,8 @@ def since_filter(since: datetime | None) -> Any:
 async def _open(
     settings: Any, target_dir: Path | None, keyspace: str | None
 ) -> tuple[LogScanner, ProjectionStore, LogTools]:
+    from api.runtime import open_log_tools  # the composition root chooses the adapters
+
     tools = await open_log_tools(settings)
     await tools.live.close()  # replay reads the log only
     if settings.mode == "distributed":
