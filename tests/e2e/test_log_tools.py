@@ -136,6 +136,7 @@ async def test_replay_verify_and_switch_to_the_rebuild(
     position, epoch = bob.position, bob.epoch
     await bob.close()
     rebuilt = tmp_path / "rebuilt"
+    await asyncio.sleep(1.5)  # the offline presence events, after the 0.5 s grace period
 
     code, out = await tidings(server, "replay", "--target-dir", str(rebuilt), "--quiet")
     assert code == 0 and "events/s" in out, out
