@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(600)  # thousands of messages and several fault
 
 LISTENERS = 200
 ROOMS = 40
-MESSAGES = 1000
+MESSAGES = 2000
 SPREAD = 5.0
 """The SDK's reconnect_spread for this test: first attempts spread over 5 s."""
 MAX_SHARE_PER_SECOND = 0.35

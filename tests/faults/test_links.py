@@ -41,7 +41,7 @@ async def test_kafka_link_latency_cut_and_blackhole(tmp_path: Path) -> None:
         env = {**FAST, "TIDINGS_KAFKA_BOOTSTRAP": f"127.0.0.1:{KAFKA_PROXY_PORT}"}
         stack = DistributedStack(tmp_path, env).start()
         try:
-            workload = Workload(stack, messages=1000)
+            workload = Workload(stack, messages=2000)
             workload.setup()
             room = next(iter(workload.room_members))
             owner = workload.room_members[room][0]
@@ -80,7 +80,7 @@ async def test_cassandra_link_latency_cut_and_blackhole(tmp_path: Path) -> None:
         env = {**FAST, "TIDINGS_CASSANDRA_PORT": str(proxy.listen_port)}
         stack = DistributedStack(tmp_path, env).start()
         try:
-            workload = Workload(stack, messages=1000)
+            workload = Workload(stack, messages=2000)
             workload.setup()
             owner = workload.room_members[next(iter(workload.room_members))][0]
             headers = {"Authorization": f"Bearer {stack.token(owner)}"}
