@@ -42,7 +42,8 @@ class CommandResult:
 @dataclass(frozen=True, slots=True)
 class LogRecord:
     offset: int
-    """Position in the whole log: strictly increasing in append order (gaps allowed)."""
+    """Position in the record's partition, strictly increasing in append order (gaps
+    allowed); the embedded log has one partition, so there it orders the whole log."""
     data: bytes
     """A serialised ``tidings.v1.Envelope``."""
     partition: int = 0
