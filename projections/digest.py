@@ -20,11 +20,36 @@ _PAGE = 500
 
 
 def _checksum(items: Iterable[object]) -> str:
-    h = hashlib.sha256()
-    for item in items:
-        h.update(repr(item).encode())
-        h.update(b"\n")
-    return h.hexdigest()[:16]
+    return _Ordered().add_all(items).hexdigest()
+
+
+class _Ordered:
+    """A checksum of a sequence, fed page by page."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def add_all(self, items: Iterable[object]) -> _Ordered:
+        for item in items:
+            self._hash.update(repr(item).encode() + b"\n")
+        return self
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()[:16]
+
+
+class _Unordered:
+    """A checksum of a set: the sum of its members' hashes, so order does not matter."""
+
+    def __init__(self) -> None:
+        self._sum = 0
+
+    def add(self, item: str) -> None:
+        digest = hashlib.sha256(item.encode()).digest()[:16]
+        self._sum = (self._sum + int.from_bytes(digest)) % (1 << 128)
+
+    def hexdigest(self) -> str:
+        return f"{self._sum:032x}"[:16]
 
 
 async def digest(
@@ -45,32 +70,31 @@ async def digest(
         async with limit:
             row = await store.room(room_id)
             members = sorted(astuple(m) for m in await store.members(room_id))
-            timeline: list[tuple[object, ...]] = []
-            after = 0
+            timeline, messages, after = _Ordered(), 0, 0
             while page := await store.timeline(room_id, before=None, after=after, limit=_PAGE):
-                timeline.extend(astuple(m) for m in page)
+                timeline.add_all(astuple(m) for m in page)
+                messages += len(page)
                 after = page[-1].position
         if findings is not None:
-            findings.count("timeline_messages", len(timeline))
+            findings.count("timeline_messages", messages)
         result.rooms[room_id] = {
             "room": _checksum([astuple(row) if row else None]),
             "members": _checksum(members),
-            "timeline": _checksum(timeline),
+            "timeline": timeline.hexdigest(),
         }
 
     async def user(user_id: str) -> None:
         async with limit:
             rooms = sorted(astuple(r) for r in await store.rooms_of(user_id))
             check = InboxCheck(user_id, findings) if findings else None
-            event_ids: list[str] = []
-            after = 0
+            inbox, after = _Unordered(), 0
             while page := await store.inbox(user_id, after=after, limit=_PAGE):
                 for entry in page:
-                    event_ids.append(entry.envelope.event_id)
+                    inbox.add(entry.envelope.event_id)
                     if check is not None:
                         check.observe(entry.position, entry.envelope)
                 after = page[-1].position
-        result.users[user_id] = {"rooms": _checksum(rooms), "inbox": _checksum(sorted(event_ids))}
+        result.users[user_id] = {"rooms": _checksum(rooms), "inbox": inbox.hexdigest()}
 
     await asyncio.gather(*(room(r) for r in room_ids), *(user(u) for u in user_ids))
     return result
