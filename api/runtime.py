@@ -18,6 +18,7 @@ from typing import Any
 
 from api.auth import TokenVerifier
 from api.hub import Hub
+from api.leases import DeviceLeases, NoLeases, reap_forever
 from api.presence import PresenceTracker
 from api.service import Tidings, TypingRelay
 from api.settings import Settings
@@ -80,14 +81,32 @@ def _assemble(
     typing: TypingRelay,
     readiness: Callable[[], Awaitable[dict[str, Any]]],
     closers: list[Closer],
+    leases: DeviceLeases | None = None,
 ) -> Runtime:
     service = Tidings(bus, store, progress, typing, history_page_max=settings.history_page_max)
+    held = leases or NoLeases()
 
     async def emit_presence(user_id: str, device_id: str, status: PresenceStatus) -> None:
         meta = EventMeta(user_id, device_id, uuid.uuid4().hex[:16])
         await service.execute(c.ChangePresence(meta, status))
+        if status == PresenceStatus.OFFLINE:
+            await held.detach(user_id, device_id)
+        else:
+            await held.attach(user_id, device_id)
 
     presence = PresenceTracker(emit_presence, settings.presence_grace_seconds)
+    if leases is not None:
+        reaper = asyncio.create_task(
+            reap_forever(leases, emit_presence, settings.presence_lease_seconds),
+            name="presence-leases",
+        )
+
+        async def stop_reaper() -> None:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+
+        closers.append(stop_reaper)  # closers run last first: before the store closes
     verifier = token_verifier(settings)
     gateway = GatewayContext(
         service, hub, verifier, presence, settings.session_config(), settings.catch_up_limit
@@ -149,6 +168,7 @@ async def _embedded(settings: Settings) -> Runtime:
 
 
 async def _distributed(settings: Settings) -> Runtime:
+    from api.leases_cassandra import CassandraDeviceLeases
     from projections.store_cassandra import CassandraProjectionStore
     from streams.command_bus_kafka import KafkaCommandBus
     from streams.live_kafka import KafkaLivePublisher, KafkaLiveSubscriber
@@ -188,6 +208,7 @@ async def _distributed(settings: Settings) -> Runtime:
         publisher.typing,
         readiness,
         closers,
+        CassandraDeviceLeases(store, gateway_id, settings.presence_lease_seconds),
     )
 
 

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     gateway_id: str = Field("", description="Defaults to a random id per gateway process")
     processor_app_id: str = "tidings-projector"
     command_timeout_seconds: float = 10.0
+    presence_lease_seconds: float = Field(
+        15.0,
+        description="A gateway silent this long is dead: another takes its devices offline",
+    )
 
     @property
     def cassandra_contact_points(self) -> list[str]:

@@ -51,4 +51,11 @@ def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {ks}.inbox_state ("
         "user_id text, stream text, mark bigint, at bigint, head bigint static, "
         "PRIMARY KEY (user_id, stream))",
+        # Gateway leases (written with a TTL, renewed while the gateway lives) and the
+        # devices each gateway holds: a survivor takes a dead gateway's devices offline.
+        f"CREATE TABLE IF NOT EXISTS {ks}.gateway_leases (gateway_id text PRIMARY KEY, "
+        "renewed_at timestamp)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.gateway_devices ("
+        "gateway_id text, user_id text, device_id text, "
+        "PRIMARY KEY (gateway_id, user_id, device_id))",
     ]

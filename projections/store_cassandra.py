@@ -154,6 +154,11 @@ class CassandraProjectionStore(ProjectionStore):
             return await self._run(cql, (*params, timestamp))
         return await self._run(cql, (timestamp, *params))
 
+    async def execute(self, cql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Runs a prepared statement on this store's connection (for adapters that keep
+        their own tables in the keyspace); returns the rows of its first page."""
+        return await self._run(cql, params)
+
     async def _run(self, cql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Executes a prepared statement; returns the rows of its first page."""
         loop = asyncio.get_running_loop()

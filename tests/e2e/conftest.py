@@ -14,6 +14,7 @@ from tests.e2e.server import DistributedStack, ServerProcess
 FAST = {
     "TIDINGS_PRESENCE_GRACE_SECONDS": "0.5",
     "TIDINGS_CATCH_UP_LIMIT": "50",
+    "TIDINGS_PRESENCE_LEASE_SECONDS": "3",
 }
 
 Server = ServerProcess | DistributedStack

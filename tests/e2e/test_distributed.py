@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import FAST, Rest
+from tests.e2e.conftest import FAST, Rest, eventually
 from tests.e2e.server import DistributedStack
 from tests.infra import KAFKA
 
@@ -61,6 +61,31 @@ async def test_a_killed_gateways_clients_resume_exactly_on_another(
     assert bob.drain_events() == []
     await alice.close()
     await bob.close()
+    stack.start_gateway(0)
+
+
+async def test_a_killed_gateways_devices_go_offline_unless_they_reconnected(
+    stack: DistributedStack,
+) -> None:
+    dora = Rest(stack, "dora", gateway=1)
+    room_id = dora.create_room()
+    for user in ("erin", "finn"):
+        dora.post(f"/v1/rooms/{room_id}/members", {"userId": user})
+    erin, _ = await WsClient.connect(stack.ws_urls[0], stack.token("erin"), device_id="erin-1")
+    finn, _ = await WsClient.connect(stack.ws_urls[0], stack.token("finn"), device_id="finn-1")
+
+    def online() -> dict[str, bool]:
+        rows = dora.get(f"/v1/rooms/{room_id}/presence").json()
+        return {row["userId"]: row["online"] for row in rows}
+
+    await eventually(lambda: online().get("erin") and online().get("finn"), 20)
+    stack.kill_gateway(0)  # no goodbye: nobody on gateway 0 can log them offline
+    finn, _ = await WsClient.connect(stack.ws_urls[1], stack.token("finn"), device_id="finn-1")
+    await eventually(lambda: online().get("erin") is False, 30)  # a lease (3 s) + a reap
+    await asyncio.sleep(4)  # more rounds: a device that came back elsewhere stays online
+    assert online()["finn"] is True
+    await finn.close()
+    await erin.close()
     stack.start_gateway(0)
 
 
