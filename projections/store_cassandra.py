@@ -415,10 +415,11 @@ class CassandraProjectionStore(ProjectionStore):
             await self.apply_changes(envelope, changes)
             for change in changes:
                 if isinstance(change, ch.AppendInbox):
-                    for user_id in sorted(change.user_ids):
-                        entry = await self.append_inbox(user_id, envelope)
-                        if entry is not None:
-                            deliveries.append(entry)
+                    # Each user's inbox is its own partition: append to all at once.
+                    entries = await asyncio.gather(
+                        *(self.append_inbox(u, envelope) for u in sorted(change.user_ids))
+                    )
+                    deliveries.extend(e for e in entries if e is not None)
                 elif isinstance(change, ch.NotifyLive):
                     deliveries.append(ch.LiveNotice(change.user_ids, envelope, change.online))
             await self.track(APPLY_TRACKING, 0, offset)
