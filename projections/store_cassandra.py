@@ -136,14 +136,18 @@ class CassandraProjectionStore(ProjectionStore):
         if row is None:
             cluster.shutdown()
             raise StoreUnavailable(f"keyspace {keyspace} is not migrated: run tidings migrate")
+        session.default_timeout = REQUEST_TIMEOUT  # also bounds the driver's own requests
         return cls(cluster, session, keyspace, str(row.value))
 
     # ------------------------------------------------------------------ driver bridge
 
-    def _statement(self, cql: str) -> PreparedStatement:
+    async def _statement(self, cql: str) -> PreparedStatement:
+        """The prepared statement for ``cql``. The driver prepares synchronously, so the first
+        use of a shape runs in a thread: a slow or unreachable node must never freeze the
+        event loop (every connection of the gateway would stall with it)."""
         statement = self._prepared.get(cql)
         if statement is None:
-            statement = self._session.prepare(cql)
+            statement = await asyncio.to_thread(self._session.prepare, cql)
             self._prepared[cql] = statement
         return statement
 
@@ -173,7 +177,7 @@ class CassandraProjectionStore(ProjectionStore):
                 future.set_exception(exc)
 
         try:
-            statement = self._statement(cql)
+            statement = await self._statement(cql)
             response = self._session.execute_async(
                 statement, tuple(params), timeout=REQUEST_TIMEOUT
             )
