@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from api.auth import TokenVerifier
@@ -218,33 +220,118 @@ async def open_runtime(settings: Settings) -> Runtime:
     return await _embedded(settings)
 
 
-@dataclass
-class LogTools:
-    """What the operator tools (verify, replay, audit) read: the log and the live store."""
+class LogTools(ABC):
+    """The adapters the operator tools (verify, replay, audit) work with, chosen by mode.
 
-    scanner: LogScanner
-    live: ProjectionStore
-    closers: list[Closer] = field(default_factory=list)
+    The log scanner is open from the start; stores are opened on request, and everything is
+    closed by :meth:`close`.
+    """
+
+    def __init__(self, settings: Settings, scanner: LogScanner, closers: list[Closer]) -> None:
+        self.settings = settings
+        self.scanner = scanner
+        self._closers = closers
+
+    @abstractmethod
+    async def live(self) -> ProjectionStore:
+        """The projection the servers read."""
+
+    @abstractmethod
+    async def target(
+        self, target_dir: Path | None, keyspace: str | None, *, create: bool
+    ) -> ProjectionStore:
+        """A replay target, never the live one (ValueError); with ``create`` it is made if
+        missing, otherwise it must exist (FileNotFoundError / StoreUnavailable)."""
+
+    async def finish_replay(self, target: ProjectionStore, last_offsets: dict[int, int]) -> None:
+        """Whatever the live pipeline needs, beyond the projections, to take over ``target``
+        (nothing by default: the embedded runner resumes from the target's own offset)."""
+        return None
+
+    def _closing(self, store: ProjectionStore) -> ProjectionStore:
+        self._closers.append(store.close)
+        return store
 
     async def close(self) -> None:
-        for closer in reversed(self.closers):
+        for closer in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await closer()
 
 
+class _EmbeddedTools(LogTools):
+    async def live(self) -> ProjectionStore:
+        from projections.store_sqlite import SqliteProjectionStore
+
+        return self._closing(SqliteProjectionStore(self.settings.projections_path))
+
+    async def target(
+        self, target_dir: Path | None, keyspace: str | None, *, create: bool
+    ) -> ProjectionStore:
+        from projections.store_sqlite import SqliteProjectionStore
+
+        if target_dir is None:
+            raise ValueError("give --target-dir (a new directory) in embedded mode")
+        if target_dir.resolve() == self.settings.data_dir.resolve():
+            raise ValueError("the target directory must not be the live data directory")
+        path = target_dir / "projections.sqlite"
+        if create:
+            target_dir.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise FileNotFoundError(f"no replay at {path}: run tidings replay --target-dir first")
+        return self._closing(SqliteProjectionStore(path))
+
+
+class _DistributedTools(LogTools):
+    async def _connect(self, keyspace: str) -> ProjectionStore:
+        from projections.store_cassandra import CassandraProjectionStore
+
+        s = self.settings
+        store = await CassandraProjectionStore.connect(
+            s.cassandra_contact_points, s.cassandra_port, keyspace
+        )
+        return self._closing(store)
+
+    async def live(self) -> ProjectionStore:
+        return await self._connect(self.settings.cassandra_keyspace)
+
+    async def target(
+        self, target_dir: Path | None, keyspace: str | None, *, create: bool
+    ) -> ProjectionStore:
+        from projections.store_cassandra import migrate
+
+        s = self.settings
+        if not keyspace:
+            raise ValueError("give --keyspace (a new one) in distributed mode")
+        if keyspace == s.cassandra_keyspace:
+            raise ValueError("the target keyspace must not be the live one")
+        if create:
+            hosts, port, rf = (
+                s.cassandra_contact_points,
+                s.cassandra_port,
+                s.cassandra_replication_factor,
+            )
+            await asyncio.to_thread(migrate, hosts, port, keyspace, rf)
+        return await self._connect(keyspace)
+
+    async def finish_replay(self, target: ProjectionStore, last_offsets: dict[int, int]) -> None:
+        """Records how far each events partition is projected, as the live pipeline does, so
+        gateways switched to ``target`` see their writes (read-your-writes) at once."""
+        from projections.store_cassandra import CassandraProjectionStore
+        from streams.pipeline import TRACKING_NAME
+
+        assert isinstance(target, CassandraProjectionStore)
+        for partition, offset in last_offsets.items():
+            await target.track(TRACKING_NAME, partition, offset)
+
+
 async def open_log_tools(settings: Settings) -> LogTools:
     if settings.mode == "distributed":
-        from projections.store_cassandra import CassandraProjectionStore
         from streams.log_kafka import KafkaLogScanner
 
-        store = await CassandraProjectionStore.connect(
-            settings.cassandra_contact_points, settings.cassandra_port, settings.cassandra_keyspace
-        )
         topics = Topics(settings.topic_prefix, settings.partitions)
         scanner = KafkaLogScanner(settings.kafka_bootstrap, topics.events)
-        return LogTools(scanner, store, [store.close])
+        return _DistributedTools(settings, scanner, [])
 
-    from projections.store_sqlite import SqliteProjectionStore
     from streams.log_sqlite import EmbeddedLog
 
     if not settings.log_path.exists():
@@ -253,9 +340,8 @@ async def open_log_tools(settings: Settings) -> LogTools:
             "TIDINGS_MODE=distributed for Kafka and Cassandra"
         )
     log = EmbeddedLog(settings.log_path)
-    sqlite_store = SqliteProjectionStore(settings.projections_path)
 
     async def close_log() -> None:
         log.close()
 
-    return LogTools(log, sqlite_store, [close_log, sqlite_store.close])
+    return _EmbeddedTools(settings, log, [close_log])

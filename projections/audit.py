@@ -14,7 +14,12 @@ from typing import Any
 from domain.values import AckKind, Role
 from proto.codec import Envelope
 
-__all__ = ["Cut", "EventSelector", "Receipts", "RoomAsOf"]
+__all__ = ["Cut", "EventSelector", "Receipts", "RoomAsOf", "aware", "occurred_at"]
+
+
+def aware(at: datetime | None) -> datetime | None:
+    """A time given without a zone is taken as UTC (events carry UTC times)."""
+    return at.replace(tzinfo=at.tzinfo or UTC) if at is not None else None
 
 
 def occurred_at(envelope: Envelope) -> datetime:

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from projections.audit import Cut, EventSelector, Receipts, RoomAsOf
+from projections.audit import Cut, EventSelector, Receipts, RoomAsOf, aware
 from proto.codec import Envelope, envelope_from_bytes, envelope_to_dict
 from streams.log import LogScanner, LogUnavailable
 
 __all__ = ["run_audit"]
-
-
-def _aware(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=at.tzinfo or UTC) if at is not None else None
 
 
 async def _fold(scanner: LogScanner, observe: Callable[[Envelope], None]) -> None:
@@ -42,7 +37,7 @@ async def _export(scanner: LogScanner, selector: EventSelector) -> int:
 
 
 async def run_audit(settings: Any, args: Any) -> int:
-    from api.runtime import open_log_tools
+    from api.runtime import open_log_tools  # the composition root chooses the adapters
 
     try:
         tools = await open_log_tools(settings)
@@ -50,20 +45,19 @@ async def run_audit(settings: Any, args: Any) -> int:
         print(f"tidings audit: {exc}", file=sys.stderr)
         return 2
     try:
-        await tools.live.close()
         if args.audit == "export":
             selector = EventSelector(
                 room_id=args.room,
                 user_id=args.user,
-                since=_aware(args.since),
-                until=_aware(args.until),
+                since=aware(args.since),
+                until=aware(args.until),
             )
             count = await _export(tools.scanner, selector)
             print(f"exported {count} events", file=sys.stderr)
             return 0
         answer: RoomAsOf | Receipts
         if args.audit == "room":
-            answer = RoomAsOf(args.room_id, Cut(args.at_position, _aware(args.at_time)))
+            answer = RoomAsOf(args.room_id, Cut(args.at_position, aware(args.at_time)))
         else:
             answer = Receipts(args.room_id, args.message_id)
         await _fold(tools.scanner, answer.observe)

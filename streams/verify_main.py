@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from projections.checker import Acked, Findings
-from projections.store import ProjectionStore, StoreUnavailable
+from projections.store import StoreUnavailable
 from projections.store_sqlite import SqliteProjectionStore
 from streams.log import LogUnavailable
 from streams.verify import verify
@@ -35,40 +35,22 @@ async def check(
 ) -> Findings:
     """One verification, against a fresh rebuild in a temporary SQLite file, or against an
     existing replay (``target_dir`` embedded, ``keyspace`` distributed)."""
-    from api.runtime import open_log_tools
+    from api.runtime import open_log_tools  # the composition root chooses the adapters
 
     tools = await open_log_tools(settings)
     try:
+        live = await tools.live()
         if target_dir is not None or keyspace is not None:
-            target = await _open_target(settings, target_dir, keyspace)
-            try:
-                return await verify(tools.scanner, tools.live, target, acked, rebuild=False)
-            finally:
-                await target.close()
+            target = await tools.target(target_dir, keyspace, create=False)
+            return await verify(tools.scanner, live, target, acked, rebuild=False)
         with tempfile.TemporaryDirectory(prefix="tidings-verify-") as tmp:
             rebuilt = SqliteProjectionStore(Path(tmp) / "rebuilt.sqlite")
             try:
-                return await verify(tools.scanner, tools.live, rebuilt, acked)
+                return await verify(tools.scanner, live, rebuilt, acked)
             finally:
                 await rebuilt.close()
     finally:
         await tools.close()
-
-
-async def _open_target(
-    settings: Any, target_dir: Path | None, keyspace: str | None
-) -> ProjectionStore:
-    if keyspace is not None:
-        from projections.store_cassandra import CassandraProjectionStore
-
-        return await CassandraProjectionStore.connect(
-            settings.cassandra_contact_points, settings.cassandra_port, keyspace
-        )
-    assert target_dir is not None
-    path = target_dir / "projections.sqlite"
-    if not path.exists():
-        raise FileNotFoundError(f"no replay at {path}: run tidings replay --target-dir first")
-    return SqliteProjectionStore(path)
 
 
 async def run_verify(
@@ -83,7 +65,7 @@ async def run_verify(
     while True:
         try:
             findings = await check(settings, acked, target_dir, keyspace)
-        except (FileNotFoundError, StoreUnavailable, LogUnavailable) as exc:
+        except (FileNotFoundError, ValueError, StoreUnavailable, LogUnavailable) as exc:
             print(f"tidings verify: {exc}", file=sys.stderr)
             return 2
         if findings.ok or time.monotonic() >= deadline:

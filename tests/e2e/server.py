@@ -8,6 +8,7 @@ started by infra/*.sh, with topics and a keyspace of its own. Both offer the sam
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -237,3 +238,24 @@ class DistributedStack:
             process.stop()
         drop_keyspace(self.env["TIDINGS_CASSANDRA_KEYSPACE"])
         delete_topics(self.env["TIDINGS_TOPIC_PREFIX"])
+
+
+async def run_cli(
+    server: ServerProcess | DistributedStack, *args: str, timeout: float = 300.0
+) -> tuple[int, str]:
+    """Runs a ``tidings`` command against the server's data, as an operator would; returns
+    (exit code, stdout). Exit codes other than 0 and 1 (findings) fail the test."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "api.cli",
+        *args,
+        env={**os.environ, **server.cli_env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    if process.returncode not in (0, 1):
+        raise AssertionError(f"tidings {' '.join(args)}: {err.decode()[-3000:]}")
+    return process.returncode, out.decode()

@@ -21,6 +21,7 @@ from streams.log_sqlite import EmbeddedLog
 from tests.e2e.client import WsClient
 from tests.e2e.conftest import FAST, Rest
 from tests.e2e.server import DistributedStack, ServerProcess
+from tests.e2e.server import run_cli as tidings
 from tests.infra import ROOT, drop_keyspace, fresh_name
 
 Server = ServerProcess | DistributedStack
@@ -36,25 +37,6 @@ PAYLOADS = {
     "acked",
     "presenceChanged",
 }
-
-
-async def tidings(server: Server, *args: str, stdin: bytes | None = None) -> tuple[int, str]:
-    """Runs a ``tidings`` command against the server's data; returns (exit code, stdout)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "api.cli",
-        *args,
-        env={**os.environ, **server.cli_env},
-        stdin=asyncio.subprocess.PIPE if stdin is not None else None,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin), 300)
-    assert process.returncode is not None
-    if process.returncode not in (0, 1):
-        raise AssertionError(f"tidings {' '.join(args)}: {err.decode()[-2000:]}")
-    return process.returncode, out.decode()
 
 
 async def conversation(server: Server) -> dict[str, Any]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +19,7 @@ import httpx
 from tidings_client import Client, TidingsError
 
 from projections.checker import Acked
-from tests.e2e.server import DistributedStack, ServerProcess
+from tests.e2e.server import DistributedStack, ServerProcess, run_cli
 from tests.infra import ROOT
 
 Server = ServerProcess | DistributedStack
@@ -121,22 +119,9 @@ async def verify(
                 + "\n"
             )
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "api.cli",
-        "verify",
-        "--acked",
-        str(acked_file),
-        "--wait",
-        str(wait),
-        env={**os.environ, **server.cli_env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    _, stdout = await run_cli(
+        server, "verify", "--acked", str(acked_file), "--wait", str(wait), timeout=wait + 300
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), wait + 300)
-    if not stdout:
-        raise AssertionError(f"verify failed: {stderr.decode()[-3000:]}")
     report: dict[str, Any] = json.loads(stdout)
     report["verify_seconds"] = round(time.monotonic() - started, 1)
     Path(ARTIFACTS / f"{name}.report.json").write_text(json.dumps(report, indent=2))

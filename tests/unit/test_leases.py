@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from api.leases import DeviceLeases, Orphan, reap_once
+from api.leases import NoLeases, Orphan, reap_once
 from domain.values import PresenceStatus
 
 
-class FakeLeases(DeviceLeases):
+class FakeLeases(NoLeases):
     def __init__(self, orphans: list[Orphan]) -> None:
         self.left = list(orphans)
         self.released: list[Orphan] = []
-
-    async def renew(self) -> None:
-        return None
-
-    async def attach(self, user_id: str, device_id: str) -> None:
-        return None
-
-    async def detach(self, user_id: str, device_id: str) -> None:
-        return None
 
     async def orphans(self) -> list[Orphan]:
         return list(self.left)
