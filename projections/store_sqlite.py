@@ -104,6 +104,41 @@ class _View:
         return frozenset(r[0] for r in rows)
 
 
+class _InboxAppender:
+    """Appends inbox entries of one batch: each user's head is read once, and the rows and
+    heads are written together at the end (inside the batch's transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._heads: dict[str, int] = {}
+        self._rows: list[tuple[str, int, bytes]] = []
+
+    def append(self, user_ids: frozenset[str], envelope: Envelope) -> list[ch.Delivery]:
+        data = envelope.SerializeToString()
+        out: list[ch.Delivery] = []
+        for user_id in sorted(user_ids):
+            position = self._head(user_id) + 1
+            self._heads[user_id] = position
+            self._rows.append((user_id, position, data))
+            out.append(ch.InboxEntry(user_id, position, envelope))
+        return out
+
+    def _head(self, user_id: str) -> int:
+        head = self._heads.get(user_id)
+        if head is None:
+            row = self._conn.execute(
+                "SELECT head FROM inbox_heads WHERE user_id=?", (user_id,)
+            ).fetchone()
+            head = self._heads[user_id] = row[0] if row else 0
+        return head
+
+    def flush(self) -> None:
+        self._conn.executemany("INSERT INTO inbox VALUES (?,?,?)", self._rows)
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO inbox_heads VALUES (?,?)", list(self._heads.items())
+        )
+
+
 class SqliteProjectionStore(ProjectionStore):
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
@@ -155,13 +190,18 @@ class SqliteProjectionStore(ProjectionStore):
         with self._transaction() as c:
             tracked = self._tracked(c)
             view = _View(c)
+            inbox = _InboxAppender(c)
             last = tracked
             for offset, envelope in events:
                 if offset <= last:
                     continue
                 for change in project(envelope, view):
-                    deliveries.extend(self._apply_change(c, change))
+                    if isinstance(change, ch.AppendInbox):
+                        deliveries.extend(inbox.append(change.user_ids, change.envelope))
+                    else:
+                        deliveries.extend(self._apply_change(c, change))
                 last = offset
+            inbox.flush()
             if last != tracked:
                 c.execute("INSERT OR REPLACE INTO meta VALUES ('offset', ?)", (str(last),))
         return deliveries
@@ -235,25 +275,9 @@ class SqliteProjectionStore(ProjectionStore):
                     "INSERT OR REPLACE INTO presence VALUES (?,?,?,?)",
                     (user_id, device_id, status, at),
                 )
-            case ch.AppendInbox(user_ids, envelope):
-                return self._append_inbox(c, user_ids, envelope)
             case ch.NotifyLive(user_ids, envelope, online):
                 return [ch.LiveNotice(user_ids, envelope, online)]
         return []
-
-    @staticmethod
-    def _append_inbox(
-        c: sqlite3.Connection, user_ids: frozenset[str], envelope: Envelope
-    ) -> list[ch.Delivery]:
-        data = envelope.SerializeToString()
-        out: list[ch.Delivery] = []
-        for user_id in sorted(user_ids):
-            row = c.execute("SELECT head FROM inbox_heads WHERE user_id=?", (user_id,)).fetchone()
-            position = (row[0] if row else 0) + 1
-            c.execute("INSERT OR REPLACE INTO inbox_heads VALUES (?,?)", (user_id, position))
-            c.execute("INSERT INTO inbox VALUES (?,?,?)", (user_id, position, data))
-            out.append(ch.InboxEntry(user_id, position, envelope))
-        return out
 
     # ------------------------------------------------------------------ reads
 

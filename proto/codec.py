@@ -8,7 +8,7 @@ seam), Kafka records carry the same bytes, and clients see the protobuf JSON map
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from domain.room import Room
 from domain.user import PresenceChanged, UserEvent
@@ -65,14 +66,17 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
     stream = stream_of(event)
     meta: EventMeta = event.meta  # type: ignore[attr-defined]
     envelope = pb.Envelope(
-        event_id=event_id(stream, event.originator_version),
+        # A message's id is its event's id already (Room.post_message).
+        event_id=event.message_id
+        if isinstance(event, Room.MessagePosted)
+        else event_id(stream, event.originator_version),
         stream=stream,
         position=event.originator_version,
         epoch=epoch,
         actor=pb.Actor(user_id=meta.user_id, device_id=meta.device_id),
         trace_id=meta.trace_id,
     )
-    envelope.occurred_at.FromDatetime(event.timestamp)
+    _set_timestamp(envelope.occurred_at, event.timestamp)
     room_id = str(event.originator_id)
     match event:
         case Room.RoomCreated():
@@ -146,6 +150,17 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
         case _:
             raise CodecError(f"no protobuf mapping for {type(event).__qualname__}")
     return envelope
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _set_timestamp(target: Timestamp, at: datetime) -> None:
+    """``Timestamp.FromDatetime`` for an aware datetime, the same fields without its
+    pure-Python round trip (this runs for every event appended)."""
+    delta = at - _EPOCH
+    target.seconds = delta.days * 86_400 + delta.seconds
+    target.nanos = delta.microseconds * 1000
 
 
 def payload_kind(envelope: pb.Envelope) -> str:
@@ -242,10 +257,14 @@ class ProtobufMapper(Mapper[UUID]):
     def __init__(self, transcoder: Transcoder, epoch: str) -> None:
         super().__init__(transcoder)
         self.epoch = epoch
+        self.encoded: dict[tuple[UUID, int], pb.Envelope] = {}
+        """Envelopes encoded since the owner last cleared this (the embedded log answers
+        commands with them instead of decoding what it stored)."""
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         assert isinstance(domain_event, DomainEvent)
         envelope = encode_event(domain_event, self.epoch)
+        self.encoded[(domain_event.originator_id, domain_event.originator_version)] = envelope
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,

@@ -1,0 +1,163 @@
+"""``make bench``: Tidings (embedded and distributed) beside Centrifugo and Node socket.io.
+
+Runs, for each system in turn on the same 2 cores and the same load generator
+(``bench/load/load.mjs``, open loop):
+- chat: 100 rooms of 2, every client sending, rates in steps; the highest rate with nothing
+  lost and p99 under the limit (100 ms; 250 ms for distributed Tidings), CPU per message
+  summed over every process of the system, and p50/p99 at about half that rate;
+- storm: 5,000 clients, 200 at a time, connect + auth + join; connects/s, p99, CPU/connect;
+then the replay rate of both Tidings modes (``bench/replay.py``), and prints the tables with
+Tidings/peer ratios. Results are also written as JSON (``--out``).
+
+Usage: python bench/run.py [--systems a,b] [--workloads chat,storm,replay] [--quick]
+Needs Kafka and Cassandra for distributed Tidings (make infra), node, npm and go.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.peers import install_peers, run_load, systems  # noqa: E402
+
+ALL = ["tidings-embedded", "tidings-distributed", "centrifugo", "socketio"]
+CHAT_RATES = {
+    "tidings-embedded": "250,500,1000,2000,3000,4000,6000,8000",
+    "tidings-distributed": "100,250,500,1000,1500,2000,3000",
+    "centrifugo": "1000,2000,4000,8000,12000,16000,24000",
+    "socketio": "1000,2000,4000,8000,12000,16000,24000",
+}
+
+
+def protocol_of(name: str) -> str:
+    return "tidings" if name.startswith("tidings") else name
+
+
+def measure(name: str, workloads: list[str], quick: bool, workdir: Path) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (system,) = systems([name], workdir)
+    out: dict[str, Any] = {"system": name}
+    print(f"== {name}", file=sys.stderr, flush=True)
+    system.start()
+    try:
+        p99 = "250" if name == "tidings-distributed" else "100"
+        if "chat" in workloads:
+            plan = system.chat_plan(200, 2)
+            step = "3" if quick else "5"
+            out["chat"] = run_load(
+                system,
+                "chat",
+                plan,
+                protocol_of(name),
+                ["--rates", CHAT_RATES[name], "--p99-ms", p99, "--step-seconds", step],
+            )
+        if "storm" in workloads:
+            clients = 1000 if quick else 5000
+            plan = system.storm_plan(clients, 10)
+            out["storm"] = run_load(
+                system, "storm", plan, protocol_of(name), ["--concurrency", "200"]
+            )
+    finally:
+        system.stop()
+    return out
+
+
+def half_rate_step(chat: dict[str, Any]) -> dict[str, Any] | None:
+    """The step nearest half the best passing rate (latency at a comfortable load)."""
+    if not chat.get("max_rate"):
+        return None
+    target = chat["max_rate"] / 2
+    passed = [s for s in chat["steps"] if s["passed"]]
+    return min(passed, key=lambda s: abs(s["rate"] - target)) if passed else None
+
+
+def fmt(value: float | None, spec: str = ".0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report(results: list[dict[str, Any]], replay: dict[str, float] | None) -> str:
+    lines = [
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}",
+        "",
+        "chat, 100 rooms of 2, open loop (max msg/s with nothing lost and p99 under the limit)",
+        "| system | max msg/s | CPU µs/msg there | p50 / p99 at ~half (ms) | vs Tidings embedded |",
+        "|---|---|---|---|---|",
+    ]
+    base = next((r for r in results if r["system"] == "tidings-embedded"), None)
+    base_rate = base["chat"]["max_rate"] if base and "chat" in base else None
+    for r in results:
+        chat = r.get("chat")
+        if not chat:
+            continue
+        at = chat.get("at_max") or {}
+        half = half_rate_step(chat) or {}
+        ratio = (
+            f"{chat['max_rate'] / base_rate:.1f}x" if base_rate and chat["max_rate"] else "-"
+        )
+        lines.append(
+            f"| {r['system']} | {chat['max_rate']:,} | {fmt(at.get('cpu_us_per_message'))} | "
+            f"{fmt(half.get('p50_ms'), '.1f')} / {fmt(half.get('p99_ms'), '.1f')} "
+            f"(at {half.get('rate', '-')}) | {ratio} |"
+        )
+    lines += [
+        "",
+        "storm: clients connecting 200 at a time, each connect + auth + join",
+        "| system | clients | connects/s | p50 / p99 (ms) | CPU ms/connect |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        storm = r.get("storm")
+        if not storm:
+            continue
+        if "error" in storm:
+            lines.append(f"| {r['system']} | failed: {storm['error']} | | | |")
+            continue
+        lines.append(
+            f"| {r['system']} | {storm['clients']:,} | {storm['connects_per_second']:,.0f} | "
+            f"{storm['p50_ms']:.0f} / {storm['p99_ms']:.0f} | {storm['cpu_ms_per_connect']:.2f} |"
+        )
+    if replay:
+        lines += ["", "replay (rebuild projections from the log)", "| target | events/s |", "|---|---|"]
+        lines += [f"| {k} | {v:,.0f} |" for k, v in replay.items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--systems", default=",".join(ALL))
+    parser.add_argument("--workloads", default="chat,storm,replay")
+    parser.add_argument("--quick", action="store_true", help="shorter steps, 1,000-client storm")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    args = parser.parse_args()
+    names = args.systems.split(",")
+    workloads = args.workloads.split(",")
+    if any(not n.startswith("tidings") for n in names):
+        install_peers()
+    started = time.monotonic()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="tidings-bench-") as tmp:
+        for name in names:
+            results.append(measure(name, workloads, args.quick, Path(tmp) / name))
+    replay = None
+    if "replay" in workloads:
+        from bench.replay import measure_replay
+
+        replay = asyncio.run(measure_replay(quick=args.quick))
+    Path(args.out).write_text(json.dumps({"results": results, "replay": replay}, indent=2))
+    print(report(results, replay))
+    print(f"\n({time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
