@@ -29,7 +29,7 @@ from api.rest_models import (
 )
 from api.service import Tidings, parse_room_id
 from domain import commands as c
-from domain.values import EventMeta, Role
+from domain.values import EventMeta, Role, new_trace_id
 from projections.store import MessageRow, PresenceRow, RoomRow
 from proto.codec import envelope_to_dict
 
@@ -64,7 +64,7 @@ Service = Annotated[Tidings, Depends(tidings)]
 
 
 def _meta(user_id: str) -> EventMeta:
-    return EventMeta(user_id, "rest", uuid.uuid4().hex[:16])
+    return EventMeta(user_id, "rest", new_trace_id())
 
 
 def _room_out(row: RoomRow) -> RoomOut:

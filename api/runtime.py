@@ -26,7 +26,7 @@ from api.service import Tidings, TypingRelay
 from api.settings import Settings
 from api.ws import GatewayContext
 from domain import commands as c
-from domain.values import EventMeta, PresenceStatus
+from domain.values import EventMeta, PresenceStatus, new_trace_id
 from projections.projector import project
 from projections.store import ProjectionStore
 from proto.wire import typing_frame
@@ -89,7 +89,7 @@ def _assemble(
     held = leases or NoLeases()
 
     async def emit_presence(user_id: str, device_id: str, status: PresenceStatus) -> None:
-        meta = EventMeta(user_id, device_id, uuid.uuid4().hex[:16])
+        meta = EventMeta(user_id, device_id, new_trace_id())
         await service.execute(c.ChangePresence(meta, status))
         if status == PresenceStatus.OFFLINE:
             await held.detach(user_id, device_id)

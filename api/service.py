@@ -56,7 +56,7 @@ class Tidings:
     async def execute(self, command: Command, *, wait_projected: bool = False) -> CommandResult:
         """Runs a command; with ``wait_projected`` also waits until reads reflect it."""
         result = await self.bus.execute(command)
-        log.info(
+        log.debug(  # at info, a JSON line per message would cost as much as the message
             "command_executed",
             command=type(command).__name__,
             stream=result.envelope.stream,

@@ -27,7 +27,7 @@ from api.service import Tidings, parse_room_id
 from api.session import CloseCode, Session, SessionConfig, State
 from domain import commands as c
 from domain.errors import InvalidArgument
-from domain.values import AckKind, EventMeta, PresenceStatus
+from domain.values import AckKind, EventMeta, PresenceStatus, new_trace_id
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import (
     ClientFrame,
@@ -179,7 +179,7 @@ class Connection:
 
     async def _execute(self, frame: ClientFrame) -> None:
         command = frame.WhichOneof("command") or ""
-        trace_id = uuid.uuid4().hex[:16]
+        trace_id = new_trace_id()
         with structlog.contextvars.bound_contextvars(
             trace_id=trace_id, user_id=self.session.user_id, command=command
         ):

@@ -74,9 +74,7 @@ def install_peers() -> None:
 
 
 def pair_plan(clients: int, room_size: int, rooms: list[str], join: bool) -> Plan:
-    return [
-        {"user": f"u{i}", "room": rooms[i // room_size], "join": join} for i in range(clients)
-    ]
+    return [{"user": f"u{i}", "room": rooms[i // room_size], "join": join} for i in range(clients)]
 
 
 class Tidings:
@@ -172,7 +170,9 @@ class Process:
         return pair_plan(clients, room_size, [f"r{i}" for i in range(clients)], True)
 
     def storm_plan(self, clients: int, room_size: int) -> Plan:
-        return [{"user": f"s{i}", "room": f"s{i // room_size}", "join": True} for i in range(clients)]
+        return [
+            {"user": f"s{i}", "room": f"s{i // room_size}", "join": True} for i in range(clients)
+        ]
 
     def _spawn(self, args: list[str], probe: str) -> None:
         log = (self.workdir / f"{self.name}.log").open("ab")

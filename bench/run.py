@@ -102,9 +102,7 @@ def report(results: list[dict[str, Any]], replay: dict[str, float] | None) -> st
             continue
         at = chat.get("at_max") or {}
         half = half_rate_step(chat) or {}
-        ratio = (
-            f"{chat['max_rate'] / base_rate:.1f}x" if base_rate and chat["max_rate"] else "-"
-        )
+        ratio = f"{chat['max_rate'] / base_rate:.1f}x" if base_rate and chat["max_rate"] else "-"
         lines.append(
             f"| {r['system']} | {chat['max_rate']:,} | {fmt(at.get('cpu_us_per_message'))} | "
             f"{fmt(half.get('p50_ms'), '.1f')} / {fmt(half.get('p99_ms'), '.1f')} "
@@ -128,7 +126,12 @@ def report(results: list[dict[str, Any]], replay: dict[str, float] | None) -> st
             f"{storm['p50_ms']:.0f} / {storm['p99_ms']:.0f} | {storm['cpu_ms_per_connect']:.2f} |"
         )
     if replay:
-        lines += ["", "replay (rebuild projections from the log)", "| target | events/s |", "|---|---|"]
+        lines += [
+            "",
+            "replay (rebuild projections from the log)",
+            "| target | events/s |",
+            "|---|---|",
+        ]
         lines += [f"| {k} | {v:,.0f} |" for k, v in replay.items()]
     return "\n".join(lines)
 

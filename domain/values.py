@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import uuid
 from dataclasses import dataclass
 from enum import IntEnum
@@ -97,6 +98,11 @@ def direct_room_id(user_a: str, user_b: str) -> uuid.UUID:
     """The one direct conversation of a pair: the same id whoever opens it first."""
     first, second = sorted((user_a, user_b))
     return uuid.uuid5(_NAMESPACE, f"direct\n{first}\n{second}")
+
+
+def new_trace_id() -> str:
+    """16 hex digits naming one command's trace (not a secret: no system entropy needed)."""
+    return f"{random.getrandbits(64):016x}"
 
 
 def event_id(stream: str, position: int) -> str:

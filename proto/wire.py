@@ -11,8 +11,10 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from proto.jsonmap import to_dict
 from proto.tidings.v1 import client_pb2 as cp
 from proto.tidings.v1 import events_pb2 as pb
 from proto.tidings.v1 import internal_pb2 as ip
@@ -69,18 +71,62 @@ def parse_client_frame(text: str | bytes) -> cp.ClientFrame:
         raise WireError(cp.UNKNOWN_COMMAND, f"unknown command {unknown[0]!r}", frame_id)
     if len(commands) != 1:
         raise WireError(cp.BAD_REQUEST, "a frame carries exactly one command", frame_id)
-    frame = cp.ClientFrame()
-    try:
-        json_format.ParseDict(data, frame)
-    except json_format.ParseError as exc:
-        raise WireError(cp.BAD_REQUEST, str(exc), frame_id) from exc
+    frame = _parse_simple(data, commands[0])
+    if frame is None:
+        frame = cp.ClientFrame()
+        try:
+            json_format.ParseDict(data, frame)
+        except json_format.ParseError as exc:
+            raise WireError(cp.BAD_REQUEST, str(exc), frame_id) from exc
     if not frame.id and frame.WhichOneof("command") != "pong":
         raise WireError(cp.BAD_REQUEST, "field 'id' is required", frame_id)
     return frame
 
 
+def _simple_fields(command: str) -> tuple[type[Message], dict[str, tuple[str, type]]]:
+    """A command's message class, and JSON key -> (field name, Python type) of its string
+    and bool fields."""
+    descriptor = cp.ClientFrame.DESCRIPTOR.fields_by_name[command].message_type
+    assert descriptor is not None
+    kinds = {FieldDescriptor.TYPE_STRING: str, FieldDescriptor.TYPE_BOOL: bool}
+    fields: dict[str, tuple[str, type]] = {}
+    for field in descriptor.fields:
+        if field.type in kinds and not field.is_repeated:
+            fields[field.json_name] = fields[field.name] = (field.name, kinds[field.type])
+    return getattr(cp, descriptor.name), fields
+
+
+_SIMPLE = {name: _simple_fields(name) for name in COMMANDS}
+
+
+def _parse_simple(data: dict[str, Any], key: str) -> cp.ClientFrame | None:
+    """The frame of a command whose fields are all strings and bools with values of those
+    types (send, join, typing...), built without json_format; None for anything else, which
+    ParseDict then parses (and explains, if it is wrong)."""
+    command = _JSON_COMMANDS[key]
+    body = data[key]
+    frame_id = data.get("id", "")
+    if not isinstance(body, dict) or not isinstance(frame_id, str):
+        return None
+    message, fields = _SIMPLE[command]
+    kwargs: dict[str, Any] = {}
+    for name, value in body.items():
+        spec = fields.get(name)
+        if spec is None or type(value) is not spec[1] or spec[0] in kwargs:
+            return None
+        kwargs[spec[0]] = value
+    frame = cp.ClientFrame(id=frame_id)
+    try:
+        body_message = getattr(frame, command)
+        body_message.SetInParent()  # an empty command body is still that command
+        body_message.MergeFrom(message(**kwargs))
+    except (ValueError, TypeError):
+        return None
+    return frame
+
+
 def message_to_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
+    return to_dict(message)
 
 
 def _dumps(frame: cp.ServerFrame) -> str:
@@ -127,4 +173,4 @@ def ping_frame() -> str:
 
 
 def envelope_json(envelope: pb.Envelope) -> bytes:
-    return orjson.dumps(json_format.MessageToDict(envelope))
+    return orjson.dumps(to_dict(envelope))
