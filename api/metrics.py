@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-__all__ = ["COMMANDS", "CONNECTIONS", "DISCONNECTS"]
+__all__ = ["COMMANDS", "CONNECTIONS", "DISCONNECTS", "count_command"]
 
 COMMANDS = Counter(
     "tidings_commands_total", "Client commands by name and outcome", ["command", "outcome"]
 )
 CONNECTIONS = Gauge("tidings_connections", "Open WebSocket connections on this gateway")
 DISCONNECTS = Counter("tidings_disconnects_total", "Closed connections by close code", ["code"])
+
+
+_command_counters: dict[tuple[str, str], Counter] = {}
+
+
+def count_command(command: str, outcome: str) -> None:
+    """``COMMANDS.labels(command, outcome).inc()``, with the labelled child looked up once."""
+    counter = _command_counters.get((command, outcome))
+    if counter is None:
+        counter = _command_counters[(command, outcome)] = COMMANDS.labels(command, outcome)
+    counter.inc()

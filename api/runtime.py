@@ -14,6 +14,7 @@ import contextlib
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,9 @@ async def _embedded(settings: Settings) -> Runtime:
     from streams.runner import ProjectionRunner
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log = EmbeddedLog(settings.log_path)
-    store = SqliteProjectionStore(settings.projections_path)
+    storage = ThreadPoolExecutor(1, thread_name_prefix="tidings-storage")
+    log = EmbeddedLog(settings.log_path, storage)
+    store = SqliteProjectionStore(settings.projections_path, storage)
     hub = Hub(store.epoch)
     runner = ProjectionRunner(log, store, project, hub.publish)
     task = asyncio.create_task(runner.run(), name="projection-runner")
@@ -153,6 +155,7 @@ async def _embedded(settings: Settings) -> Runtime:
 
     async def close_log() -> None:
         log.close()
+        storage.shutdown(wait=True)
 
     runtime = _assemble(
         settings,

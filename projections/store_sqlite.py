@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -140,8 +141,11 @@ class _InboxAppender:
 
 
 class SqliteProjectionStore(ProjectionStore):
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, storage: Executor | None = None) -> None:
+        """``storage`` runs :meth:`apply` (a single-thread executor the caller may share
+        with the log; the default thread pool otherwise); queries run in the pool."""
         self._path = str(path)
+        self._storage = storage
         self._writer = _connect(self._path)
         self._writer.executescript(_SCHEMA)
         self._reader = _connect(self._path)
@@ -181,7 +185,8 @@ class SqliteProjectionStore(ProjectionStore):
     async def apply(
         self, events: Sequence[tuple[int, Envelope]], project: Projector
     ) -> list[ch.Delivery]:
-        return await asyncio.to_thread(self._apply, events, project)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._storage, self._apply, events, project)
 
     def _apply(
         self, events: Sequence[tuple[int, Envelope]], project: Projector

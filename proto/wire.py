@@ -134,9 +134,21 @@ def _dumps(frame: cp.ServerFrame) -> str:
 
 
 def reply_frame(frame_id: str, result_field: str, result: Message) -> str:
+    if isinstance(result, cp.EventResult) and result.HasField("event"):
+        return _event_reply_frame(frame_id, result_field, result)
     reply = cp.Reply(id=frame_id)
     getattr(reply, result_field).CopyFrom(result)
     return _dumps(cp.ServerFrame(reply=reply))
+
+
+def _event_reply_frame(frame_id: str, result_field: str, result: cp.EventResult) -> str:
+    """The reply to a command answered by an event, around the event's cached JSON (the
+    same JSON its pushes carry)."""
+    head = b'{"reply":{' + (b'"id":' + orjson.dumps(frame_id) + b"," if frame_id else b"")
+    field = cp.Reply.DESCRIPTOR.fields_by_name[result_field].json_name.encode()
+    duplicate = b',"duplicate":true' if result.duplicate else b""
+    body = b'"' + field + b'":{"event":' + envelope_json(result.event) + duplicate + b"}}}"
+    return (head + body).decode()
 
 
 def error_frame(frame_id: str, code: int, message: str, temporary: bool = False) -> str:
@@ -172,5 +184,19 @@ def ping_frame() -> str:
     return _PING
 
 
+_ENVELOPE_JSON: dict[tuple[str, str, int, int], bytes] = {}
+_ENVELOPE_JSON_SIZE = 4096
+
+
 def envelope_json(envelope: pb.Envelope) -> bytes:
-    return orjson.dumps(to_dict(envelope))
+    """The envelope's JSON mapping, cached by event id for the latest events: an event is
+    encoded once for its reply and every push. Id, epoch and time name one log entry, which
+    never changes (the time tells apart logs that reuse an id, such as tests' fresh logs)."""
+    at = envelope.occurred_at
+    key = (envelope.event_id, envelope.epoch, at.seconds, at.nanos)
+    data = _ENVELOPE_JSON.get(key)
+    if data is None:
+        data = _ENVELOPE_JSON[key] = orjson.dumps(to_dict(envelope))
+        if len(_ENVELOPE_JSON) > _ENVELOPE_JSON_SIZE:
+            del _ENVELOPE_JSON[next(iter(_ENVELOPE_JSON))]
+    return data

@@ -48,6 +48,9 @@ class LogRecord:
     """A serialised ``tidings.v1.Envelope``."""
     partition: int = 0
     """The log partition (always 0 for the embedded log); offsets are per partition."""
+    envelope: Envelope | None = None
+    """``data`` decoded already, when the adapter has it at hand (records it just wrote);
+    readers must not modify it."""
 
 
 class CommandBus(ABC):

@@ -9,6 +9,7 @@ ports ask for; it commits them in groups (see :class:`EmbeddedLog`).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import sqlite3
 import uuid
@@ -20,7 +21,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Mapper, StoredEvent
 
 from domain.commands import Command
 from domain.handler import CommandHandler, Decision, EventRef
@@ -114,8 +115,12 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
     """
 
     MAX_BATCH = 1000
+    TAIL_SIZE = 20_000
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, storage: ThreadPoolExecutor | None = None) -> None:
+        """``storage`` runs the writer's blocking work; share one single-thread executor
+        with the projection store so that one thread, not several contending for the
+        GIL, does a process's disk work (the composition root does)."""
         db_path = str(path)
         self.epoch = _load_epoch(db_path)
         self._app = _LogApplication(db_path, self.epoch)
@@ -124,10 +129,17 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         self._mapper = mapper
         self._streams = _Streams(self._app)
         self._handler = CommandHandler(self._streams)
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-writer")
+        self._owns_writer = storage is None
+        self._writer = storage or ThreadPoolExecutor(1, thread_name_prefix="tidings-writer")
         self._appended = asyncio.Condition()
         self._last_offset = self._app.recorder.max_notification_id() or 0
         self._queue: list[tuple[Command, asyncio.Future[CommandResult]]] = []
+        self._stored: list[StoredEvent] = []
+        self._appended_records: list[LogRecord] = []
+        # The latest records this process wrote, as written: the projection runner reads
+        # them from memory. Every record in (_tail_after, _last_offset] is in _tail, in order.
+        self._tail: list[LogRecord] = []
+        self._tail_after = self._last_offset
         self._draining: asyncio.Task[None] | None = None
         self.batches = 0
         """How many batches have been committed (for benchmarks and tests)."""
@@ -151,6 +163,8 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
                 outcomes = await loop.run_in_executor(self._writer, self._execute_batch, commands)
             except BaseException as exc:  # the writer itself failed: every command with it
                 outcomes = [exc] * len(batch)
+            self._remember_tail(self._appended_records)
+            self._appended_records = []
             appended = False
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
@@ -163,6 +177,15 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             if appended:
                 async with self._appended:
                     self._appended.notify_all()
+
+    def _remember_tail(self, records: list[LogRecord]) -> None:
+        if not records:
+            return
+        self._tail.extend(records)
+        self._last_offset = records[-1].offset
+        if len(self._tail) > 2 * self.TAIL_SIZE:
+            self._tail_after = self._tail[-self.TAIL_SIZE - 1].offset
+            del self._tail[: -self.TAIL_SIZE]
 
     def _execute_batch(self, commands: list[Command]) -> list[Outcome]:
         """Runs in the writer thread: decide all, store all in one transaction, answer all."""
@@ -185,8 +208,10 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             return [self._execute_batch([command])[0] for command in commands]
         self._remember()
         self.batches += 1
-        if offsets:
-            self._last_offset = max(self._last_offset, max(offsets.values()))
+        self._appended_records = [
+            LogRecord(offsets[key], stored.state, envelope=self._mapper.encoded[key])
+            for key, stored in zip(offsets, self._stored, strict=True)
+        ]
         answers = [
             outcome if not isinstance(outcome, _Decided) else self._answer(outcome, offsets)
             for outcome in outcomes
@@ -198,9 +223,10 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         """Appends the events in one transaction (the recorder's batch insert); returns the
         log offset of each (originator id, position)."""
         if not events:
+            self._stored = []
             return {}
         self._mapper.encoded.clear()
-        stored = [self._mapper.to_stored_event(event) for event in events]
+        self._stored = stored = [self._mapper.to_stored_event(event) for event in events]
         offsets = self._app.recorder.insert_events(stored)
         assert offsets is not None and len(offsets) == len(events)
         return {
@@ -258,6 +284,13 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
     # ------------------------------------------------------------------ EventLog
 
     async def read(self, after: int, limit: int) -> list[LogRecord]:
+        if self._tail_after <= after < self._last_offset or (
+            self._draining is not None and after >= self._tail_after
+        ):
+            # In memory: records this process wrote, and (once it has written, being the
+            # log's single writer) the knowledge that nothing follows _last_offset.
+            start = bisect.bisect_right(self._tail, after, key=lambda r: r.offset)
+            return self._tail[start : start + limit]
         notifications = await asyncio.to_thread(
             self._app.recorder.select_notifications,
             after,
@@ -296,5 +329,6 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             after = records[-1].offset
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        if self._owns_writer:
+            self._writer.shutdown(wait=True)
         self._app.close()

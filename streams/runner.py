@@ -64,7 +64,7 @@ class ProjectionRunner(ProjectionProgress):
         records = await self._log.read(self.offset, self._batch_size)
         if not records:
             return 0
-        events = [(r.offset, envelope_from_bytes(r.data)) for r in records]
+        events = [(r.offset, r.envelope or envelope_from_bytes(r.data)) for r in records]
         deliveries = await self._store.apply(events, self._project)
         self.offset = records[-1].offset
         if deliveries:

@@ -156,6 +156,7 @@ async function chat(opts, specs) {
     const index = steps.push(step) - 1;
     current = step;
     const cpu0 = cpuSeconds(opts.pids);
+    const own0 = process.cpuUsage();
     const t0 = performance.now();
     const total = Math.round(rate * opts.stepSeconds);
     await new Promise((resolve) => {
@@ -178,9 +179,11 @@ async function chat(opts, specs) {
     const drainUntil = performance.now() + opts.drainSeconds * 1000;
     while (step.received < step.expected && performance.now() < drainUntil) await sleep(20);
     const cpu = cpuSeconds(opts.pids) - cpu0;
+    const own = process.cpuUsage(own0);
     const sorted = step.latencies.sort((a, b) => a - b);
     const result = {
       rate,
+      loadgen_cpu_seconds: (own.user + own.system) / 1e6,
       sent: step.sent,
       achieved_rate: step.sent / sendSeconds,
       expected: step.expected,
@@ -199,6 +202,7 @@ async function chat(opts, specs) {
     log(
       `  ${rate} msg/s: lost ${result.lost}/${result.expected}, p50 ${result.p50_ms?.toFixed(1)} ms, ` +
         `p99 ${result.p99_ms?.toFixed(1)} ms, CPU ${result.cpu_us_per_message.toFixed(0)} us/msg ` +
+        `(load generator ${((result.loadgen_cpu_seconds / step.sent) * 1e6).toFixed(0)}) ` +
         `${result.passed ? "PASS" : "FAIL"}`,
     );
     failures = result.passed ? 0 : failures + 1;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -9,7 +10,8 @@ from google.protobuf.message import Message
 from proto.codec import encode_event
 from proto.jsonmap import to_dict
 from proto.tidings.v1 import client_pb2 as cp
-from proto.wire import WireError, parse_client_frame
+from proto.tidings.v1 import events_pb2 as pb
+from proto.wire import WireError, parse_client_frame, reply_frame
 from tests.unit.test_codec import every_kind_of_event
 
 
@@ -49,7 +51,9 @@ def server_frames() -> list[Message]:
             )
         ),
         cp.ServerFrame(push=cp.Push(ping=cp.Ping())),
-        cp.ServerFrame(push=cp.Push(presence=cp.PresenceNotice(user_id="u", status=2))),
+        cp.ServerFrame(
+            push=cp.Push(presence=cp.PresenceNotice(user_id="u", status=pb.PRESENCE_STATUS_AWAY))
+        ),
         cp.Reply(id="unknown-enum", error=cp.Error(code=999)),  # type: ignore[arg-type]
     ]
     return frames
@@ -58,6 +62,18 @@ def server_frames() -> list[Message]:
 @pytest.mark.parametrize("message", server_frames())
 def test_to_dict_equals_json_format(message: Message) -> None:
     assert to_dict(message) == json_format.MessageToDict(message)
+
+
+@pytest.mark.parametrize("duplicate", [False, True])
+@pytest.mark.parametrize("frame_id", ["", "7", 'q"uote'])
+@pytest.mark.parametrize("field", ["send", "edit", "delete", "ack"])
+def test_event_replies_equal_json_format(field: str, frame_id: str, duplicate: bool) -> None:
+    for event in every_kind_of_event():
+        result = cp.EventResult(event=encode_event(event, "e"), duplicate=duplicate)
+        reply = cp.Reply(id=frame_id)
+        getattr(reply, field).CopyFrom(result)
+        expected = json_format.MessageToDict(cp.ServerFrame(reply=reply))
+        assert orjson.loads(reply_frame(frame_id, field, result)) == expected
 
 
 @pytest.mark.parametrize(
