@@ -1,12 +1,17 @@
 """Device presence for one gateway: online on first connection, offline after a grace period.
 
 A device that reconnects within the grace period (a flaky network, a page reload) never
-appears offline. Changes are logged as PresenceChanged events through the command bus.
+appears offline, and its reconnect writes nothing. Connections that name no device share
+one device per user on this gateway, so a burst of such connections (tabs, retries, a
+reconnect storm) writes at most one event. Changes are logged as PresenceChanged events
+through the command bus; only real changes are: a device's first connection and its
+going offline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -28,15 +33,30 @@ class PresenceTracker:
         self._connections: Counter[tuple[str, str]] = Counter()
         self._pending_offline: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._latest: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._unnamed: dict[str, str] = {}
+        """user -> the device of their connections that named none, while it is known."""
 
-    async def connected(self, user_id: str, device_id: str) -> None:
+    def device_for(self, user_id: str, requested: str) -> str:
+        """The device a connection counts as: the one it names, or the user's unnamed
+        device on this gateway (a new one if they have none connected or in grace)."""
+        if requested:
+            return requested
+        device = self._unnamed.get(user_id)
+        if device is None:
+            device = self._unnamed[user_id] = f"conn-{random.getrandbits(48):012x}"
+        return device
+
+    def connected(self, user_id: str, device_id: str) -> None:
+        """Counts a connection; the device's first one logs it online, in the background
+        (the connection goes on with its commands meanwhile)."""
         key = (user_id, device_id)
         self._connections[key] += 1
         pending = self._pending_offline.pop(key, None)
         if pending is not None:
             pending.cancel()
         elif self._connections[key] == 1:
-            await self._safe_emit(user_id, device_id, PresenceStatus.ONLINE)
+            self._emit_in_order(key, PresenceStatus.ONLINE)
 
     def disconnected(self, user_id: str, device_id: str) -> None:
         key = (user_id, device_id)
@@ -58,9 +78,31 @@ class PresenceTracker:
 
     def _go_offline(self, key: tuple[str, str]) -> None:
         self._pending_offline.pop(key, None)
-        task = asyncio.ensure_future(self._safe_emit(*key, PresenceStatus.OFFLINE))
+        user_id, device_id = key
+        if self._unnamed.get(user_id) == device_id:
+            del self._unnamed[user_id]
+        self._emit_in_order(key, PresenceStatus.OFFLINE)
+
+    def _emit_in_order(self, key: tuple[str, str], status: PresenceStatus) -> None:
+        """Emits in the background, after the device's previous change (an OFFLINE must
+        never overtake the ONLINE it follows)."""
+        previous = self._latest.get(key)
+
+        async def emit() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await self._safe_emit(*key, status)
+
+        task = asyncio.ensure_future(emit())
+        self._latest[key] = task
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            if self._latest.get(key) is finished:
+                del self._latest[key]
+
+        task.add_done_callback(done)
 
     async def _safe_emit(self, user_id: str, device_id: str, status: PresenceStatus) -> None:
         try:

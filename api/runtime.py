@@ -69,6 +69,7 @@ class Runtime:
     closers: list[Closer] = field(default_factory=list)
 
     async def close(self) -> None:
+        await self.gateway.ticker.close()
         await self.presence.close()
         for closer in reversed(self.closers):
             with contextlib.suppress(Exception):

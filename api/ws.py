@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -47,6 +46,38 @@ TICK_SECONDS = 1.0
 CLOSE_TIMEOUT = 1.0
 
 
+class Ticker:
+    """One timer for every connection of the gateway: each second, ticks every session
+    (heartbeats, timeouts). One task instead of one per connection, so that idle
+    connections cost no wake-ups of their own."""
+
+    def __init__(self) -> None:
+        self._connections: set[Connection] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, connection: Connection) -> None:
+        self._connections.add(connection)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="session-ticker")
+
+    def discard(self, connection: Connection) -> None:
+        self._connections.discard(connection)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            now = time.time()
+            for connection in list(self._connections):
+                connection.tick(now)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
 class GatewayContext:
     """What every connection of this gateway shares."""
 
@@ -65,6 +96,7 @@ class GatewayContext:
         self.presence = presence
         self.session_config = session_config
         self.catch_up_limit = catch_up_limit
+        self.ticker = Ticker()
 
 
 class Connection:
@@ -116,13 +148,14 @@ class Connection:
     async def serve(self) -> None:
         await self.ws.accept()
         writer = asyncio.create_task(self._write_loop())
-        ticker = asyncio.create_task(self._tick_loop())
         reader = asyncio.create_task(self._read_loop())
         closing = asyncio.create_task(self._closing.wait())
-        tasks = (reader, ticker, writer, closing)
+        tasks = (reader, writer, closing)
+        self.ctx.ticker.add(self)
         try:
-            await asyncio.wait({writer, reader, closing}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.ctx.ticker.discard(self)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -168,12 +201,10 @@ class Connection:
             if self.session.close_code is not None:
                 return
 
-    async def _tick_loop(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            self.session.tick(time.time())
-            if self.session.has_frames or self.session.close_code is not None:
-                self._notify()
+    def tick(self, now: float) -> None:
+        self.session.tick(now)
+        if self.session.has_frames or self.session.close_code is not None:
+            self._notify()
 
     # ------------------------------------------------------------------ commands
 
@@ -207,7 +238,7 @@ class Connection:
             )
             self.session.reject(frame.id, code, str(exc), CloseCode.UNAUTHORIZED)
             return
-        device_id = request.device_id[:64] or f"conn-{uuid.uuid4().hex[:12]}"
+        device_id = self.ctx.presence.device_for(claims.user_id, request.device_id[:64])
         self.session.authenticated(claims.user_id, device_id, claims.expires_at)
         structlog.contextvars.bind_contextvars(user_id=claims.user_id)
         self.ctx.hub.subscribe(self)  # live pushes are buffered from here on
@@ -241,7 +272,7 @@ class Connection:
             complete_required=plan.outcome is Recovery.RECOVERED,
         )
         log.info("connected", device_id=device_id, recovery=plan.outcome.name, missed=len(history))
-        await self.ctx.presence.connected(claims.user_id, device_id)
+        self.ctx.presence.connected(claims.user_id, device_id)
 
     async def _run(self, command: c.Command) -> cp.EventResult:
         result = await self.ctx.service.execute(command)
