@@ -1,7 +1,15 @@
-"""The projection store port: applies projector changes with the log offset, answers queries.
+"""The projection store ports, split by job as eventsourcing splits its recorders.
 
-Adapters: ``store_sqlite.py`` (embedded). The contract suite in
-``tests/contract/test_projection_store.py`` runs against every adapter.
+- :class:`ProjectionReader`: the queries REST and sessions make;
+- :class:`StateWriter`: reads what a batch's projection needs, writes its state changes
+  idempotently, and tracks how far it got;
+- :class:`InboxWriter`: appends events to users' inboxes at dense positions, deduplicated;
+- :class:`ProjectionStore`: a reader that also applies whole batches of the log with their
+  offset (the embedded runner and ``tidings replay`` drive it).
+
+Every writer runs the same pure core, :func:`projections.batch.project_batch`. Adapters:
+``store_sqlite.py`` (embedded), ``store_cassandra.py`` and ``inbox_cassandra.py``
+(distributed). The contract suites in ``tests/contract/`` run against every adapter.
 """
 
 from __future__ import annotations
@@ -9,18 +17,25 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from projections.changes import Change, Delivery, InboxEntry
 from projections.projector import ProjectionView
 from proto.codec import Envelope
 
+if TYPE_CHECKING:
+    from projections.batch import Prefetch
+
 __all__ = [
+    "InboxWriter",
     "MemberRow",
     "MessageRow",
     "PresenceRow",
+    "ProjectionReader",
     "ProjectionStore",
     "Projector",
     "RoomRow",
+    "StateWriter",
     "StoreUnavailable",
 ]
 
@@ -72,31 +87,15 @@ class PresenceRow:
     devices: dict[str, int]
 
 
-class ProjectionStore(ABC):
-    """Read models of the log, written only through :meth:`apply`.
+class ProjectionReader(ABC):
+    """Queries over the read models.
 
-    Contract:
-    - :meth:`apply` runs ``project`` for each event in order and applies its changes and the
-      offset of the last event atomically: after a crash either all of a batch is visible
-      or none of it. Events at or below :meth:`tracked_offset` are skipped, so replaying a
-      batch changes nothing and returns no deliveries.
-    - Inbox positions are dense per user, starting at 1, and never reused within an epoch.
-    - :attr:`epoch` identifies this store's history; a rebuilt store has a new one.
-    - Queries never raise for unknown ids: they return empty results or None.
-    - Any backend outage surfaces as :class:`StoreUnavailable`.
+    Contract: queries never raise for unknown ids: they return empty results or None; any
+    backend outage surfaces as :class:`StoreUnavailable`. :attr:`epoch` identifies the
+    store's inbox history; a rebuilt store has a new one.
     """
 
     epoch: str
-
-    @abstractmethod
-    async def apply(
-        self, events: Sequence[tuple[int, Envelope]], project: Projector
-    ) -> list[Delivery]:
-        """Projects ``(offset, envelope)`` pairs; returns what to deliver live."""
-
-    @abstractmethod
-    async def tracked_offset(self) -> int:
-        """The log offset of the last applied event (0 before the first)."""
 
     @abstractmethod
     async def rooms_of(self, user_id: str) -> list[RoomRow]:
@@ -143,3 +142,73 @@ class ProjectionStore(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+
+class StateWriter(ABC):
+    """Writes the state read models (everything but inboxes) from projected batches.
+
+    Contract: :meth:`write_state` is idempotent and order-insensitive within a batch (each
+    write is stamped with its event's stream position; the highest wins), so a batch
+    replayed after a crash changes nothing. :meth:`tracked` returns what :meth:`track`
+    recorded last for (name, partition), -1 if nothing.
+    """
+
+    @abstractmethod
+    async def prefetch(self, events: Sequence[Envelope]) -> Prefetch:
+        """What :func:`projections.batch.project_batch` needs to know about these events
+        (see :func:`projections.batch.reads_of`), as stored now."""
+
+    @abstractmethod
+    async def write_state(self, changes: Sequence[tuple[Envelope, Change]]) -> None: ...
+
+    @abstractmethod
+    async def track(self, name: str, partition: int, offset: int) -> None: ...
+
+    @abstractmethod
+    async def tracked(self, name: str, partition: int) -> int: ...
+
+
+class InboxWriter(ABC):
+    """Appends events to users' inboxes.
+
+    Contract: the caller is the single writer of these users' inboxes and hands each source
+    stream's events in stream order. Each (user, event) lands once, at the user's next
+    dense position; :meth:`append` returns the entries written, and for an event that is
+    the latest one appended from its stream already, its existing entry (its live delivery
+    may have been cut by a crash); older repeats return nothing. On an error nothing is
+    known about what was written: the caller retries the same appends, which then land
+    where they would have.
+    """
+
+    @abstractmethod
+    async def append(self, appends: Sequence[tuple[str, Envelope]]) -> list[InboxEntry]: ...
+
+    def forget(self) -> None:
+        """Drops what the writer remembers of inbox heads (its users may have moved to
+        another writer and back)."""
+        return None
+
+
+class ProjectionStore(ProjectionReader):
+    """Read models of the log, written only through :meth:`apply`.
+
+    Contract:
+    - :meth:`apply` runs ``project`` for each event in order and applies its changes and the
+      offset of the last event atomically: after a crash either all of a batch is visible
+      or none of it. Events at or below :meth:`tracked_offset` are skipped, so replaying a
+      batch changes nothing and returns no deliveries.
+    - Inbox positions are dense per user, starting at 1, and never reused within an epoch.
+    - :attr:`epoch` identifies this store's history; a rebuilt store has a new one.
+    - Queries never raise for unknown ids: they return empty results or None.
+    - Any backend outage surfaces as :class:`StoreUnavailable`.
+    """
+
+    @abstractmethod
+    async def apply(
+        self, events: Sequence[tuple[int, Envelope]], project: Projector
+    ) -> list[Delivery]:
+        """Projects ``(offset, envelope)`` pairs; returns what to deliver live."""
+
+    @abstractmethod
+    async def tracked_offset(self) -> int:
+        """The log offset of the last applied event (0 before the first)."""

@@ -1,31 +1,23 @@
-"""Cassandra projection store (distributed mode), on cassandra-driver.
+"""Cassandra projection store (distributed mode): the reader and the state writer.
 
-Driver calls are bridged to asyncio without blocking the loop (``execute_async`` callbacks
-resolve asyncio futures). Statements are prepared once. Writes are idempotent: each carries
-``USING TIMESTAMP <stream position>`` (last write wins by position, so a replayed older event
-never overwrites newer state), and inbox appends are deduplicated by the source stream
-position they carry (one writer per user: the inbox topic is keyed by user).
+Writes are idempotent: each carries ``USING TIMESTAMP <stream position>`` (last write wins
+by position, so a replayed older event never overwrites newer state, and the writes of one
+batch may run in any order, concurrently). Inbox appends are ``inbox_cassandra.py``'s; the
+driver bridge is ``cassandra_session.py``'s. :meth:`CassandraProjectionStore.apply` (tests,
+``tidings replay``) runs a batch through the same pure core as the live pipeline.
 """
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from cassandra import DriverException
-from cassandra.cluster import Cluster, NoHostAvailable, Session
-from cassandra.policies import (
-    DCAwareRoundRobinPolicy,
-    ExponentialReconnectionPolicy,
-    TokenAwarePolicy,
-)
-from cassandra.query import PreparedStatement
-
 from domain.values import AckKind, PresenceStatus
 from projections import changes as ch
-from projections.migrations_cassandra import BUCKET_SIZE, schema_statements
+from projections.batch import Prefetch, project_batch, reads_of
+from projections.cassandra_session import CassandraSession, gather_bounded, migrate
+from projections.inbox_cassandra import CassandraInbox
+from projections.inbox_cassandra import bucket as _bucket
 from projections.store import (
     MemberRow,
     MessageRow,
@@ -33,11 +25,11 @@ from projections.store import (
     ProjectionStore,
     Projector,
     RoomRow,
-    StoreUnavailable,
+    StateWriter,
 )
-from proto.codec import Envelope, envelope_from_bytes, payload_kind
+from proto.codec import Envelope, envelope_from_bytes
 
-__all__ = ["CassandraProjectionStore", "PrefetchedView", "migrate"]
+__all__ = ["CassandraProjectionStore", "migrate"]
 
 _ONLINE = (PresenceStatus.ONLINE, PresenceStatus.AWAY)
 APPLY_TRACKING = "apply"
@@ -46,303 +38,227 @@ UNREAD_SCAN_LIMIT = 1000
 """Unread counts are exact up to this many messages, and this number beyond."""
 
 
-def _bucket(position: int) -> int:
-    return max(position, 0) // BUCKET_SIZE
+Write = tuple[str, tuple[Any, ...], int]
+"""A stamped write: (CQL with ``USING TIMESTAMP ?``, its other parameters, the stamp)."""
 
 
-REQUEST_TIMEOUT = 5.0
-"""Seconds before a statement fails with StoreUnavailable (REST answers 503, projectors retry)."""
-HEARTBEAT_SECONDS = 5
-"""An idle connection is probed this often and dropped when the probe gets no answer in as
-long: a peer that vanished without a FIN (blackholed, frozen) is noticed within ~10 s."""
-
-
-def _cluster(hosts: Sequence[str], port: int) -> Cluster:
-    return Cluster(
-        list(hosts),
-        port=port,
-        protocol_version=5,
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
-        # Back within seconds after an outage (the driver's default waits up to 10 minutes).
-        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=4.0),
-        idle_heartbeat_interval=HEARTBEAT_SECONDS,
-        idle_heartbeat_timeout=HEARTBEAT_SECONDS,
-        prepare_on_all_hosts=True,
-        reprepare_on_up=True,
-        connect_timeout=5,
-    )
-
-
-def migrate(hosts: Sequence[str], port: int, keyspace: str, replication_factor: int = 1) -> str:
-    """Creates the keyspace and tables (idempotent) and the inbox epoch; returns the epoch."""
-    cluster = _cluster(hosts, port)
-    try:
-        session = cluster.connect()
-        for statement in schema_statements(keyspace, replication_factor):
-            session.execute(statement, timeout=60)
-        session.execute(
-            f"INSERT INTO {keyspace}.meta (key, value) VALUES ('epoch', %s) IF NOT EXISTS",
-            (uuid.uuid4().hex[:12],),
-        )
-        row = session.execute(f"SELECT value FROM {keyspace}.meta WHERE key='epoch'").one()
-        return str(row.value)
-    finally:
-        cluster.shutdown()
-
-
-class PrefetchedView:
-    """The projector's reads, loaded before it runs (Cassandra reads are asynchronous)."""
-
-    def __init__(
-        self,
-        members: dict[str, frozenset[str]],
-        contacts: dict[str, frozenset[str]],
-        online: dict[str, frozenset[str]],
-    ) -> None:
-        self._members, self._contacts, self._online = members, contacts, online
-
-    def members(self, room_id: str) -> frozenset[str]:
-        return self._members.get(room_id, frozenset())
-
-    def contacts(self, user_id: str) -> frozenset[str]:
-        return self._contacts.get(user_id, frozenset())
-
-    def online_devices(self, user_id: str) -> frozenset[str]:
-        return self._online.get(user_id, frozenset())
-
-
-class CassandraProjectionStore(ProjectionStore):
-    def __init__(self, cluster: Cluster, session: Session, keyspace: str, epoch: str) -> None:
-        self._cluster = cluster
-        self._session = session
-        self.keyspace = keyspace
-        self.epoch = epoch
-        self._prepared: dict[str, PreparedStatement] = {}
+class CassandraProjectionStore(ProjectionStore, StateWriter):
+    def __init__(self, session: CassandraSession) -> None:
+        self._db = session
+        self.keyspace = session.keyspace
+        self.epoch = session.epoch
+        self.inbox_writer = CassandraInbox(session)
 
     @classmethod
     async def connect(
         cls, hosts: Sequence[str], port: int, keyspace: str
     ) -> CassandraProjectionStore:
         """Connects to a migrated keyspace (``tidings migrate`` creates it)."""
-        cluster = _cluster(hosts, port)
-        try:
-            session = await asyncio.to_thread(cluster.connect, keyspace)
-            row = await asyncio.to_thread(
-                lambda: session.execute("SELECT value FROM meta WHERE key='epoch'").one()
-            )
-        except (NoHostAvailable, DriverException) as exc:
-            cluster.shutdown()
-            raise StoreUnavailable(f"cassandra: {exc}") from exc
-        if row is None:
-            cluster.shutdown()
-            raise StoreUnavailable(f"keyspace {keyspace} is not migrated: run tidings migrate")
-        session.default_timeout = REQUEST_TIMEOUT  # also bounds the driver's own requests
-        return cls(cluster, session, keyspace, str(row.value))
-
-    # ------------------------------------------------------------------ driver bridge
-
-    async def _statement(self, cql: str) -> PreparedStatement:
-        """The prepared statement for ``cql``. The driver prepares synchronously, so the first
-        use of a shape runs in a thread: a slow or unreachable node must never freeze the
-        event loop (every connection of the gateway would stall with it)."""
-        statement = self._prepared.get(cql)
-        if statement is None:
-            statement = await asyncio.to_thread(self._session.prepare, cql)
-            self._prepared[cql] = statement
-        return statement
-
-    async def _write(self, cql: str, params: Sequence[Any], timestamp: int) -> list[Any]:
-        """A write stamped ``USING TIMESTAMP ?`` (a bind marker: one prepared statement per
-        shape, not per value). INSERTs take the stamp last, UPDATE and DELETE first."""
-        if cql.lstrip().upper().startswith("INSERT"):
-            return await self._run(cql, (*params, timestamp))
-        return await self._run(cql, (timestamp, *params))
+        return cls(await CassandraSession.connect(hosts, port, keyspace))
 
     async def execute(self, cql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Runs a prepared statement on this store's connection (for adapters that keep
         their own tables in the keyspace); returns the rows of its first page."""
-        return await self._run(cql, params)
+        return await self._db.run(cql, params)
 
     async def _run(self, cql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """Executes a prepared statement; returns the rows of its first page."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
+        return await self._db.run(cql, params)
 
-        def resolve(rows: Any) -> None:
-            if not future.done():
-                future.set_result(list(rows or []))
+    # ------------------------------------------------------------------ state writer
 
-        def reject(exc: BaseException) -> None:
-            if not future.done():
-                future.set_exception(exc)
-
-        try:
-            statement = await self._statement(cql)
-            response = self._session.execute_async(
-                statement, tuple(params), timeout=REQUEST_TIMEOUT
-            )
-        except (NoHostAvailable, DriverException) as exc:
-            raise StoreUnavailable(f"cassandra: {exc}") from exc
-        response.add_callbacks(
-            lambda rows: loop.call_soon_threadsafe(resolve, rows),
-            lambda exc: loop.call_soon_threadsafe(reject, exc),
+    async def prefetch(self, events: Sequence[Envelope]) -> Prefetch:
+        rooms, users = reads_of(events)
+        out = Prefetch()
+        memberships = await gather_bounded(
+            self._run("SELECT room_id FROM rooms_by_user WHERE user_id=?", (u,)) for u in users
         )
-        try:
-            return await future
-        except (NoHostAvailable, DriverException) as exc:
-            raise StoreUnavailable(f"cassandra: {exc}") from exc
+        for user_id, rows in zip(users, memberships, strict=True):
+            out.rooms_of[user_id] = {r.room_id for r in rows}
+            rooms.update(out.rooms_of[user_id])
+        devices = await gather_bounded(
+            self._run("SELECT device_id, status FROM presence WHERE user_id=?", (u,)) for u in users
+        )
+        for user_id, rows in zip(users, devices, strict=True):
+            out.online[user_id] = {r.device_id for r in rows if r.status in _ONLINE}
+        room_ids = sorted(rooms)
+        members = await gather_bounded(
+            self._run("SELECT user_id FROM room_members WHERE room_id=?", (r,)) for r in room_ids
+        )
+        for room_id, rows in zip(room_ids, members, strict=True):
+            out.members[room_id] = {r.user_id for r in rows}
+        return out
 
-    # ------------------------------------------------------------------ projection writes
-
-    async def view_for(self, envelope: Envelope) -> PrefetchedView:
-        """Loads what :func:`projections.projector.project` will read for this event."""
-        kind = payload_kind(envelope)
-        if kind == "presence_changed":
-            user = envelope.presence_changed.user_id
-            contacts: set[str] = set()
-            for room in await self._run(
-                "SELECT room_id FROM rooms_by_user WHERE user_id=?", (user,)
-            ):
-                contacts.update(await self._member_ids(room.room_id))
-            contacts.discard(user)
-            online = await self._run(
-                "SELECT device_id, status FROM presence WHERE user_id=?", (user,)
-            )
-            devices = frozenset(r.device_id for r in online if r.status in _ONLINE)
-            return PrefetchedView({}, {user: frozenset(contacts)}, {user: devices})
-        room_id = getattr(envelope, kind).room_id
-        return PrefetchedView({room_id: await self._member_ids(room_id)}, {}, {})
-
-    async def _member_ids(self, room_id: str) -> frozenset[str]:
-        rows = await self._run("SELECT user_id FROM room_members WHERE room_id=?", (room_id,))
-        return frozenset(r.user_id for r in rows)
-
-    async def apply_changes(self, envelope: Envelope, changes: Sequence[ch.Change]) -> None:
-        """Applies the state changes of one event (not inbox or live ones), idempotently.
-
-        They run concurrently: every write is stamped with the event's position, so their
-        order does not matter."""
-        ts = envelope.position
-        await asyncio.gather(*(self._apply_change(change, ts) for change in changes))
-
-    async def _apply_change(self, change: ch.Change, ts: int) -> None:
-        match change:
-            case ch.UpsertRoom(room_id, kind, name, public):
-                if kind:
-                    await self._write(
-                        "UPDATE rooms USING TIMESTAMP ? SET kind=? WHERE room_id=?",
-                        (kind, room_id),
-                        ts,
-                    )
-                await self._write(
-                    "UPDATE rooms USING TIMESTAMP ? SET name=?, public=? WHERE room_id=?",
-                    (name, public, room_id),
-                    ts,
-                )
-            case ch.AdvanceRoom(room_id, position, at):
-                await self._write(
+    async def write_state(self, changes: Sequence[tuple[Envelope, ch.Change]]) -> None:
+        """Writes every change of a batch concurrently (bounded); a room's head and activity
+        are written once, for its latest event."""
+        writes: list[Write] = []
+        heads: dict[str, tuple[int, str, int]] = {}
+        posted: dict[tuple[str, str], int] = {}  # messages of this batch, for its edits
+        for envelope, change in changes:
+            if isinstance(change, ch.AdvanceRoom):
+                known = heads.get(change.room_id)
+                if known is None or change.position > known[0]:
+                    heads[change.room_id] = (change.position, change.at, envelope.position)
+                continue
+            if isinstance(change, ch.StoreMessage):
+                posted[(change.room_id, change.message_id)] = change.position
+            writes.extend(await self._writes_of(change, envelope.position, posted))
+        for room_id, (position, at, stamp) in heads.items():
+            writes.append(
+                (
                     "UPDATE rooms USING TIMESTAMP ? SET head=?, last_activity=? WHERE room_id=?",
                     (position, at, room_id),
-                    ts,
+                    stamp,
                 )
+            )
+        await gather_bounded(self._write(*write) for write in writes)
+
+    async def _write(self, cql: str, params: tuple[Any, ...], timestamp: int) -> None:
+        """A write stamped ``USING TIMESTAMP ?`` (a bind marker: one prepared statement per
+        shape, not per value). INSERTs take the stamp last, UPDATE and DELETE first."""
+        if cql.lstrip().upper().startswith("INSERT"):
+            await self._run(cql, (*params, timestamp))
+        else:
+            await self._run(cql, (timestamp, *params))
+
+    async def _writes_of(
+        self, change: ch.Change, ts: int, posted: dict[tuple[str, str], int]
+    ) -> list[Write]:
+        match change:
+            case ch.UpsertRoom(room_id, kind, name, public):
+                writes: list[Write] = [
+                    (
+                        "UPDATE rooms USING TIMESTAMP ? SET name=?, public=? WHERE room_id=?",
+                        (name, public, room_id),
+                        ts,
+                    )
+                ]
+                if kind:
+                    writes.append(
+                        (
+                            "UPDATE rooms USING TIMESTAMP ? SET kind=? WHERE room_id=?",
+                            (kind, room_id),
+                            ts,
+                        )
+                    )
+                return writes
             case ch.AddMember(room_id, user_id, role, position):
-                await self._write(
-                    "INSERT INTO room_members (room_id, user_id, role, joined_at) "
-                    "VALUES (?,?,?,?) USING TIMESTAMP ?",
-                    (room_id, user_id, role, position),
-                    ts,
-                )
-                await self._write(
-                    "INSERT INTO rooms_by_user (user_id, room_id, role) VALUES (?,?,?) "
-                    "USING TIMESTAMP ?",
-                    (user_id, room_id, role),
-                    ts,
-                )
+                return [
+                    (
+                        "INSERT INTO room_members (room_id, user_id, role, joined_at) "
+                        "VALUES (?,?,?,?) USING TIMESTAMP ?",
+                        (room_id, user_id, role, position),
+                        ts,
+                    ),
+                    (
+                        "INSERT INTO rooms_by_user (user_id, room_id, role) VALUES (?,?,?) "
+                        "USING TIMESTAMP ?",
+                        (user_id, room_id, role),
+                        ts,
+                    ),
+                ]
             case ch.RemoveMember(room_id, user_id):
-                await self._write(
-                    "DELETE FROM room_members USING TIMESTAMP ? WHERE room_id=? AND user_id=?",
-                    (room_id, user_id),
-                    ts,
-                )
-                await self._write(
-                    "DELETE FROM rooms_by_user USING TIMESTAMP ? WHERE user_id=? AND room_id=?",
-                    (user_id, room_id),
-                    ts,
-                )
+                return [
+                    (
+                        "DELETE FROM room_members USING TIMESTAMP ? WHERE room_id=? AND user_id=?",
+                        (room_id, user_id),
+                        ts,
+                    ),
+                    (
+                        "DELETE FROM rooms_by_user USING TIMESTAMP ? WHERE user_id=? AND room_id=?",
+                        (user_id, room_id),
+                        ts,
+                    ),
+                ]
             case ch.SetRole(room_id, user_id, role):
-                await self._write(
-                    "UPDATE room_members USING TIMESTAMP ? SET role=? "
-                    "WHERE room_id=? AND user_id=?",
-                    (role, room_id, user_id),
-                    ts,
-                )
-                await self._write(
-                    "UPDATE rooms_by_user USING TIMESTAMP ? SET role=? "
-                    "WHERE user_id=? AND room_id=?",
-                    (role, user_id, room_id),
-                    ts,
-                )
+                return [
+                    (
+                        "UPDATE room_members USING TIMESTAMP ? SET role=? "
+                        "WHERE room_id=? AND user_id=?",
+                        (role, room_id, user_id),
+                        ts,
+                    ),
+                    (
+                        "UPDATE rooms_by_user USING TIMESTAMP ? SET role=? "
+                        "WHERE user_id=? AND room_id=?",
+                        (role, user_id, room_id),
+                        ts,
+                    ),
+                ]
             case ch.StoreMessage():
                 m = change
-                await self._write(
-                    "INSERT INTO messages (room_id, bucket, position, message_id, author_id, "
-                    "client_msg_id, text, posted_at, trace_id, edited, deleted) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,false,false) USING TIMESTAMP ?",
+                return [
                     (
-                        m.room_id,
-                        _bucket(m.position),
-                        m.position,
-                        m.message_id,
-                        m.author_id,
-                        m.client_msg_id,
-                        m.text,
-                        m.posted_at,
-                        m.trace_id,
+                        "INSERT INTO messages (room_id, bucket, position, message_id, author_id, "
+                        "client_msg_id, text, posted_at, trace_id, edited, deleted) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,false,false) USING TIMESTAMP ?",
+                        (
+                            m.room_id,
+                            _bucket(m.position),
+                            m.position,
+                            m.message_id,
+                            m.author_id,
+                            m.client_msg_id,
+                            m.text,
+                            m.posted_at,
+                            m.trace_id,
+                        ),
+                        ts,
                     ),
-                    ts,
-                )
-                await self._write(
-                    "INSERT INTO message_positions (room_id, message_id, position) "
-                    "VALUES (?,?,?) USING TIMESTAMP ?",
-                    (m.room_id, m.message_id, m.position),
-                    ts,
-                )
+                    (
+                        "INSERT INTO message_positions (room_id, message_id, position) "
+                        "VALUES (?,?,?) USING TIMESTAMP ?",
+                        (m.room_id, m.message_id, m.position),
+                        ts,
+                    ),
+                ]
             case ch.EditMessage(room_id, message_id, text):
-                stored_at = await self._message_position(room_id, message_id)
-                if stored_at is not None:
-                    await self._write(
+                at = posted.get((room_id, message_id))
+                at = at if at is not None else await self._message_position(room_id, message_id)
+                if at is None:
+                    return []
+                return [
+                    (
                         "UPDATE messages USING TIMESTAMP ? SET text=?, edited=true "
                         "WHERE room_id=? AND bucket=? AND position=?",
-                        (text, room_id, _bucket(stored_at), stored_at),
+                        (text, room_id, _bucket(at), at),
                         ts,
                     )
+                ]
             case ch.DeleteMessage(room_id, message_id):
-                stored_at = await self._message_position(room_id, message_id)
-                if stored_at is not None:
-                    await self._write(
+                at = posted.get((room_id, message_id))
+                at = at if at is not None else await self._message_position(room_id, message_id)
+                if at is None:
+                    return []
+                return [
+                    (
                         "UPDATE messages USING TIMESTAMP ? SET text='', deleted=true "
                         "WHERE room_id=? AND bucket=? AND position=?",
-                        (room_id, _bucket(stored_at), stored_at),
+                        (room_id, _bucket(at), at),
                         ts,
                     )
+                ]
             case ch.RaiseReadState(user_id, room_id, kind, up_to):
                 # Stamped with up_to itself: the highest acknowledged position wins.
                 column = "read_up_to" if kind == AckKind.READ else "delivered_up_to"
-                await self._write(
-                    f"UPDATE read_states USING TIMESTAMP ? SET {column}=? "
-                    "WHERE user_id=? AND room_id=?",
-                    (up_to, user_id, room_id),
-                    up_to,
-                )
+                return [
+                    (
+                        f"UPDATE read_states USING TIMESTAMP ? SET {column}=? "
+                        "WHERE user_id=? AND room_id=?",
+                        (up_to, user_id, room_id),
+                        up_to,
+                    )
+                ]
             case ch.SetPresence(user_id, device_id, status, at):
-                await self._write(
-                    "INSERT INTO presence (user_id, device_id, status, updated_at) "
-                    "VALUES (?,?,?,?) USING TIMESTAMP ?",
-                    (user_id, device_id, status, at),
-                    ts,
-                )
-            case ch.AppendInbox() | ch.NotifyLive():
-                pass  # routed through Kafka by the caller
+                return [
+                    (
+                        "INSERT INTO presence (user_id, device_id, status, updated_at) "
+                        "VALUES (?,?,?,?) USING TIMESTAMP ?",
+                        (user_id, device_id, status, at),
+                        ts,
+                    )
+                ]
+        return []
 
     async def _message_position(self, room_id: str, message_id: str) -> int | None:
         rows = await self._run(
@@ -350,45 +266,6 @@ class CassandraProjectionStore(ProjectionStore):
             (room_id, message_id),
         )
         return int(rows[0].position) if rows else None
-
-    async def append_inbox(self, user_id: str, envelope: Envelope) -> ch.InboxEntry | None:
-        """Appends at the user's next position, unless this stream position is there already.
-
-        Callers must be the single writer of this user's inbox (the inbox topic is keyed by
-        user), and must hand each source stream's events in order, which they are. The row is
-        written first; the head and the stream's mark then move together in one
-        single-partition batch, so a crash at any point leads to the same row being rewritten
-        at the same position, never to a duplicate or a hole.
-
-        Returns the new entry; for a replay of the stream's latest appended event, the
-        existing entry (so that its live delivery, which a crash may have cut, is repeated);
-        None for older replays.
-        """
-        rows, head = await asyncio.gather(
-            self._run(
-                "SELECT mark, at FROM inbox_state WHERE user_id=? AND stream=?",
-                (user_id, envelope.stream),
-            ),
-            self.inbox_head(user_id),
-        )
-        mark = rows[0].mark if rows else None
-        if mark is not None and envelope.position <= mark:
-            if envelope.position == mark and rows[0].at is not None:
-                return ch.InboxEntry(user_id, int(rows[0].at), envelope)
-            return None
-        position = head + 1
-        await self._run(
-            "INSERT INTO inbox (user_id, bucket, position, envelope) VALUES (?,?,?,?)",
-            (user_id, _bucket(position), position, envelope.SerializeToString()),
-        )
-        await self._run(
-            "BEGIN UNLOGGED BATCH "
-            "UPDATE inbox_state SET head=? WHERE user_id=?; "
-            "UPDATE inbox_state SET mark=?, at=? WHERE user_id=? AND stream=?; "
-            "APPLY BATCH",
-            (position, user_id, envelope.position, position, user_id, envelope.stream),
-        )
-        return ch.InboxEntry(user_id, position, envelope)
 
     async def track(self, name: str, partition: int, offset: int) -> None:
         await self._write(
@@ -398,7 +275,6 @@ class CassandraProjectionStore(ProjectionStore):
         )
 
     async def tracked(self, name: str, partition: int) -> int:
-        """The last offset recorded for (name, partition); -1 if none."""
         rows = await self._run(
             "SELECT offset FROM tracking WHERE name=? AND partition=?", (name, partition)
         )
@@ -409,25 +285,18 @@ class CassandraProjectionStore(ProjectionStore):
     async def apply(
         self, events: Sequence[tuple[int, Envelope]], project: Projector
     ) -> list[ch.Delivery]:
-        """Single-writer application of a batch (tests, replay tools); see the port contract."""
+        """Single-writer application of a batch (tests, replay tools): the live pipeline's
+        two stages in one call; see the port contract."""
         last = await self.tracked(APPLY_TRACKING, 0)
-        deliveries: list[ch.Delivery] = []
-        for offset, envelope in events:
-            if offset <= last:
-                continue
-            changes = project(envelope, await self.view_for(envelope))
-            await self.apply_changes(envelope, changes)
-            for change in changes:
-                if isinstance(change, ch.AppendInbox):
-                    # Each user's inbox is its own partition: append to all at once.
-                    entries = await asyncio.gather(
-                        *(self.append_inbox(u, envelope) for u in sorted(change.user_ids))
-                    )
-                    deliveries.extend(e for e in entries if e is not None)
-                elif isinstance(change, ch.NotifyLive):
-                    deliveries.append(ch.LiveNotice(change.user_ids, envelope, change.online))
-            await self.track(APPLY_TRACKING, 0, offset)
-            last = offset
+        fresh = [(offset, envelope) for offset, envelope in events if offset > last]
+        if not fresh:
+            return []
+        envelopes = [envelope for _, envelope in fresh]
+        batch = project_batch(envelopes, await self.prefetch(envelopes), project)
+        await self.write_state(batch.state)
+        deliveries: list[ch.Delivery] = list(await self.inbox_writer.append(batch.inbox))
+        deliveries.extend(batch.live)
+        await self.track(APPLY_TRACKING, 0, fresh[-1][0])
         return deliveries
 
     async def tracked_offset(self) -> int:
@@ -611,9 +480,7 @@ class CassandraProjectionStore(ProjectionStore):
 
     async def online_users(self) -> list[PresenceRow]:
         """Scans the presence table (fine for operations tooling, not for hot paths)."""
-        rows = await asyncio.to_thread(
-            lambda: list(self._session.execute("SELECT user_id, device_id, status FROM presence"))
-        )
+        rows = await self._db.scan("SELECT user_id, device_id, status FROM presence")
         devices: dict[str, dict[str, int]] = {}
         for r in rows:
             devices.setdefault(r.user_id, {})[r.device_id] = r.status
@@ -624,4 +491,4 @@ class CassandraProjectionStore(ProjectionStore):
         ]
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._cluster.shutdown)
+        await self._db.close()

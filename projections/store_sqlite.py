@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.values import PresenceStatus
 from projections import changes as ch
+from projections.batch import Prefetch, project_batch, reads_of
 from projections.store import (
     MemberRow,
     MessageRow,
@@ -79,65 +80,53 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class _View:
-    """The projector's reads, inside the write transaction."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def members(self, room_id: str) -> frozenset[str]:
-        rows = self._conn.execute("SELECT user_id FROM members WHERE room_id=?", (room_id,))
-        return frozenset(r[0] for r in rows)
-
-    def contacts(self, user_id: str) -> frozenset[str]:
-        rows = self._conn.execute(
-            "SELECT DISTINCT b.user_id FROM members a JOIN members b ON a.room_id=b.room_id "
-            "WHERE a.user_id=? AND b.user_id<>?",
-            (user_id, user_id),
-        )
-        return frozenset(r[0] for r in rows)
-
-    def online_devices(self, user_id: str) -> frozenset[str]:
-        rows = self._conn.execute(
+def _prefetch(conn: sqlite3.Connection, events: Sequence[Envelope]) -> Prefetch:
+    """The projector's reads for a batch (see :func:`projections.batch.reads_of`)."""
+    rooms, users = reads_of(events)
+    out = Prefetch()
+    for user_id in users:
+        rows = conn.execute("SELECT room_id FROM members WHERE user_id=?", (user_id,))
+        out.rooms_of[user_id] = {r[0] for r in rows}
+        rooms.update(out.rooms_of[user_id])
+        rows = conn.execute(
             "SELECT device_id FROM presence WHERE user_id=? AND status IN (?,?)",
             (user_id, *_ONLINE),
         )
-        return frozenset(r[0] for r in rows)
+        out.online[user_id] = {r[0] for r in rows}
+    for room_id in rooms:
+        rows = conn.execute("SELECT user_id FROM members WHERE room_id=?", (room_id,))
+        out.members[room_id] = {r[0] for r in rows}
+    return out
 
 
 class _InboxAppender:
-    """Appends inbox entries of one batch: each user's head is read once, and the rows and
-    heads are written together at the end (inside the batch's transaction)."""
+    """Appends a batch's inbox entries inside its transaction: each user's head is read
+    once, rows and heads are written with one statement each."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._heads: dict[str, int] = {}
-        self._rows: list[tuple[str, int, bytes]] = []
 
-    def append(self, user_ids: frozenset[str], envelope: Envelope) -> list[ch.Delivery]:
-        data = envelope.SerializeToString()
-        out: list[ch.Delivery] = []
-        for user_id in sorted(user_ids):
-            position = self._head(user_id) + 1
-            self._heads[user_id] = position
-            self._rows.append((user_id, position, data))
+    def append(self, appends: Sequence[tuple[str, Envelope]]) -> list[ch.InboxEntry]:
+        heads: dict[str, int] = {}
+        rows: list[tuple[str, int, bytes]] = []
+        out: list[ch.InboxEntry] = []
+        encoded: dict[int, bytes] = {}
+        for user_id, envelope in appends:
+            head = heads.get(user_id)
+            if head is None:
+                row = self._conn.execute(
+                    "SELECT head FROM inbox_heads WHERE user_id=?", (user_id,)
+                ).fetchone()
+                head = row[0] if row else 0
+            heads[user_id] = position = head + 1
+            data = encoded.get(id(envelope))
+            if data is None:
+                data = encoded[id(envelope)] = envelope.SerializeToString()
+            rows.append((user_id, position, data))
             out.append(ch.InboxEntry(user_id, position, envelope))
+        self._conn.executemany("INSERT INTO inbox VALUES (?,?,?)", rows)
+        self._conn.executemany("INSERT OR REPLACE INTO inbox_heads VALUES (?,?)", heads.items())
         return out
-
-    def _head(self, user_id: str) -> int:
-        head = self._heads.get(user_id)
-        if head is None:
-            row = self._conn.execute(
-                "SELECT head FROM inbox_heads WHERE user_id=?", (user_id,)
-            ).fetchone()
-            head = self._heads[user_id] = row[0] if row else 0
-        return head
-
-    def flush(self) -> None:
-        self._conn.executemany("INSERT INTO inbox VALUES (?,?,?)", self._rows)
-        self._conn.executemany(
-            "INSERT OR REPLACE INTO inbox_heads VALUES (?,?)", list(self._heads.items())
-        )
 
 
 class SqliteProjectionStore(ProjectionStore):
@@ -191,24 +180,19 @@ class SqliteProjectionStore(ProjectionStore):
     def _apply(
         self, events: Sequence[tuple[int, Envelope]], project: Projector
     ) -> list[ch.Delivery]:
-        deliveries: list[ch.Delivery] = []
         with self._transaction() as c:
             tracked = self._tracked(c)
-            view = _View(c)
+            fresh = [(offset, envelope) for offset, envelope in events if offset > tracked]
+            if not fresh:
+                return []
+            envelopes = [envelope for _, envelope in fresh]
+            batch = project_batch(envelopes, _prefetch(c, envelopes), project)
+            for _, change in batch.state:
+                self._apply_change(c, change)
             inbox = _InboxAppender(c)
-            last = tracked
-            for offset, envelope in events:
-                if offset <= last:
-                    continue
-                for change in project(envelope, view):
-                    if isinstance(change, ch.AppendInbox):
-                        deliveries.extend(inbox.append(change.user_ids, change.envelope))
-                    else:
-                        deliveries.extend(self._apply_change(c, change))
-                last = offset
-            inbox.flush()
-            if last != tracked:
-                c.execute("INSERT OR REPLACE INTO meta VALUES ('offset', ?)", (str(last),))
+            deliveries: list[ch.Delivery] = list(inbox.append(batch.inbox))
+            deliveries.extend(batch.live)
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('offset', ?)", (str(fresh[-1][0]),))
         return deliveries
 
     @staticmethod
@@ -216,7 +200,7 @@ class SqliteProjectionStore(ProjectionStore):
         row = c.execute("SELECT value FROM meta WHERE key='offset'").fetchone()
         return int(row[0]) if row else 0
 
-    def _apply_change(self, c: sqlite3.Connection, change: ch.Change) -> list[ch.Delivery]:
+    def _apply_change(self, c: sqlite3.Connection, change: ch.Change) -> None:
         match change:
             case ch.UpsertRoom(room_id, kind, name, public):
                 c.execute(
@@ -280,9 +264,8 @@ class SqliteProjectionStore(ProjectionStore):
                     "INSERT OR REPLACE INTO presence VALUES (?,?,?,?)",
                     (user_id, device_id, status, at),
                 )
-            case ch.NotifyLive(user_ids, envelope, online):
-                return [ch.LiveNotice(user_ids, envelope, online)]
-        return []
+            case _:
+                pass
 
     # ------------------------------------------------------------------ reads
 

@@ -1,40 +1,46 @@
-"""The distributed projection pipeline, independent of the stream framework that hosts it.
+"""The distributed projection pipeline, in batches, over the projection ports.
 
-Stage 1 (``on_event``, events topic): project the event, write the state changes to the
-store, fan room events out to members' inboxes as InboxRecords (keyed by user), publish
-presence notices, and record the partition offset (for read-your-writes).
-Stage 2 (``on_inbox``, inbox topic): append to the user's inbox at the next dense position
-(deduplicated by the record's offset) and publish the inbox event for live delivery.
+Stage 1 (:meth:`ProjectionPipeline.on_events`, events topic): read what the batch needs
+(one prefetch), project it with the pure core (:func:`projections.batch.project_batch`),
+write its state changes (concurrently: each write is stamped with its event's position),
+publish an InboxRecord per (member, room event), keyed by user, and the presence notices,
+then record each partition's last offset (for read-your-writes).
+Stage 2 (:meth:`ProjectionPipeline.on_inbox`, inbox topic): append the batch's records to
+the users' inboxes (the inbox writer deduplicates by source stream position) and publish
+each new entry for live delivery.
 
+Kafka sends are pipelined: a batch enqueues all of its records, then awaits their acks.
 Both stages are idempotent, so at-least-once delivery from the host is enough. A store or
-Kafka failure is retried until it succeeds: the host never moves past an unwritten event.
+Kafka failure retries the whole batch until it succeeds: the host never moves past an
+unwritten record.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
 from projections import changes as ch
+from projections.batch import project_batch
 from projections.projector import project
-from projections.store import StoreUnavailable
-from projections.store_cassandra import CassandraProjectionStore
-from proto.codec import CodecError, envelope_from_bytes
+from projections.store import InboxWriter, StateWriter, StoreUnavailable
+from proto.codec import CodecError, Envelope, envelope_from_bytes
 from proto.tidings.v1 import client_pb2 as cp
 from proto.tidings.v1 import internal_pb2 as ip
 from streams.log import LogUnavailable
 
-__all__ = ["ProjectionPipeline", "Send"]
+__all__ = ["TRACKING_NAME", "ProjectionPipeline", "Record", "Send"]
 
 log = structlog.get_logger(__name__)
 
-Send = Callable[[str, str, bytes], Awaitable[None]]
-"""send(topic, key, value): resolves once the record is acknowledged by Kafka."""
+Send = Callable[[str, str, bytes], Awaitable[Awaitable[object]]]
+"""send(topic, key, value): enqueues the record; the awaitable it returns resolves once
+Kafka acknowledged it. Failures raise LogUnavailable."""
 
-T = TypeVar("T")
+Record = tuple[int, int, bytes]
+"""(partition, offset, value) of one consumed record."""
 
 TRACKING_NAME = "events"
 
@@ -42,77 +48,114 @@ TRACKING_NAME = "events"
 class ProjectionPipeline:
     def __init__(
         self,
-        store: CassandraProjectionStore,
+        state: StateWriter,
+        inbox: InboxWriter,
+        epoch: str,
         send: Send,
         inbox_topic: str,
         live_topic: str,
         *,
         retry_delay: float = 0.5,
     ) -> None:
-        self.store = store
+        self.state = state
+        self.inbox = inbox
+        self._epoch = epoch
         self._send = send
         self._inbox_topic = inbox_topic
         self._live_topic = live_topic
         self._retry_delay = retry_delay
 
-    async def on_event(self, partition: int, offset: int, data: bytes) -> None:
-        try:
-            envelope = envelope_from_bytes(data)
-        except CodecError as exc:
-            log.error("event_skipped_malformed", partition=partition, offset=offset, error=str(exc))
-            return
+    def forget(self) -> None:
+        """Partitions moved: what the inbox writer remembers may be another's now."""
+        self.inbox.forget()
+
+    # ------------------------------------------------------------------ stage 1
+
+    async def on_events(self, records: Sequence[Record]) -> None:
+        envelopes: list[Envelope] = []
+        last: dict[int, int] = {}
+        for partition, offset, data in records:
+            last[partition] = max(offset, last.get(partition, -1))
+            try:
+                envelopes.append(envelope_from_bytes(data))
+            except CodecError as exc:
+                log.error(
+                    "event_skipped_malformed", partition=partition, offset=offset, error=str(exc)
+                )
 
         async def stage() -> None:
-            changes = project(envelope, await self.store.view_for(envelope))
-            await self.store.apply_changes(envelope, changes)
-            sends = []
-            for change in changes:
-                if isinstance(change, ch.AppendInbox):
-                    # One record per member, all in flight at once (each user's records keep
-                    # their order: they go to one partition from this single producer).
-                    for user_id in sorted(change.user_ids):
-                        record = ip.InboxRecord(user_id=user_id, event=envelope)
-                        sends.append(
-                            self._send(self._inbox_topic, user_id, record.SerializeToString())
-                        )
-                elif isinstance(change, ch.NotifyLive):
-                    p = envelope.presence_changed
-                    notice = cp.PresenceNotice(
-                        user_id=p.user_id,
-                        device_id=p.device_id,
-                        status=p.status,
-                        online=change.online,
+            if envelopes:
+                batch = project_batch(envelopes, await self.state.prefetch(envelopes), project)
+                await self.state.write_state(batch.state)
+                outgoing = [
+                    (
+                        self._inbox_topic,
+                        user_id,
+                        ip.InboxRecord(user_id=user_id, event=envelope).SerializeToString(),
                     )
-                    live = ip.LiveRecord(user_ids=sorted(change.user_ids), presence=notice)
-                    sends.append(self._send(self._live_topic, "", live.SerializeToString()))
-            await asyncio.gather(*sends)
-            await self.store.track(TRACKING_NAME, partition, offset)
+                    for user_id, envelope in batch.inbox
+                ]
+                outgoing += [(self._live_topic, "", _presence_record(n)) for n in batch.live]
+                await self._publish(outgoing)
+            for partition, offset in last.items():
+                await self.state.track(TRACKING_NAME, partition, offset)
 
-        await self._retrying(stage, "event", partition, offset)
+        await self._retrying(stage, "events", last)
 
-    async def on_inbox(self, partition: int, offset: int, data: bytes) -> None:
-        try:
-            record = ip.InboxRecord.FromString(data)
-        except Exception as exc:
-            log.error("inbox_skipped_malformed", partition=partition, offset=offset, error=str(exc))
-            return
+    # ------------------------------------------------------------------ stage 2
+
+    async def on_inbox(self, records: Sequence[Record]) -> None:
+        appends: list[tuple[str, Envelope]] = []
+        last: dict[int, int] = {}
+        for partition, offset, data in records:
+            last[partition] = max(offset, last.get(partition, -1))
+            try:
+                record = ip.InboxRecord.FromString(data)
+            except Exception as exc:
+                log.error(
+                    "inbox_skipped_malformed", partition=partition, offset=offset, error=str(exc)
+                )
+                continue
+            appends.append((record.user_id, record.event))
 
         async def stage() -> None:
-            entry = await self.store.append_inbox(record.user_id, record.event)
-            if entry is None:
+            if not appends:
                 return
-            live = ip.LiveRecord(
-                user_ids=[entry.user_id],
-                event=cp.InboxEvent(
-                    position=entry.position, epoch=self.store.epoch, event=record.event
-                ),
+            entries = await self.inbox.append(appends)
+            await self._publish(
+                [
+                    (
+                        self._live_topic,
+                        entry.user_id,
+                        ip.LiveRecord(
+                            user_ids=[entry.user_id],
+                            event=cp.InboxEvent(
+                                position=entry.position, epoch=self._epoch, event=entry.envelope
+                            ),
+                        ).SerializeToString(),
+                    )
+                    for entry in entries
+                ]
             )
-            await self._send(self._live_topic, entry.user_id, live.SerializeToString())
 
-        await self._retrying(stage, "inbox", partition, offset)
+        await self._retrying(stage, "inbox", last)
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _publish(self, records: list[tuple[str, str, bytes]]) -> None:
+        """Enqueues every record, then waits for all acknowledgements."""
+        acks: list[Awaitable[object]] = []
+        try:
+            for topic, key, value in records:
+                acks.append(await self._send(topic, key, value))
+        finally:
+            outcomes = await asyncio.gather(*acks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _retrying(
-        self, stage: Callable[[], Awaitable[None]], name: str, partition: int, offset: int
+        self, stage: Callable[[], Awaitable[None]], name: str, offsets: dict[int, int]
     ) -> None:
         attempt = 0
         while True:
@@ -124,9 +167,16 @@ class ProjectionPipeline:
                 log.warning(
                     "projection_retrying",
                     stage=name,
-                    partition=partition,
-                    offset=offset,
+                    offsets=offsets,
                     attempt=attempt,
                     error=str(exc),
                 )
                 await asyncio.sleep(min(self._retry_delay * attempt, 5.0))
+
+
+def _presence_record(notice: ch.LiveNotice) -> bytes:
+    p = notice.envelope.presence_changed
+    presence = cp.PresenceNotice(
+        user_id=p.user_id, device_id=p.device_id, status=p.status, online=notice.online
+    )
+    return ip.LiveRecord(user_ids=sorted(notice.user_ids), presence=presence).SerializeToString()
