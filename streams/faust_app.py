@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from projections.store_cassandra import CassandraProjectionStore
 from streams.command_processor_kafka import KafkaCommandProcessor
@@ -24,6 +26,27 @@ from streams.pipeline import ProjectionPipeline, Record
 from streams.topics import Topics
 
 __all__ = ["create_faust_app"]
+
+
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker holds a fetch that found nothing new (Faust's default is 1,500 ms)."""
+
+
+class _CommittedReadsThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust reads uncommitted records unless it runs exactly_once itself. The events topic
+    is written in transactions by the command processor, and the events of an aborted
+    transaction are not in the log: they must never be projected (ADR 13)."""
+
+    def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
+        consumer: AIOKafkaConsumer = super()._create_worker_consumer(transport)
+        consumer._isolation_level = "read_committed"  # read by start(), which comes later
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
+class _CommittedReadsConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _CommittedReadsThread:
+        return _CommittedReadsThread(self, loop=self.loop, beacon=self.beacon)
 
 
 BATCH_SIZE = 500
@@ -55,6 +78,8 @@ def create_faust_app(
         producer_acks=-1,
         producer_linger=0.002,
     )
+
+    app.transport.Consumer = _CommittedReadsConsumer  # type: ignore[misc]
 
     async def send(topic: str, key: str, value: bytes) -> Awaitable[object]:
         try:

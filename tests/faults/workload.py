@@ -103,7 +103,7 @@ class Workload:
 
 
 async def verify(
-    server: Server, acked: list[Acked], name: str, wait: float = 120.0
+    server: Server, acked: list[Acked], name: str, wait: float = 30.0
 ) -> dict[str, Any]:
     """Runs ``tidings verify`` (the operator's command) and returns its report; the report is
     also kept under test-artifacts/faults/ for the record. Async, so that clients running in
