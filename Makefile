@@ -44,10 +44,10 @@ test: lint infra browser
 	$(BIN)/pytest
 	cd clients/js && TIDINGS_PYTHON=$(CURDIR)/$(BIN)/python npm test
 
+# Tidings (both modes) beside Centrifugo v6.9.1 (go install) and Node socket.io 4.8 (npm),
+# one run, one table; peers are installed under ~/.cache/tidings/peers on first use.
 bench: infra
-	$(BIN)/python bench/embedded.py
-	$(BIN)/python bench/compare.py
-	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/run.py
 
 proto: install
 	PATH=$(BIN):$$PATH scripts/gen_proto.sh

@@ -55,7 +55,7 @@ async def build_log(path: Path, messages: int, members: int) -> EmbeddedLog:
     return log
 
 
-async def embedded(log: EmbeddedLog, tmp: Path) -> None:
+async def embedded(log: EmbeddedLog, tmp: Path) -> float:
     store = SqliteProjectionStore(tmp / "rebuilt.sqlite")
     started = time.perf_counter()
     result = await replay(log, store)
@@ -65,9 +65,10 @@ async def embedded(log: EmbeddedLog, tmp: Path) -> None:
         f"embedded replay: {result.applied} events in {elapsed:.1f} s = "
         f"{result.applied / elapsed:,.0f} events/s (SQLite target)"
     )
+    return result.applied / elapsed
 
 
-async def distributed(log: EmbeddedLog, limit: int) -> None:
+async def distributed(log: EmbeddedLog, limit: int) -> float:
     name = fresh_name("benchreplay")
     topics = Topics(name, 2)
     await ensure_topics(KAFKA, topics)
@@ -92,10 +93,25 @@ async def distributed(log: EmbeddedLog, limit: int) -> None:
             f"distributed replay: {result.applied} events in {elapsed:.1f} s = "
             f"{result.applied / elapsed:,.0f} events/s (Kafka -> Cassandra keyspace)"
         )
+        return result.applied / elapsed
     finally:
         await store.close()
         await asyncio.to_thread(drop_keyspace, name)
         await asyncio.to_thread(delete_topics, name)
+
+
+async def measure_replay(quick: bool = False) -> dict[str, float]:
+    """Replay events/s into each target, for bench/run.py."""
+    messages, distributed_messages = (5_000, 2_000) if quick else (10_000, 10_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = await build_log(Path(tmp) / "log.sqlite", messages, 5)
+        try:
+            return {
+                "embedded (SQLite)": await embedded(log, Path(tmp)),
+                "distributed (Kafka -> Cassandra)": await distributed(log, distributed_messages),
+            }
+        finally:
+            log.close()
 
 
 async def main() -> None:

@@ -185,7 +185,7 @@ def ping_frame() -> str:
 
 
 _ENVELOPE_JSON: dict[tuple[str, str, int, int], bytes] = {}
-_ENVELOPE_JSON_SIZE = 4096
+_ENVELOPE_JSON_SIZE = 512
 
 
 def envelope_json(envelope: pb.Envelope) -> bytes:

@@ -88,10 +88,20 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=500)
-                for tp, records in batches.items():
-                    async with self._owning:
-                        if records and tp.partition in self._partitions:
-                            await self._process(tp, records)
+                async with self._owning:
+                    # Partitions have producers (and transactions) of their own: commit
+                    # theirs side by side rather than one after the other.
+                    outcomes = await asyncio.gather(
+                        *(
+                            self._process(tp, records)
+                            for tp, records in batches.items()
+                            if records and tp.partition in self._partitions
+                        ),
+                        return_exceptions=True,
+                    )
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
         finally:
             await self._release(list(self._partitions))
             if self._fetcher is not None:

@@ -115,7 +115,8 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
     """
 
     MAX_BATCH = 1000
-    TAIL_SIZE = 20_000
+    TAIL_SIZE = 1_000
+    """Records kept for the projection runner, which reads them right after they are written."""
 
     def __init__(self, path: str | Path, storage: ThreadPoolExecutor | None = None) -> None:
         """``storage`` runs the writer's blocking work; share one single-thread executor
@@ -183,7 +184,7 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             return
         self._tail.extend(records)
         self._last_offset = records[-1].offset
-        if len(self._tail) > 2 * self.TAIL_SIZE:
+        if len(self._tail) > self.TAIL_SIZE + self.TAIL_SIZE // 4:
             self._tail_after = self._tail[-self.TAIL_SIZE - 1].offset
             del self._tail[: -self.TAIL_SIZE]
 

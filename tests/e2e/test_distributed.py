@@ -173,3 +173,44 @@ async def test_events_are_readable_without_tidings_code(stack: DistributedStack)
         check=True,
     ).stdout.decode()
     assert 'text: "decode me"' in text and f'room_id: "{room_id}"' in text
+
+
+async def test_events_of_an_aborted_transaction_are_never_projected(
+    stack: DistributedStack,
+) -> None:
+    """The command processor writes events in transactions; one that aborts (a processor
+    killed mid-batch, a wedged transaction abandoned) left records in the events topic that
+    are not part of the log. The projectors read committed records only."""
+    from aiokafka import AIOKafkaProducer
+
+    from domain.room import Room
+    from domain.values import EventMeta, room_stream
+    from proto.codec import encode_event
+    from streams.topics import Topics
+
+    alice = Rest(stack, "alice")
+    room_id = alice.create_room()
+    ghost = Room.create_group(__import__("uuid").UUID(room_id), EventMeta("alice"), "x", True)
+    ghost.post_message(EventMeta("alice"), "ghost", "never committed")
+    envelope = encode_event(ghost.collect_events()[-1], "e")  # type: ignore[arg-type]
+    envelope.position = 1000  # far ahead of the room's real stream: visible if projected
+    topics = Topics(stack.env["TIDINGS_TOPIC_PREFIX"], int(stack.env["TIDINGS_PARTITIONS"]))
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, transactional_id=f"ghost-{room_id}")
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        key = room_stream(room_id).encode()
+        await producer.send_and_wait(topics.events, envelope.SerializeToString(), key=key)
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+    real = alice.post(f"/v1/rooms/{room_id}/messages", {"text": "committed", "clientMsgId": "r"})
+    assert real.status_code == 201, real.text
+
+    def timeline() -> list[str]:
+        response = alice.get(f"/v1/rooms/{room_id}/messages", limit=50)
+        return [m["text"] for m in response.json()["messages"]]
+
+    assert await eventually(lambda: "committed" in timeline())
+    assert "never committed" not in timeline()
+    assert alice.get(f"/v1/rooms/{room_id}").json()["head"] < 1000
