@@ -14,7 +14,6 @@ import contextlib
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,9 +132,10 @@ async def _embedded(settings: Settings) -> Runtime:
     from streams.runner import ProjectionRunner
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    storage = ThreadPoolExecutor(1, thread_name_prefix="tidings-storage")
-    log = EmbeddedLog(settings.log_path, storage)
-    store = SqliteProjectionStore(settings.projections_path, storage)
+    log = EmbeddedLog(settings.log_path)
+    # Projections are written on the event loop: no thread hop, no GIL contention per batch
+    # (ADR 13); the log's writer thread is the only one that waits for the disk.
+    store = SqliteProjectionStore(settings.projections_path, inline_writes=True)
     hub = Hub(store.epoch)
     runner = ProjectionRunner(log, store, project, hub.publish)
     task = asyncio.create_task(runner.run(), name="projection-runner")
@@ -156,7 +156,6 @@ async def _embedded(settings: Settings) -> Runtime:
 
     async def close_log() -> None:
         log.close()
-        storage.shutdown(wait=True)
 
     runtime = _assemble(
         settings,

@@ -8,12 +8,11 @@ worker threads so the event loop never blocks on disk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -130,17 +129,23 @@ class _InboxAppender:
 
 
 class SqliteProjectionStore(ProjectionStore):
-    def __init__(self, path: str | Path, storage: Executor | None = None) -> None:
-        """``storage`` runs :meth:`apply` (a single-thread executor the caller may share
-        with the log; the default thread pool otherwise); queries run in the pool."""
+    def __init__(self, path: str | Path, *, inline_writes: bool = False) -> None:
+        """Queries run in worker threads. :meth:`apply` does too, unless ``inline_writes``:
+        then it runs on the caller's thread (the embedded server's event loop, which then
+        needs no thread hop and shares the GIL with no writer thread per batch), and WAL
+        checkpoints, the only writes that wait for the disk, run in a thread of their own."""
         self._path = str(path)
-        self._storage = storage
+        self._inline = inline_writes
         self._writer = _connect(self._path)
         self._writer.executescript(_SCHEMA)
         self._reader = _connect(self._path)
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self.epoch = self._load_epoch()
+        self._checkpointer: _Checkpointer | None = None
+        if inline_writes:
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = _Checkpointer(self._path)
 
     def _load_epoch(self) -> str:
         with self._transaction() as c:
@@ -151,7 +156,7 @@ class SqliteProjectionStore(ProjectionStore):
             c.execute("INSERT INTO meta VALUES ('epoch', ?)", (epoch,))
             return epoch
 
-    @contextmanager
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
@@ -174,8 +179,9 @@ class SqliteProjectionStore(ProjectionStore):
     async def apply(
         self, events: Sequence[tuple[int, Envelope]], project: Projector
     ) -> list[ch.Delivery]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._storage, self._apply, events, project)
+        if self._inline:
+            return self._apply(events, project)
+        return await asyncio.to_thread(self._apply, events, project)
 
     def _apply(
         self, events: Sequence[tuple[int, Envelope]], project: Projector
@@ -383,9 +389,36 @@ class SqliteProjectionStore(ProjectionStore):
         return _presence_rows(sorted({r[0] for r in rows}), rows)
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         with self._write_lock, self._read_lock:
             self._writer.close()
             self._reader.close()
+
+
+class _Checkpointer:
+    """Moves the WAL into the database file every second, off the writer's thread (a
+    PASSIVE checkpoint never blocks the writer or readers)."""
+
+    INTERVAL = 1.0
+
+    def __init__(self, path: str) -> None:
+        self._conn = _connect(path)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.INTERVAL):
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._conn.close()
 
 
 def _presence_rows(user_ids: Sequence[str], rows: list[tuple[Any, ...]]) -> list[PresenceRow]:

@@ -118,10 +118,7 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
     TAIL_SIZE = 1_000
     """Records kept for the projection runner, which reads them right after they are written."""
 
-    def __init__(self, path: str | Path, storage: ThreadPoolExecutor | None = None) -> None:
-        """``storage`` runs the writer's blocking work; share one single-thread executor
-        with the projection store so that one thread, not several contending for the
-        GIL, does a process's disk work (the composition root does)."""
+    def __init__(self, path: str | Path) -> None:
         db_path = str(path)
         self.epoch = _load_epoch(db_path)
         self._app = _LogApplication(db_path, self.epoch)
@@ -130,8 +127,7 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         self._mapper = mapper
         self._streams = _Streams(self._app)
         self._handler = CommandHandler(self._streams)
-        self._owns_writer = storage is None
-        self._writer = storage or ThreadPoolExecutor(1, thread_name_prefix="tidings-writer")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-writer")
         self._appended = asyncio.Condition()
         self._last_offset = self._app.recorder.max_notification_id() or 0
         self._queue: list[tuple[Command, asyncio.Future[CommandResult]]] = []
@@ -330,6 +326,5 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             after = records[-1].offset
 
     def close(self) -> None:
-        if self._owns_writer:
-            self._writer.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
         self._app.close()
