@@ -1,8 +1,9 @@
 """SQLite projection store for the embedded mode.
 
 One file, WAL mode. Writes (from the projection runner) and reads (from REST and sessions)
-use separate connections so that readers never wait for a batch being applied; calls run in
-worker threads so the event loop never blocks on disk.
+use separate connections so that readers never wait for a batch being applied. Queries run
+in worker threads; batches are applied in one too, or, for the embedded server, on the
+event loop with no write ever waiting for the disk (see ``inline_writes``, ADR 13).
 """
 
 from __future__ import annotations
