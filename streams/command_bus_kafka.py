@@ -22,7 +22,7 @@ from domain.errors import rebuild_error
 from proto.commands import command_key, encode_command
 from proto.tidings.v1 import internal_pb2 as ip
 from streams.log import CommandBus, CommandResult, LogUnavailable
-from streams.topics import Topics
+from streams.topics import FETCH_MAX_WAIT_MS, Topics
 
 __all__ = ["KafkaCommandBus"]
 
@@ -47,6 +47,7 @@ class KafkaCommandBus(CommandBus):
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="latest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         self._reader: asyncio.Task[None] | None = None
 

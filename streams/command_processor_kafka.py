@@ -27,7 +27,7 @@ from proto.codec import CodecError, encode_event, payload_kind
 from proto.commands import decode_command
 from proto.tidings.v1 import internal_pb2 as ip
 from streams.command_processor import Outcome, PartitionState
-from streams.topics import Topics
+from streams.topics import FETCH_MAX_WAIT_MS, Topics
 
 __all__ = ["KafkaCommandProcessor"]
 
@@ -82,6 +82,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
             auto_offset_reset="earliest",
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         consumer.subscribe([self._topics.commands], listener=self)
         await consumer.start()

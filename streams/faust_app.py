@@ -23,13 +23,10 @@ from projections.store_cassandra import CassandraProjectionStore
 from streams.command_processor_kafka import KafkaCommandProcessor
 from streams.log import LogUnavailable
 from streams.pipeline import ProjectionPipeline, Record
-from streams.topics import Topics
+from streams.topics import FETCH_MAX_WAIT_MS, Topics
 
 __all__ = ["create_faust_app"]
 
-
-FETCH_MAX_WAIT_MS = 100
-"""How long the broker holds a fetch that found nothing new (Faust's default is 1,500 ms)."""
 
 
 class _CommittedReadsThread(faust_aiokafka.AIOKafkaConsumerThread):

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from proto.tidings.v1 import client_pb2 as cp
 from proto.tidings.v1 import internal_pb2 as ip
 from streams.log import LogUnavailable
-from streams.topics import Topics
+from streams.topics import FETCH_MAX_WAIT_MS, Topics
 
 __all__ = ["KafkaLivePublisher", "KafkaLiveSubscriber"]
 
@@ -64,7 +64,10 @@ class KafkaLiveSubscriber:
         self._deliver = deliver
         self._is_local = is_local
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="latest"
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         )
         self._task: asyncio.Task[None] | None = None
 
