@@ -28,7 +28,6 @@ from streams.topics import FETCH_MAX_WAIT_MS, Topics
 __all__ = ["create_faust_app"]
 
 
-
 class _CommittedReadsThread(faust_aiokafka.AIOKafkaConsumerThread):
     """Faust reads uncommitted records unless it runs exactly_once itself. The events topic
     is written in transactions by the command processor, and the events of an aborted
