@@ -17,17 +17,19 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from domain import commands as c
 from domain.commands import Command
 from domain.handler import CommandHandler, Decision, EventRef
 from domain.room import Room
-from domain.values import user_aggregate_id
-from proto.codec import ProtobufMapper, envelope_from_bytes
+from domain.values import direct_room_id, user_aggregate_id
+from proto.codec import Envelope, ProtobufMapper, envelope_from_bytes
 from streams.log import CommandBus, CommandResult, EventLog, LogRecord, LogScanner
 
 __all__ = ["EmbeddedLog"]
@@ -92,6 +94,34 @@ class _Streams:
             self.user_lengths[user_id] = last[0].originator_version if last else 0
         return self.user_lengths[user_id]
 
+    def missing(self, streams: list[UUID | str]) -> list[UUID | str]:
+        """Which of these streams (room ids, user ids) are not in memory."""
+        cache = self._app.repository.cache
+        out: list[UUID | str] = []
+        for stream in streams:
+            if isinstance(stream, str):
+                if stream not in self.user_lengths:
+                    out.append(stream)
+            elif stream not in self.touched and (cache is None or not _cached(cache, stream)):
+                out.append(stream)
+        return out
+
+    def load(self, streams: list[UUID | str]) -> None:
+        """Reads these streams from the log into memory (in the writer thread)."""
+        for stream in streams:
+            if isinstance(stream, str):
+                self.user_stream_length(stream)
+            else:
+                self.get_room(stream)
+
+
+def _cached(cache: Any, key: UUID) -> bool:
+    try:
+        cache.get(key)
+    except KeyError:
+        return False
+    return True
+
 
 @dataclass(slots=True)
 class _Decided:
@@ -101,6 +131,34 @@ class _Decided:
 
 Outcome = CommandResult | BaseException
 """What one command of a batch came to: its result, or the error it alone fails with."""
+
+
+def _stream_of(command: Command) -> UUID | str:
+    """The stream a command's decision reads: its room, or the user's own stream."""
+    match command:
+        case c.OpenDirect(meta, peer_id):
+            return direct_room_id(meta.user_id, peer_id)
+        case c.ChangePresence(meta):
+            return meta.user_id
+    room_id: UUID = getattr(command, "room_id")  # noqa: B009 - every other command has one
+    return room_id
+
+
+def _answer(
+    decided: _Decided,
+    offsets: dict[tuple[UUID, int], int],
+    envelopes: dict[tuple[UUID, int], Envelope],
+) -> CommandResult:
+    ref = decided.decision.answer
+    offset = 0
+    if decided.events:
+        last = decided.events[-1]
+        offset = offsets[(last.originator_id, last.originator_version)]
+    return CommandResult(
+        envelopes[(ref.originator_id, ref.position)],
+        duplicate=decided.decision.duplicate,
+        offset=offset,
+    )
 
 
 class EmbeddedLog(CommandBus, EventLog, LogScanner):
@@ -131,8 +189,6 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         self._appended = asyncio.Condition()
         self._last_offset = self._app.recorder.max_notification_id() or 0
         self._queue: list[tuple[Command, asyncio.Future[CommandResult]]] = []
-        self._stored: list[StoredEvent] = []
-        self._appended_records: list[LogRecord] = []
         # The latest records this process wrote, as written: the projection runner reads
         # them from memory. Every record in (_tail_after, _last_offset] is in _tail, in order.
         self._tail: list[LogRecord] = []
@@ -151,17 +207,13 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         return await future
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._queue:
             batch = self._queue[: self.MAX_BATCH]
             del self._queue[: self.MAX_BATCH]
-            commands = [command for command, _ in batch]
             try:
-                outcomes = await loop.run_in_executor(self._writer, self._execute_batch, commands)
+                outcomes = await self._run_batch([command for command, _ in batch])
             except BaseException as exc:  # the writer itself failed: every command with it
                 outcomes = [exc] * len(batch)
-            self._remember_tail(self._appended_records)
-            self._appended_records = []
             appended = False
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
@@ -175,17 +227,16 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
                 async with self._appended:
                     self._appended.notify_all()
 
-    def _remember_tail(self, records: list[LogRecord]) -> None:
-        if not records:
-            return
-        self._tail.extend(records)
-        self._last_offset = records[-1].offset
-        if len(self._tail) > self.TAIL_SIZE + self.TAIL_SIZE // 4:
-            self._tail_after = self._tail[-self.TAIL_SIZE - 1].offset
-            del self._tail[: -self.TAIL_SIZE]
-
-    def _execute_batch(self, commands: list[Command]) -> list[Outcome]:
-        """Runs in the writer thread: decide all, store all in one transaction, answer all."""
+    async def _run_batch(self, commands: list[Command]) -> list[Outcome]:
+        """Decides the commands on the event loop and commits their events in the writer
+        thread. Only the writer thread touches the disk: it first loads the streams the
+        batch needs that are not in memory (rarely: they stay cached), then, once the loop
+        has decided, inserts and commits. One thread holding the GIL for the Python work
+        and one waiting for the disk, rather than two contending for the GIL."""
+        loop = asyncio.get_running_loop()
+        missing = self._streams.missing([_stream_of(c) for c in commands])
+        if missing:
+            await loop.run_in_executor(self._writer, self._streams.load, missing)
         outcomes: list[Outcome | _Decided] = []
         events: list[DomainEvent] = []
         for command in commands:
@@ -196,34 +247,54 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
                 continue
             outcomes.append(decided)
             events.extend(decided.events)
+        self._mapper.encoded.clear()
         try:
-            offsets = self._store(events)
+            stored = [self._mapper.to_stored_event(event) for event in events]
+            offsets = await loop.run_in_executor(self._writer, self._insert, events, stored)
         except Exception as exc:
             self._forget()
             if len(commands) == 1:
                 return [exc]
-            return [self._execute_batch([command])[0] for command in commands]
+            return [(await self._run_batch([command]))[0] for command in commands]
         self._remember()
         self.batches += 1
-        self._appended_records = [
-            LogRecord(offsets[key], stored.state, envelope=self._mapper.encoded[key])
-            for key, stored in zip(offsets, self._stored, strict=True)
+        encoded = dict(self._mapper.encoded)
+        self._remember_tail(
+            [
+                LogRecord(offsets[key], record.state, envelope=encoded[key])
+                for key, record in zip(offsets, stored, strict=True)
+            ]
+        )
+        earlier = [
+            o.decision.answer
+            for o in outcomes
+            if isinstance(o, _Decided)
+            and (o.decision.answer.originator_id, o.decision.answer.position) not in encoded
         ]
-        answers = [
-            outcome if not isinstance(outcome, _Decided) else self._answer(outcome, offsets)
+        if earlier:  # duplicates of events of earlier batches: read them back
+            found = await loop.run_in_executor(self._writer, self._load_all, earlier)
+            encoded.update(found)
+        return [
+            outcome if not isinstance(outcome, _Decided) else _answer(outcome, offsets, encoded)
             for outcome in outcomes
         ]
-        self._mapper.encoded.clear()
-        return answers
 
-    def _store(self, events: list[DomainEvent]) -> dict[tuple[UUID, int], int]:
-        """Appends the events in one transaction (the recorder's batch insert); returns the
-        log offset of each (originator id, position)."""
-        if not events:
-            self._stored = []
+    def _remember_tail(self, records: list[LogRecord]) -> None:
+        if not records:
+            return
+        self._tail.extend(records)
+        self._last_offset = records[-1].offset
+        if len(self._tail) > self.TAIL_SIZE + self.TAIL_SIZE // 4:
+            self._tail_after = self._tail[-self.TAIL_SIZE - 1].offset
+            del self._tail[: -self.TAIL_SIZE]
+
+    def _insert(
+        self, events: list[DomainEvent], stored: list[StoredEvent]
+    ) -> dict[tuple[UUID, int], int]:
+        """In the writer thread: appends the events in one transaction (the recorder's
+        batch insert); returns the log offset of each (originator id, position)."""
+        if not stored:
             return {}
-        self._mapper.encoded.clear()
-        self._stored = stored = [self._mapper.to_stored_event(event) for event in events]
         offsets = self._app.recorder.insert_events(stored)
         assert offsets is not None and len(offsets) == len(events)
         return {
@@ -243,17 +314,6 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
                 events.append(item)
         return _Decided(decision, events)
 
-    def _answer(self, decided: _Decided, offsets: dict[tuple[UUID, int], int]) -> Outcome:
-        ref = decided.decision.answer
-        envelope = self._mapper.encoded.get((ref.originator_id, ref.position))
-        if envelope is None:  # a duplicate of an event of an earlier batch
-            envelope = envelope_from_bytes(self._load(ref))
-        offset = 0
-        if decided.events:
-            last = decided.events[-1]
-            offset = offsets[(last.originator_id, last.originator_version)]
-        return CommandResult(envelope, duplicate=decided.decision.duplicate, offset=offset)
-
     def _remember(self) -> None:
         """After a commit: rooms the batch changed stay cached for the next batch."""
         cache = self._app.repository.cache
@@ -272,11 +332,14 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         self._streams.touched.clear()
         self._streams.user_lengths.clear()
 
-    def _load(self, ref: EventRef) -> bytes:
-        stored = self._app.recorder.select_events(
-            ref.originator_id, gt=ref.position - 1, lte=ref.position
-        )
-        return stored[0].state
+    def _load_all(self, refs: list[EventRef]) -> dict[tuple[UUID, int], Envelope]:
+        found = {}
+        for ref in refs:
+            stored = self._app.recorder.select_events(
+                ref.originator_id, gt=ref.position - 1, lte=ref.position
+            )
+            found[(ref.originator_id, ref.position)] = envelope_from_bytes(stored[0].state)
+        return found
 
     # ------------------------------------------------------------------ EventLog
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -16,7 +17,7 @@ from domain.values import AckKind, EventMeta, PresenceStatus
 from proto.codec import envelope_from_bytes
 from streams.command_bus_kafka import KafkaCommandBus
 from streams.command_processor_kafka import KafkaCommandProcessor
-from streams.log import CommandBus
+from streams.log import CommandBus, CommandResult
 from streams.log_sqlite import EmbeddedLog
 from streams.topics import Topics
 from streams.topics_kafka import ensure_topics
@@ -207,3 +208,66 @@ async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await asyncio.to_thread(delete_topics, topics.prefix)
+
+
+async def test_commands_arriving_together_are_decided_in_order_and_fail_alone(
+    bus: CommandBus,
+) -> None:
+    """However a bus groups commands (the embedded log commits them in batches), each is
+    decided after the ones before it, and a rejected one fails alone."""
+    room_id, lost = uuid4(), uuid4()
+    create = bus.execute(c.CreateRoom(ALICE, room_id, "together"))
+    sends = [
+        bus.execute(c.PostMessage(ALICE, room_id, f"m{i % 10}", f"text {i}")) for i in range(40)
+    ]
+    strangers = [bus.execute(c.PostMessage(BOB, room_id, "b", "not a member"))]
+    nowhere = [bus.execute(c.PostMessage(ALICE, lost, "x", "no such room"))]
+    results = await asyncio.gather(create, *sends, *strangers, *nowhere, return_exceptions=True)
+    created, posted, refused = results[0], results[1:41], results[41:]
+    assert isinstance(created, CommandResult) and created.envelope.position == 1
+    assert all(isinstance(r, CommandResult) for r in posted)
+    fresh = [r for r in posted if isinstance(r, CommandResult) and not r.duplicate]
+    repeats = [r for r in posted if isinstance(r, CommandResult) and r.duplicate]
+    assert len(fresh) == 10 and len(repeats) == 30  # ten client message ids, four times each
+    positions = sorted(r.envelope.position for r in fresh)
+    assert positions == list(range(positions[0], positions[0] + 10))
+    by_id = {r.envelope.message_posted.client_msg_id: r.envelope.event_id for r in fresh}
+    for r in repeats:
+        assert r.envelope.event_id == by_id[r.envelope.message_posted.client_msg_id]
+    assert isinstance(refused[0], NotAMember)
+    assert isinstance(refused[1], RoomNotFound)
+
+
+async def test_a_batch_that_cannot_be_stored_fails_only_the_command_at_fault(
+    tmp_path: Path,
+) -> None:
+    """If the batch's transaction fails, its commands are retried one by one: only the one
+    whose events cannot be stored fails; the state of the others is not left half-changed."""
+    log = EmbeddedLog(tmp_path / "log.sqlite")
+    try:
+        room_id = uuid4()
+        await log.execute(c.CreateRoom(ALICE, room_id, "r"))
+        created = (await log.read(0, 100))[-1].offset  # the room and its owner's membership
+        mapper = log._mapper
+        encode = mapper.to_stored_event
+
+        def refuse_poison(event: Any) -> Any:
+            if getattr(event, "text", "") == "poison":
+                raise OSError("disk says no")
+            return encode(event)
+
+        mapper.to_stored_event = refuse_poison  # type: ignore[method-assign,assignment]
+        results = await asyncio.gather(
+            *(log.execute(c.PostMessage(ALICE, room_id, f"k{i}", f"fine {i}")) for i in range(5)),
+            log.execute(c.PostMessage(ALICE, room_id, "p", "poison")),
+            return_exceptions=True,
+        )
+        assert [type(r).__name__ for r in results] == ["CommandResult"] * 5 + ["OSError"]
+        mapper.to_stored_event = encode  # type: ignore[method-assign]
+        after = await log.execute(c.PostMessage(ALICE, room_id, "next", "after"))
+        assert after.envelope.position == created + 5 + 1  # the poison left no trace
+        records = await log.read(0, 100)
+        assert [r.offset for r in records] == list(range(1, created + 7))
+        assert b"poison" not in b"".join(r.data for r in records)
+    finally:
+        log.close()
