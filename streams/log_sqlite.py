@@ -1,9 +1,9 @@
-"""The embedded log: eventsourcing's SQLite application recorder, one writer thread.
+"""The embedded log: eventsourcing's SQLite application recorder behind one writer.
 
 Events are stored as protobuf envelopes (``proto.codec.ProtobufMapper``); the recorder's
-notification id is the log offset. One thread owns the aggregates, so commands for every
-stream are decided one at a time, in arrival order, which makes it the single writer the
-ports ask for; it commits them in groups (see :class:`EmbeddedLog`).
+notification id is the log offset. One batch at a time, in arrival order, commands for
+every stream are decided on the event loop and committed by one writer thread, which makes
+it the single writer the ports ask for (see :class:`EmbeddedLog`).
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def _answer(
 class EmbeddedLog(CommandBus, EventLog, LogScanner):
     """The single writer decides commands in batches and commits each batch at once.
 
-    Commands queue while the writer thread is busy; when it is free it takes every queued
+    Commands queue while a batch is being written; then the next batch takes every queued
     command (up to :data:`MAX_BATCH`), decides them in arrival order against the aggregates
     (each seeing the effects of the ones before it), appends all their events in one SQLite
     transaction (one fsync: ``synchronous=FULL`` in WAL mode, ADR 13) and only then answers
