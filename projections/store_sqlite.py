@@ -144,6 +144,11 @@ class SqliteProjectionStore(ProjectionStore):
         self._read_lock = threading.Lock()
         self.epoch = self._load_epoch()
         self._checkpointer: _Checkpointer | None = None
+        # Index lookups (an inbox head, a role, a page of at most a few hundred rows) take
+        # microseconds and, in WAL mode, never wait for the writer: with inline writes they
+        # run on the caller's thread too, on a connection of their own. Scans that may be
+        # long (unread counts, everyone online) stay in worker threads.
+        self._lookups = _connect(self._path) if inline_writes else None
         if inline_writes:
             self._writer.execute("PRAGMA wal_autocheckpoint=0")
             self._checkpointer = _Checkpointer(self._path)
@@ -174,6 +179,12 @@ class SqliteProjectionStore(ProjectionStore):
                 return self._reader.execute(sql, tuple(params)).fetchall()
 
         return await asyncio.to_thread(run)
+
+    async def _lookup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A bounded index lookup: inline with inline writes, else like :meth:`_read`."""
+        if self._lookups is None:
+            return await self._read(sql, params)
+        return self._lookups.execute(sql, tuple(params)).fetchall()
 
     # ------------------------------------------------------------------ writes
 
@@ -277,7 +288,7 @@ class SqliteProjectionStore(ProjectionStore):
     # ------------------------------------------------------------------ reads
 
     async def tracked_offset(self) -> int:
-        rows = await self._read("SELECT value FROM meta WHERE key='offset'")
+        rows = await self._lookup("SELECT value FROM meta WHERE key='offset'")
         return int(rows[0][0]) if rows else 0
 
     _ROOM_COLUMNS = "r.room_id, r.kind, r.name, r.public, r.head, r.last_activity"
@@ -307,7 +318,7 @@ class SqliteProjectionStore(ProjectionStore):
         ]
 
     async def room(self, room_id: str) -> RoomRow | None:
-        rows = await self._read(
+        rows = await self._lookup(
             f"SELECT {self._ROOM_COLUMNS} FROM rooms r WHERE r.room_id=?", (room_id,)
         )
         if not rows:
@@ -323,7 +334,7 @@ class SqliteProjectionStore(ProjectionStore):
         return [MemberRow(*r) for r in rows]
 
     async def role_of(self, room_id: str, user_id: str) -> int:
-        rows = await self._read(
+        rows = await self._lookup(
             "SELECT role FROM members WHERE room_id=? AND user_id=?", (room_id, user_id)
         )
         return int(rows[0][0]) if rows else 0
@@ -344,24 +355,24 @@ class SqliteProjectionStore(ProjectionStore):
                 f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE room_id=? AND position>? "
                 "AND (? IS NULL OR position<?) ORDER BY position LIMIT ?"
             )
-            rows = await self._read(sql, (room_id, after, before, before, limit))
+            rows = await self._lookup(sql, (room_id, after, before, before, limit))
             return [self._message(r) for r in rows]
         sql = (
             f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE room_id=? "
             "AND (? IS NULL OR position<?) ORDER BY position DESC LIMIT ?"
         )
-        rows = await self._read(sql, (room_id, before, before, limit))
+        rows = await self._lookup(sql, (room_id, before, before, limit))
         return [self._message(r) for r in reversed(rows)]
 
     async def message(self, room_id: str, message_id: str) -> MessageRow | None:
-        rows = await self._read(
+        rows = await self._lookup(
             f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE room_id=? AND message_id=?",
             (room_id, message_id),
         )
         return self._message(rows[0]) if rows else None
 
     async def inbox(self, user_id: str, *, after: int, limit: int) -> list[ch.InboxEntry]:
-        rows = await self._read(
+        rows = await self._lookup(
             "SELECT position, envelope FROM inbox WHERE user_id=? AND position>? "
             "ORDER BY position LIMIT ?",
             (user_id, after, limit),
@@ -369,7 +380,7 @@ class SqliteProjectionStore(ProjectionStore):
         return [ch.InboxEntry(user_id, r[0], envelope_from_bytes(r[1])) for r in rows]
 
     async def inbox_head(self, user_id: str) -> int:
-        rows = await self._read("SELECT head FROM inbox_heads WHERE user_id=?", (user_id,))
+        rows = await self._lookup("SELECT head FROM inbox_heads WHERE user_id=?", (user_id,))
         return int(rows[0][0]) if rows else 0
 
     async def presence(self, user_ids: Sequence[str]) -> list[PresenceRow]:
@@ -395,6 +406,8 @@ class SqliteProjectionStore(ProjectionStore):
         with self._write_lock, self._read_lock:
             self._writer.close()
             self._reader.close()
+        if self._lookups is not None:
+            self._lookups.close()
 
 
 class _Checkpointer:
