@@ -154,7 +154,7 @@ def ratios(results: list[dict[str, Any]]) -> list[str]:
         return float(value) if value else None
 
     def ratio(a: float | None, b: float | None) -> str:
-        return f"{a / b:.2f}" if a and b else "-"
+        return f"{a / b:.3g}" if a and b else "-"
 
     lines = [
         "",
