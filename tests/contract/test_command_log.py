@@ -271,3 +271,25 @@ async def test_a_batch_that_cannot_be_stored_fails_only_the_command_at_fault(
         assert b"poison" not in b"".join(r.data for r in records)
     finally:
         log.close()
+
+
+async def test_another_process_reading_the_log_sees_what_the_writer_appends(
+    tmp_path: Path,
+) -> None:
+    """The writer serves recent records from memory; a reader that writes nothing (the
+    operator tools, opened while the server runs) must still read them from the file."""
+    writer = EmbeddedLog(tmp_path / "log.sqlite")
+    reader = EmbeddedLog(tmp_path / "log.sqlite")
+    try:
+        room_id = uuid4()
+        await writer.execute(c.CreateRoom(ALICE, room_id, "r"))
+        await writer.execute(c.PostMessage(ALICE, room_id, "m", "hello"))
+        written = await writer.read(0, 100)
+        assert [r.offset for r in await reader.read(0, 100)] == [r.offset for r in written]
+        assert [r.data for r in await reader.read(written[0].offset, 100)] == [
+            r.data for r in written[1:]
+        ]
+        assert [r.offset async for r in reader.scan()] == [r.offset for r in written]
+    finally:
+        writer.close()
+        reader.close()

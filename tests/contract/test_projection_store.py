@@ -34,8 +34,14 @@ async def cassandra_store(tmp: Path) -> ProjectionStore:
     return await CassandraProjectionStore.connect([CASSANDRA_HOST], CASSANDRA_PORT, keyspace)
 
 
+async def sqlite_inline_store(tmp: Path) -> ProjectionStore:
+    """As the embedded server runs it: writes and lookups on the caller's thread."""
+    return SqliteProjectionStore(tmp / "projections.sqlite", inline_writes=True)
+
+
 FACTORIES: dict[str, Callable[[Path], Awaitable[ProjectionStore]]] = {
     "sqlite": sqlite_store,
+    "sqlite-inline": sqlite_inline_store,
     "cassandra": cassandra_store,
 }
 
