@@ -68,7 +68,10 @@ class Ticker:
             await asyncio.sleep(TICK_SECONDS)
             now = time.time()
             for connection in list(self._connections):
-                connection.tick(now)
+                try:
+                    connection.tick(now)
+                except Exception:  # one session's bug must not stop everyone's heartbeats
+                    log.exception("session_tick_failed", user_id=connection.user_id)
 
     async def close(self) -> None:
         if self._task is not None:
