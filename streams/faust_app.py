@@ -66,6 +66,7 @@ def create_faust_app(
         topic_allow_declare=False,
         topic_disable_leader=True,
         processing_guarantee="at_least_once",
+        stream_wait_empty=True,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
         # A killed processor's partitions move to a live one after this long.
@@ -98,6 +99,9 @@ def create_faust_app(
     )
 
     async def partitions_moved(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # The inbox writer's memory of heads holds only while this worker owns the users'
+        # partitions. Faust finishes the batch in progress before rebalancing
+        # (stream_wait_empty, kept at its default), so no batch outlives the forgetting.
         pipeline.forget()
 
     app.on_partitions_revoked.connect(partitions_moved)  # type: ignore[arg-type]
