@@ -52,7 +52,6 @@ def _serve(args: argparse.Namespace, **forced: Any) -> int:
         port=settings.port,
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
-        ws=__import__("os").environ.get("XWS", "auto"),
         ws_ping_interval=None,
         log_level=settings.log_level,
         access_log=False,

@@ -257,20 +257,22 @@ class ProtobufMapper(Mapper[UUID]):
     def __init__(self, transcoder: Transcoder, epoch: str) -> None:
         super().__init__(transcoder)
         self.epoch = epoch
-        self.encoded: dict[tuple[UUID, int], pb.Envelope] = {}
-        """Envelopes encoded since the owner last cleared this (the embedded log answers
-        commands with them instead of decoding what it stored)."""
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        return self.encode(domain_event)[0]
+
+    def encode(self, domain_event: DomainEventProtocol[UUID]) -> tuple[StoredEvent, pb.Envelope]:
+        """The stored event and the envelope it holds (callers that answer with the
+        envelope need not decode what they stored)."""
         assert isinstance(domain_event, DomainEvent)
         envelope = encode_event(domain_event, self.epoch)
-        self.encoded[(domain_event.originator_id, domain_event.originator_version)] = envelope
-        return StoredEvent(
+        stored = StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=payload_kind(envelope),
             state=envelope.SerializeToString(),
         )
+        return stored, envelope
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         return decode_envelope(stored_event.state)

@@ -194,8 +194,6 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         self._tail: list[LogRecord] = []
         self._tail_after = self._last_offset
         self._draining: asyncio.Task[None] | None = None
-        self.batches = 0
-        """How many batches have been committed (for benchmarks and tests)."""
 
     # ------------------------------------------------------------------ CommandBus
 
@@ -247,9 +245,9 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
                 continue
             outcomes.append(decided)
             events.extend(decided.events)
-        self._mapper.encoded.clear()
         try:
-            stored = [self._mapper.to_stored_event(event) for event in events]
+            encoded = [self._mapper.encode(event) for event in events]
+            stored = [record for record, _ in encoded]
             offsets = await loop.run_in_executor(self._writer, self._insert, events, stored)
         except Exception as exc:
             self._forget()
@@ -257,25 +255,24 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
                 return [exc]
             return [(await self._run_batch([command]))[0] for command in commands]
         self._remember()
-        self.batches += 1
-        encoded = dict(self._mapper.encoded)
         self._remember_tail(
             [
-                LogRecord(offsets[key], record.state, envelope=encoded[key])
-                for key, record in zip(offsets, stored, strict=True)
+                LogRecord(offsets[key], record.state, envelope=envelope)
+                for key, (record, envelope) in zip(offsets, encoded, strict=True)
             ]
         )
+        envelopes = {key: envelope for key, (_, envelope) in zip(offsets, encoded, strict=True)}
         earlier = [
             o.decision.answer
             for o in outcomes
             if isinstance(o, _Decided)
-            and (o.decision.answer.originator_id, o.decision.answer.position) not in encoded
+            and (o.decision.answer.originator_id, o.decision.answer.position) not in envelopes
         ]
         if earlier:  # duplicates of events of earlier batches: read them back
             found = await loop.run_in_executor(self._writer, self._load_all, earlier)
-            encoded.update(found)
+            envelopes.update(found)
         return [
-            outcome if not isinstance(outcome, _Decided) else _answer(outcome, offsets, encoded)
+            outcome if not isinstance(outcome, _Decided) else _answer(outcome, offsets, envelopes)
             for outcome in outcomes
         ]
 

@@ -249,21 +249,21 @@ async def test_a_batch_that_cannot_be_stored_fails_only_the_command_at_fault(
         await log.execute(c.CreateRoom(ALICE, room_id, "r"))
         created = (await log.read(0, 100))[-1].offset  # the room and its owner's membership
         mapper = log._mapper
-        encode = mapper.to_stored_event
+        encode = mapper.encode
 
         def refuse_poison(event: Any) -> Any:
             if getattr(event, "text", "") == "poison":
                 raise OSError("disk says no")
             return encode(event)
 
-        mapper.to_stored_event = refuse_poison  # type: ignore[method-assign,assignment]
+        mapper.encode = refuse_poison  # type: ignore[method-assign,assignment]
         results = await asyncio.gather(
             *(log.execute(c.PostMessage(ALICE, room_id, f"k{i}", f"fine {i}")) for i in range(5)),
             log.execute(c.PostMessage(ALICE, room_id, "p", "poison")),
             return_exceptions=True,
         )
         assert [type(r).__name__ for r in results] == ["CommandResult"] * 5 + ["OSError"]
-        mapper.to_stored_event = encode  # type: ignore[method-assign]
+        mapper.encode = encode  # type: ignore[method-assign]
         after = await log.execute(c.PostMessage(ALICE, room_id, "next", "after"))
         assert after.envelope.position == created + 5 + 1  # the poison left no trace
         records = await log.read(0, 100)
