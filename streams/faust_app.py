@@ -11,7 +11,9 @@ written it, and the pipeline is idempotent.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Awaitable, Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -62,6 +64,9 @@ def create_faust_app(
         app_id,
         broker=f"kafka://{bootstrap}",
         store="memory://",
+        # Tables live in memory; Faust still creates its data directory, so keep it
+        # out of the working directory.
+        datadir=str(Path(tempfile.gettempdir()) / "tidings-faust" / app_id),
         web_enabled=False,
         topic_allow_declare=False,
         topic_disable_leader=True,
