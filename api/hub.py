@@ -1,9 +1,12 @@
-"""The gateway's hub: which connections belong to which user, and live fan-out to them.
+"""The gateway's hub: which connections belong to which user and follow which room streams,
+and live fan-out to them.
 
-Whatever feeds the hub (the embedded projection runner, or an inbox consumer in distributed
-mode) calls :meth:`Hub.publish` with deliveries in inbox order. Each envelope is encoded to
-JSON once, however many recipients it has. Publishing never blocks: a subscriber queues the
-frame or disconnects itself when its client reads too slowly.
+Whatever feeds the hub (the embedded projection runner, or the live-topic consumer in
+distributed mode) calls :meth:`Hub.publish` with deliveries in order. Each event is encoded
+to its JSON once, however many recipients it has; a room-stream event becomes one frame,
+written as is to every follower (websockets' ``broadcast()`` model). Publishing never
+blocks: a subscriber queues the frame or disconnects itself when its client reads too
+slowly.
 """
 
 from __future__ import annotations
@@ -12,8 +15,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from projections.changes import Delivery, InboxEntry, LiveNotice
-from proto.wire import LiveRecord, envelope_json, inbox_push_frame, presence_frame, typing_frame
+from domain.values import room_stream
+from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry
+from proto.wire import (
+    LiveRecord,
+    envelope_json,
+    inbox_push_frame,
+    presence_frame,
+    room_push_frame,
+    typing_frame,
+)
 
 __all__ = ["Hub", "Subscriber"]
 
@@ -24,13 +35,20 @@ class Subscriber(Protocol):
 
     def push_inbox(self, position: int, frame: str) -> None: ...
 
+    def push_room(self, room_id: str, position: int, frame: str) -> None: ...
+
     def push(self, frame: str) -> None: ...
+
+    def unfollowed(self, room_id: str) -> None:
+        """The user left the room: the hub no longer delivers its stream to them."""
 
 
 class Hub:
     def __init__(self, epoch: str) -> None:
         self.epoch = epoch
         self._by_user: dict[str, set[Subscriber]] = defaultdict(set)
+        self._followers: dict[str, set[Subscriber]] = {}
+        """Stream name ("room:<id>", the live topic's key) -> its local followers."""
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._by_user[subscriber.user_id].add(subscriber)
@@ -42,6 +60,17 @@ class Hub:
             if not subscribers:
                 del self._by_user[subscriber.user_id]
 
+    def follow(self, room_id: str, subscriber: Subscriber) -> None:
+        self._followers.setdefault(room_stream(room_id), set()).add(subscriber)
+
+    def unfollow(self, room_id: str, subscriber: Subscriber) -> None:
+        stream = room_stream(room_id)
+        followers = self._followers.get(stream)
+        if followers is not None:
+            followers.discard(subscriber)
+            if not followers:
+                del self._followers[stream]
+
     @property
     def connection_count(self) -> int:
         return sum(len(s) for s in self._by_user.values())
@@ -49,7 +78,9 @@ class Hub:
     def publish(self, deliveries: Sequence[Delivery]) -> None:
         encoded: dict[int, bytes] = {}
         for delivery in deliveries:
-            if isinstance(delivery, InboxEntry):
+            if isinstance(delivery, RoomStreamEntry):
+                self._publish_room(delivery)
+            elif isinstance(delivery, InboxEntry):
                 subscribers = self._by_user.get(delivery.user_id)
                 if not subscribers:
                     continue
@@ -64,10 +95,28 @@ class Hub:
                 frame = presence_frame(p.user_id, p.device_id, p.status, delivery.online)
                 self.push_to(delivery.user_ids, frame)
 
+    def _publish_room(self, entry: RoomStreamEntry) -> None:
+        followers = self._followers.get(entry.envelope.stream)
+        if not followers:
+            return
+        frame = room_push_frame(self.epoch, envelope_json(entry.envelope))
+        room_id, position = entry.room_id, entry.position
+        for follower in list(followers):
+            follower.push_room(room_id, position, frame)
+        if entry.envelope.WhichOneof("payload") == "member_left":
+            gone = entry.envelope.member_left.user_id
+            for follower in [f for f in followers if f.user_id == gone]:
+                self.unfollow(room_id, follower)
+                follower.unfollowed(room_id)
+
     def deliver_live(self, record: LiveRecord) -> None:
-        """A record from another process (distributed mode): inbox event or notice."""
+        """A record from another process (distributed mode)."""
         kind = record.WhichOneof("kind")
-        if kind == "event":
+        if kind == "room_event":
+            event = record.room_event
+            room_id = event.stream.removeprefix("room:")
+            self._publish_room(RoomStreamEntry(room_id, event.position, event))
+        elif kind == "event":
             for user_id in record.user_ids:
                 self.publish([InboxEntry(user_id, record.event.position, record.event.event)])
         elif kind == "presence":
@@ -79,8 +128,10 @@ class Hub:
             t = record.typing
             self.push_to(record.user_ids, typing_frame(t.room_id, t.user_id, t.typing))
 
-    def is_local(self, user_id: str) -> bool:
-        return user_id in self._by_user
+    def is_local(self, key: str) -> bool:
+        """Whether a live record keyed ``key`` (a user id, or a room stream's name) has a
+        recipient here."""
+        return key in self._by_user or key in self._followers
 
     def push_to(self, user_ids: Iterable[str], frame: str) -> None:
         """An ephemeral push (presence, typing) to whichever of these users are connected."""

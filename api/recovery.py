@@ -37,16 +37,18 @@ class Plan:
 
 
 def plan_recovery(
-    position: int | None, epoch: str, current_epoch: str, head: int, limit: int
+    position: int | None, epoch: str, current_epoch: str, head: int, limit: int, floor: int = 0
 ) -> Plan:
-    """What to do for a client at ``position`` of ``epoch`` when the inbox is at ``head``."""
+    """What to do for a client at ``position`` of ``epoch`` when the stream is at ``head``.
+    Positions below ``floor`` are not in the stream's history (a room stream that started
+    at room position ``floor + 1``): too far behind."""
     if position is None:
         return Plan(Recovery.NOT_REQUESTED, head)
     if epoch != current_epoch:
         return Plan(Recovery.EPOCH_CHANGED, head)
     if position > head or position < 0:
         return Plan(Recovery.FUTURE_POSITION, head)
-    if head - position > limit:
+    if head - position > limit or position < floor:
         return Plan(Recovery.TOO_FAR_BEHIND, head)
     return Plan(Recovery.RECOVERED, position, head - position)
 

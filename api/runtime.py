@@ -132,7 +132,7 @@ async def _embedded(settings: Settings) -> Runtime:
     from streams.runner import ProjectionRunner
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    log = EmbeddedLog(settings.log_path)
+    log = EmbeddedLog(settings.log_path, settings.large_room_members)
     # Projections are written on the event loop: no thread hop, no GIL contention per batch
     # (ADR 13); the log's writer thread is the only one that waits for the disk.
     store = SqliteProjectionStore(settings.projections_path, inline_writes=True)

@@ -2,17 +2,18 @@
 
 It never awaits and never touches a socket. The driver (``api/ws.py``) feeds it what arrives
 (:meth:`Session.receive_text`, :meth:`Session.tick`), executes the commands it returns, hands
-it replies and pushes, sends what :meth:`Session.frames_to_send` returns, and closes the
+it replies and pushes, writes what :meth:`Session.next_frame` returns, and closes the
 socket with :attr:`Session.close_code` once it is set.
 
 States: AWAITING_CONNECT -> RECOVERING (authenticated; live pushes are buffered while the
-driver reads history) -> OPEN -> CLOSED.
+driver reads history) -> OPEN -> CLOSED. Once open, the session may also follow room
+streams, each recovered the same way on its own (:meth:`Session.follow`).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 
 from api.recovery import merge
@@ -59,6 +60,13 @@ class SessionConfig:
     token_leeway: float = 10.0
 
 
+@dataclass(slots=True)
+class _Follow:
+    position: int = 0
+    buffered: list[tuple[int, str]] | None = field(default_factory=list)
+    """Pushes that arrived while the stream's history was read; None once recovered."""
+
+
 class Session:
     def __init__(self, config: SessionConfig, now: float) -> None:
         self.config = config
@@ -76,6 +84,8 @@ class Session:
         self._queued_bytes = 0
         self._buffered: list[tuple[int, str]] = []
         self._deferred: list[str] = []
+        self._follows: dict[str, _Follow] = {}
+        self._connecting = False
 
     # ------------------------------------------------------------------ inbound
 
@@ -95,14 +105,22 @@ class Session:
         command = frame.WhichOneof("command")
         if command == "pong":
             return None
-        if self.state is State.AWAITING_CONNECT:
+        if self.state is State.AWAITING_CONNECT and not self._connecting:
             if command != "connect":
                 self._fail_connect(frame.id, "the first frame must be connect")
                 return None
+            self._connecting = True  # later frames wait behind it in the driver
         elif command == "connect":
             self.send(error_frame(frame.id, ErrorCode.BAD_REQUEST, "already connected"))
             return None
         return frame
+
+    def frames_to_send(self) -> list[str]:
+        """Every queued frame at once (for drivers that write a batch)."""
+        frames = list(self._outgoing)
+        self._outgoing.clear()
+        self._queued_bytes = 0
+        return frames
 
     def _fail_connect(self, frame_id: str, message: str) -> None:
         self.reject(frame_id, ErrorCode.UNAUTHORIZED, message, CloseCode.UNAUTHORIZED)
@@ -146,6 +164,59 @@ class Session:
         self.inbox_position = top
         return len(items)
 
+    # ------------------------------------------------------------------ room streams
+
+    def follow(self, room_id: str) -> None:
+        """Starts following a room stream: its pushes are buffered until
+        :meth:`room_recovered` (following it again starts over)."""
+        self._follows[room_id] = _Follow()
+
+    def room_recovered(
+        self,
+        room_id: str,
+        reply: str,
+        start: int,
+        history: list[tuple[int, str]],
+        complete_required: bool,
+    ) -> int:
+        """Like :meth:`recovered`, for one room stream."""
+        follow = self._follows.get(room_id)
+        if follow is None or follow.buffered is None:
+            return 0
+        items, top, complete = merge(start, history, follow.buffered)
+        follow.buffered = None
+        if complete_required and not complete:
+            self.close(CloseCode.RESYNC_REQUIRED, "room stream history has a gap; resume again")
+            return 0
+        self.send(reply)
+        for _, frame in items:
+            self.send(frame)
+        follow.position = top
+        return len(items)
+
+    def unfollow(self, room_id: str) -> None:
+        self._follows.pop(room_id, None)
+
+    @property
+    def followed(self) -> list[str]:
+        return list(self._follows)
+
+    def push_room(self, room_id: str, position: int, frame: str) -> None:
+        """A live room-stream event: as :meth:`push_inbox`, per followed room."""
+        follow = self._follows.get(room_id)
+        if follow is None or self.state is not State.OPEN:
+            return
+        if follow.buffered is not None:
+            follow.buffered.append((position, frame))
+            return
+        if position <= follow.position:
+            return
+        if position != follow.position + 1:
+            self.close(CloseCode.RESYNC_REQUIRED, "missed live room events; resume again")
+            return
+        follow.position = position
+        self.send(frame)
+
     def refreshed(self, expires_at: float | None) -> None:
         self._expires_at = expires_at
 
@@ -179,11 +250,14 @@ class Session:
         ):
             self.close(CloseCode.SLOW_CONSUMER, "the client does not read fast enough")
 
-    def frames_to_send(self) -> list[str]:
-        frames = list(self._outgoing)
-        self._outgoing.clear()
-        self._queued_bytes = 0
-        return frames
+    def next_frame(self) -> str | None:
+        """The next frame to write, or None. A frame counts against the queue's bounds
+        until the driver takes it, one at a time, to write it."""
+        if not self._outgoing:
+            return None
+        frame = self._outgoing.popleft()
+        self._queued_bytes -= len(frame)
+        return frame
 
     @property
     def has_frames(self) -> bool:

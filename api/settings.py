@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.session import SessionConfig
+from domain.values import LARGE_ROOM_MEMBERS
 
 __all__ = ["Settings"]
 
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     max_queued_frames: int = 2000
     max_queued_bytes: int = 8 * 1024 * 1024
     catch_up_limit: int = 1000
+    large_room_members: int = Field(
+        LARGE_ROOM_MEMBERS,
+        ge=2,
+        description="A group room with more members moves from inbox fan-out to a room stream",
+    )
     heartbeat_interval_seconds: float = 25.0
     heartbeat_timeout_seconds: float = 10.0
     connect_timeout_seconds: float = 10.0

@@ -1,7 +1,9 @@
 """The WebSocket driver: a thin loop around the sans-I/O :class:`api.session.Session`.
 
-Per connection: a reader (frames in, commands executed one at a time, so a client's sends
-keep their order), a writer (drains the session's bounded queue), and a ticker (heartbeats,
+Per connection: a reader (frames in; pongs and bad frames handled at once), a writer
+(drains the session's bounded queue), and, only while the client has commands waiting, a
+task executing them one at a time (so a client's sends keep their order and a slow command
+never holds up the reader's pongs). One ticker serves every connection (heartbeats,
 timeouts). The session decides; this module only moves bytes and awaits services.
 """
 
@@ -10,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from google.protobuf.message import Message
@@ -25,7 +29,7 @@ from api.recovery import Recovery, plan_recovery
 from api.service import Tidings, parse_room_id
 from api.session import CloseCode, Session, SessionConfig, State
 from domain import commands as c
-from domain.errors import InvalidArgument
+from domain.errors import InvalidArgument, NotAMember
 from domain.values import AckKind, EventMeta, PresenceStatus, new_trace_id
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import (
@@ -35,6 +39,7 @@ from proto.wire import (
     error_frame,
     inbox_push_frame,
     reply_frame,
+    room_push_frame,
 )
 from streams.log import CommandResult
 
@@ -44,6 +49,8 @@ log = structlog.get_logger(__name__)
 
 TICK_SECONDS = 1.0
 CLOSE_TIMEOUT = 1.0
+MAX_PIPELINED_COMMANDS = 100
+"""Commands a client may have waiting before its frames are no longer read."""
 
 
 class Ticker:
@@ -111,8 +118,12 @@ class Connection:
         self._closing = asyncio.Event()
         self._last_write: CommandResult | None = None
         self._subscribed = False
+        self._commands: deque[ClientFrame] = deque()
+        self._executor: asyncio.Task[None] | None = None
+        # A handler returns its reply's field and result, or None when it queued the reply
+        # itself (follow: the reply, then the missed events, in that order).
         self._handlers: dict[
-            str, Callable[[ClientFrame, EventMeta], Awaitable[tuple[str, Message]]]
+            str, Callable[[ClientFrame, EventMeta], Awaitable[tuple[str, Message] | None]]
         ] = {
             "join": self._join,
             "leave": self._leave,
@@ -124,6 +135,8 @@ class Connection:
             "typing": self._typing,
             "history": self._history,
             "refresh": self._refresh,
+            "follow": self._follow,
+            "unfollow": self._unfollow,
         }
 
     # Subscriber (called by the hub; never blocks)
@@ -134,6 +147,13 @@ class Connection:
     def push_inbox(self, position: int, frame: str) -> None:
         self.session.push_inbox(position, frame)
         self._notify()
+
+    def push_room(self, room_id: str, position: int, frame: str) -> None:
+        self.session.push_room(room_id, position, frame)
+        self._notify()
+
+    def unfollowed(self, room_id: str) -> None:
+        self.session.unfollow(room_id)
 
     def push(self, frame: str) -> None:
         self.session.send(frame)
@@ -153,16 +173,20 @@ class Connection:
         writer = asyncio.create_task(self._write_loop())
         reader = asyncio.create_task(self._read_loop())
         closing = asyncio.create_task(self._closing.wait())
-        tasks = (reader, writer, closing)
+        tasks: tuple[asyncio.Task[Any], ...] = (reader, writer, closing)
         self.ctx.ticker.add(self)
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.ctx.ticker.discard(self)
+            if self._executor is not None:
+                tasks += (self._executor,)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._close_socket()
+            for room_id in self.session.followed:
+                self.ctx.hub.unfollow(room_id, self)
             if self._subscribed:
                 self.ctx.hub.unsubscribe(self)
                 self.ctx.presence.disconnected(self.session.user_id, self.session.device_id)
@@ -190,16 +214,31 @@ class Connection:
                 continue
             frame = self.session.receive_text(text, time.time())
             if frame is not None:
-                await self._execute(frame)
+                self._commands.append(frame)
+                if self._executor is None:
+                    self._executor = asyncio.create_task(self._execute_waiting())
+                elif len(self._commands) >= MAX_PIPELINED_COMMANDS:
+                    # Back-pressure on a client that sends faster than its commands run.
+                    await asyncio.shield(self._executor)
             self._notify()
+
+    async def _execute_waiting(self) -> None:
+        """Executes the client's commands in arrival order, then ends (an idle connection
+        has no executor task)."""
+        try:
+            while self._commands and self.session.state is not State.CLOSED:
+                await self._execute(self._commands.popleft())
+                self._notify()
+        finally:
+            self._executor = None
 
     async def _write_loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self.session.close_code == CloseCode.SLOW_CONSUMER:
-                return  # do not wait for a client that does not read
-            for frame in self.session.frames_to_send():
+            while (frame := self.session.next_frame()) is not None:
+                if self.session.close_code == CloseCode.SLOW_CONSUMER:
+                    return  # do not wait for a client that does not read
                 await self.ws.send_text(frame)
             if self.session.close_code is not None:
                 return
@@ -220,8 +259,9 @@ class Connection:
                     await self._connect(frame)
                 return
             meta = EventMeta(self.session.user_id, self.session.device_id, trace_id)
-            field, result = await self._handlers[command](frame, meta)
-            self.session.send(reply_frame(frame.id, field, result))
+            answer = await self._handlers[command](frame, meta)
+            if answer is not None:  # None: the handler queued its reply itself
+                self.session.send(reply_frame(frame.id, *answer))
             metrics.count_command(command, "ok")
         except Exception as exc:
             fault = fault_of(exc)
@@ -357,6 +397,62 @@ class Connection:
             for r in rows
         ]
         return "history", cp.HistoryResult(messages=items, has_more=has_more)
+
+    async def _follow(self, frame: ClientFrame, meta: EventMeta) -> None:
+        """Recovers a room stream as :meth:`_connect` recovers the inbox: follow (pushes
+        are buffered), read the head and the history after the client's position, merge."""
+        request = frame.follow
+        room_id = str(parse_room_id(request.room_id))
+        store = self.ctx.service.store
+        await self.ctx.service.wait_projected(self._last_write)  # a join just made
+        if not await store.role_of(room_id, meta.user_id):
+            raise NotAMember(meta.user_id)
+        self.session.follow(room_id)
+        self.ctx.hub.follow(room_id, self)
+        try:
+            stream = await store.room_stream_head(room_id)
+            if stream is None:
+                raise InvalidArgument("this room is not a room stream: its events reach your inbox")
+            position = request.position if request.HasField("position") else None
+            plan = plan_recovery(
+                position,
+                request.epoch,
+                store.epoch,
+                stream.head,
+                self.ctx.catch_up_limit,
+                floor=stream.since - 1,
+            )
+            history: list[tuple[int, str]] = []
+            if plan.missed:
+                events = await store.room_stream(room_id, after=plan.start, limit=plan.missed)
+                history = [
+                    (e.position, room_push_frame(store.epoch, envelope_json(e))) for e in events
+                ]
+        except BaseException:
+            self._stop_following(room_id)
+            raise
+        result = cp.FollowResult(
+            room_id=room_id,
+            position=cp.StreamPosition(position=plan.start, epoch=store.epoch),
+            recovery=int(plan.outcome),  # type: ignore[arg-type]
+            missed=len(history),
+        )
+        self.session.room_recovered(
+            room_id,
+            reply_frame(frame.id, "follow", result),
+            plan.start,
+            history,
+            complete_required=plan.outcome is Recovery.RECOVERED,
+        )
+        return None
+
+    async def _unfollow(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        self._stop_following(str(parse_room_id(frame.unfollow.room_id)))
+        return "unfollow", cp.Empty()
+
+    def _stop_following(self, room_id: str) -> None:
+        self.ctx.hub.unfollow(room_id, self)
+        self.session.unfollow(room_id)
 
     async def _refresh(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
         claims = self.ctx.verifier.verify(frame.refresh.token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain.values import AckKind, EventMeta, PresenceStatus, Role
+from domain.values import AckKind, EventMeta, PresenceStatus, Role, RoomKind
 
 __all__ = [
     "AckRoom",
@@ -31,6 +31,8 @@ class CreateRoom:
     room_id: UUID
     name: str
     public: bool = True
+    kind: RoomKind = RoomKind.GROUP
+    """GROUP or CHANNEL (direct conversations are opened with :class:`OpenDirect`)."""
 
 
 @dataclass(frozen=True, slots=True)

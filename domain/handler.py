@@ -12,10 +12,16 @@ from typing import Protocol
 from uuid import UUID
 
 from domain import commands as c
-from domain.errors import Conflict, RoomNotFound
+from domain.errors import Conflict, InvalidArgument, RoomNotFound
 from domain.room import Room
 from domain.user import UserEvent, presence_changed
-from domain.values import direct_room_id, user_aggregate_id
+from domain.values import (
+    LARGE_ROOM_MEMBERS,
+    EventMeta,
+    RoomKind,
+    direct_room_id,
+    user_aggregate_id,
+)
 
 __all__ = ["CommandHandler", "Decision", "EventRef", "Streams"]
 
@@ -52,15 +58,23 @@ class Decision:
 
 
 class CommandHandler:
-    def __init__(self, streams: Streams) -> None:
+    def __init__(self, streams: Streams, large_room_members: int = LARGE_ROOM_MEMBERS) -> None:
+        """``large_room_members``: a group room with more members moves to its room stream
+        (the move is an event, so changing the setting never changes the past)."""
         self._streams = streams
+        self._large_room_members = large_room_members
 
     def decide(self, command: c.Command) -> Decision:
         match command:
-            case c.CreateRoom(meta, room_id, name, public):
+            case c.CreateRoom(meta, room_id, name, public, kind):
                 if self._streams.get_room(room_id) is not None:
                     raise Conflict(f"room {room_id} already exists")
-                room = Room.create_group(room_id, meta, name, public)
+                if kind is RoomKind.CHANNEL:
+                    room = Room.create_channel(room_id, meta, name, public)
+                elif kind is RoomKind.GROUP:
+                    room = Room.create_group(room_id, meta, name, public)
+                else:
+                    raise InvalidArgument("kind must be GROUP or CHANNEL")
                 return Decision((room,), EventRef(room_id, 1))
             case c.OpenDirect(meta, peer_id):
                 room_id = direct_room_id(meta.user_id, peer_id)
@@ -73,11 +87,11 @@ class CommandHandler:
             case c.JoinRoom(meta, room_id):
                 room = self._room(room_id)
                 room.join(meta)
-                return self._changed(room)
+                return self._grown(room, meta)
             case c.AddMember(meta, room_id, user_id, role):
                 room = self._room(room_id)
                 room.add_member(meta, user_id, role)
-                return self._changed(room)
+                return self._grown(room, meta)
             case c.LeaveRoom(meta, room_id):
                 room = self._room(room_id)
                 room.leave(meta)
@@ -128,6 +142,13 @@ class CommandHandler:
 
     def _next_user_position(self, user_id: str) -> int:
         return self._streams.user_stream_length(user_id) + 1
+
+    def _grown(self, room: Room, meta: EventMeta) -> Decision:
+        """A member joined: the answer is the join, followed, if the room just became
+        large, by its move to the room stream, in the same transaction."""
+        joined = self._changed(room)
+        room.grow(meta, self._large_room_members)
+        return Decision((room,), joined.answer)
 
     @staticmethod
     def _changed(room: Room) -> Decision:

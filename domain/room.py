@@ -1,8 +1,11 @@
 """The Room aggregate: membership, roles, settings and message authorship.
 
 A room's events form the stream ``room:<id>``; the aggregate version is the dense stream
-position. Message bodies live in projections, not here: the aggregate keeps only what its
-rules need (who wrote which message, which client message ids it has accepted).
+position. Small rooms are delivered through their members' inboxes; channels, and group
+rooms that grow past the large-room size, are followed directly as room streams from
+:attr:`Room.streamed_since` on (ADR 14). Message bodies live in projections, not here: the
+aggregate keeps only what its rules need (who wrote which message, which client message
+ids it has accepted).
 """
 
 from __future__ import annotations
@@ -104,6 +107,12 @@ class Room(Aggregate):
         meta: EventMeta
         message_id: str
 
+    class StreamStarted(Aggregate.Event):
+        """The room grew past the large-room size: members follow it as a room stream."""
+
+        meta: EventMeta
+        members: int
+
     class Acked(Aggregate.Event):
         """A member received (delivered) or read the room up to a room position."""
 
@@ -119,6 +128,8 @@ class Room(Aggregate):
         self.members: dict[str, Role] = {}
         self.messages: dict[str, MessageRecord] = {}
         self.accepted_client_msgs: dict[tuple[str, str], str] = {}
+        self.streamed_since = 1 if kind is RoomKind.CHANNEL else 0
+        """The room position from which members follow the room stream; 0: inbox fan-out."""
 
     # ------------------------------------------------------------------ factories
 
@@ -131,6 +142,20 @@ class Room(Aggregate):
             meta=meta,
             name=_check_name(name),
             kind=RoomKind.GROUP,
+            public=public,
+        )
+        room._joined(meta=meta, user_id=meta.user_id, role=Role.OWNER, added_by="")
+        return room
+
+    @classmethod
+    def create_channel(cls, room_id: UUID, meta: EventMeta, name: str, public: bool) -> Room:
+        """A broadcast room: everybody reads, admins and owners post; its creator owns it."""
+        room = cls._create(
+            cls.RoomCreated,
+            id=room_id,
+            meta=meta,
+            name=_check_name(name),
+            kind=RoomKind.CHANNEL,
             public=public,
         )
         room._joined(meta=meta, user_id=meta.user_id, role=Role.OWNER, added_by="")
@@ -154,6 +179,10 @@ class Room(Aggregate):
     @property
     def stream(self) -> str:
         return room_stream(self.id)
+
+    @property
+    def streamed(self) -> bool:
+        return self.streamed_since > 0
 
     def is_member(self, user_id: str) -> bool:
         return user_id in self.members
@@ -215,9 +244,16 @@ class Room(Aggregate):
         self._check_group_admin(meta.user_id)
         self._settings_changed(meta=meta, name=_check_name(name), public=public)
 
+    def grow(self, meta: EventMeta, large_room_members: int) -> None:
+        """Moves a group room that has more than ``large_room_members`` members to its room
+        stream, once; a room that shrinks again stays there."""
+        large = len(self.members) > large_room_members
+        if self.kind is RoomKind.GROUP and not self.streamed and large:
+            self._stream_started(meta=meta, members=len(self.members))
+
     def post_message(self, meta: EventMeta, client_msg_id: str, text: str) -> str:
         """Posts a message and returns its id; a repeated client_msg_id posts nothing."""
-        self.check_member(meta.user_id)
+        self._check_poster(meta.user_id)
         if len(client_msg_id) > MAX_CLIENT_MSG_ID_LENGTH:
             raise InvalidArgument(f"client_msg_id is longer than {MAX_CLIENT_MSG_ID_LENGTH}")
         if client_msg_id:
@@ -231,7 +267,7 @@ class Room(Aggregate):
         return message_id
 
     def edit_message(self, meta: EventMeta, message_id: str, text: str) -> None:
-        self.check_member(meta.user_id)
+        self._check_poster(meta.user_id)
         message = self._live_message(message_id)
         if message.author_id != meta.user_id:
             raise NotTheAuthor()
@@ -262,6 +298,12 @@ class Room(Aggregate):
             raise InsufficientRole("direct conversations have no administrators")
         if role < Role.ADMIN:
             raise InsufficientRole("only admins and owners may do this")
+        return role
+
+    def _check_poster(self, user_id: str) -> Role:
+        role = self.check_member(user_id)
+        if self.kind is RoomKind.CHANNEL and role < Role.ADMIN:
+            raise InsufficientRole("only admins and owners post in a channel")
         return role
 
     def _live_message(self, message_id: str) -> MessageRecord:
@@ -303,6 +345,10 @@ class Room(Aggregate):
     @event(MessageDeleted)
     def _deleted(self, meta: EventMeta, message_id: str) -> None:
         self.messages[message_id].deleted = True
+
+    @event(StreamStarted)
+    def _stream_started(self, meta: EventMeta, members: int) -> None:
+        self.streamed_since = self.version + 1
 
     @event(Acked)
     def _acked(self, meta: EventMeta, kind: AckKind, up_to: int) -> None:

@@ -11,6 +11,7 @@ from enum import IntEnum
 from domain.errors import InvalidArgument
 
 __all__ = [
+    "LARGE_ROOM_MEMBERS",
     "MAX_CLIENT_MSG_ID_LENGTH",
     "MAX_ROOM_NAME_LENGTH",
     "MAX_TEXT_LENGTH",
@@ -32,6 +33,8 @@ MAX_TEXT_LENGTH = 4000
 MAX_ROOM_NAME_LENGTH = 200
 MAX_CLIENT_MSG_ID_LENGTH = 128
 MAX_USER_ID_LENGTH = 128
+LARGE_ROOM_MEMBERS = 100
+"""Default size past which a group room moves from inbox fan-out to a room stream (ADR 14)."""
 
 # Fixed namespace so that derived ids are the same on every machine and every replay.
 _NAMESPACE = uuid.UUID("6f1c3b1e-7d0a-4f57-9a51-2f4c9b1f7a10")
@@ -43,6 +46,7 @@ class RoomKind(IntEnum):
 
     GROUP = 1
     DIRECT = 2
+    CHANNEL = 3
 
 
 class Role(IntEnum):

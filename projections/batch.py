@@ -25,12 +25,15 @@ _ONLINE = (PresenceStatus.ONLINE, PresenceStatus.AWAY)
 
 @dataclass
 class Prefetch:
-    """What a store read for a batch: members of its rooms and, for users whose presence
-    changes, their rooms and their devices online."""
+    """What a store read for a batch: which of its rooms are room streams, members of the
+    others and, for users whose presence changes, their rooms and their devices online."""
 
     members: dict[str, set[str]] = field(default_factory=dict)
     rooms_of: dict[str, set[str]] = field(default_factory=dict)
     online: dict[str, set[str]] = field(default_factory=dict)
+    streamed: dict[str, int] = field(default_factory=dict)
+    """Room -> position its room stream starts at, for the batch's rooms that have one
+    (their members are not read: nothing is fanned out to them)."""
 
 
 def reads_of(envelopes: Iterable[Envelope]) -> tuple[set[str], set[str]]:
@@ -59,6 +62,8 @@ class BatchView:
     def contacts(self, user_id: str) -> frozenset[str]:
         out: set[str] = set()
         for room_id in self._p.rooms_of.get(user_id, ()):
+            if room_id in self._p.streamed:
+                continue  # presence is not broadcast to a large room's members
             out.update(self._p.members.get(room_id, ()))
         out.discard(user_id)
         return frozenset(out)
@@ -66,9 +71,14 @@ class BatchView:
     def online_devices(self, user_id: str) -> frozenset[str]:
         return frozenset(self._p.online.get(user_id, ()))
 
+    def stream_since(self, room_id: str) -> int:
+        return self._p.streamed.get(room_id, 0)
+
     def apply(self, change: ch.Change) -> None:
         p = self._p
         match change:
+            case ch.StartRoomStream(room_id, since):
+                p.streamed.setdefault(room_id, since)
             case ch.AddMember(room_id, user_id):
                 p.members.setdefault(room_id, set()).add(user_id)
                 if user_id in p.rooms_of:
@@ -92,7 +102,9 @@ class ProjectedBatch:
     """State changes in event order, each with its event (stores stamp writes with it)."""
     inbox: list[tuple[str, Envelope]] = field(default_factory=list)
     """(user, event) appends, in event order."""
-    live: list[ch.LiveNotice] = field(default_factory=list)
+    live: list[ch.LiveNotice | ch.RoomStreamEntry] = field(default_factory=list)
+    """Live notices and room-stream entries, in event order (stores write the entries
+    as state too: :class:`projections.changes.AppendRoomStream`)."""
 
 
 def project_batch(
@@ -107,6 +119,8 @@ def project_batch(
             elif isinstance(change, ch.NotifyLive):
                 out.live.append(ch.LiveNotice(change.user_ids, envelope, change.online))
             else:
+                if isinstance(change, ch.AppendRoomStream):
+                    out.live.append(ch.RoomStreamEntry(change.room_id, envelope.position, envelope))
                 out.state.append((envelope, change))
                 view.apply(change)
     return out

@@ -14,6 +14,7 @@ __all__ = [
     "AddMember",
     "AdvanceRoom",
     "AppendInbox",
+    "AppendRoomStream",
     "Change",
     "DeleteMessage",
     "Delivery",
@@ -23,8 +24,10 @@ __all__ = [
     "NotifyLive",
     "RaiseReadState",
     "RemoveMember",
+    "RoomStreamEntry",
     "SetPresence",
     "SetRole",
+    "StartRoomStream",
     "StoreMessage",
     "UpsertRoom",
 ]
@@ -120,6 +123,23 @@ class AppendInbox:
 
 
 @dataclass(frozen=True, slots=True)
+class StartRoomStream:
+    """From room position ``since`` on, the room is followed as a room stream."""
+
+    room_id: str
+    since: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendRoomStream:
+    """Stores the event in its room's stream (history for resume) and delivers it live to
+    the room's followers, once per event however many they are."""
+
+    room_id: str
+    envelope: Envelope
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyLive:
     """Delivers the event to connected users only; nothing is stored."""
 
@@ -139,6 +159,8 @@ Change = (
     | DeleteMessage
     | RaiseReadState
     | SetPresence
+    | StartRoomStream
+    | AppendRoomStream
     | AppendInbox
     | NotifyLive
 )
@@ -160,4 +182,13 @@ class LiveNotice:
     online: bool
 
 
-Delivery = InboxEntry | LiveNotice
+@dataclass(frozen=True, slots=True)
+class RoomStreamEntry:
+    """One event of a room stream, at its room position."""
+
+    room_id: str
+    position: int
+    envelope: Envelope
+
+
+Delivery = InboxEntry | LiveNotice | RoomStreamEntry

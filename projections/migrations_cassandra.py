@@ -51,6 +51,12 @@ def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {ks}.inbox_state ("
         "user_id text, stream text, mark bigint, at bigint, head bigint static, "
         "PRIMARY KEY (user_id, stream))",
+        # Room streams (ADR 14): where each starts, its head, and its events by room position.
+        f"CREATE TABLE IF NOT EXISTS {ks}.room_streams ("
+        "room_id text PRIMARY KEY, since bigint, head bigint)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.room_events ("
+        "room_id text, bucket int, position bigint, envelope blob, "
+        "PRIMARY KEY ((room_id, bucket), position))",
         # Gateway leases (written with a TTL, renewed while the gateway lives) and the
         # devices each gateway holds: a survivor takes a dead gateway's devices offline.
         f"CREATE TABLE IF NOT EXISTS {ks}.gateway_leases (gateway_id text PRIMARY KEY, "

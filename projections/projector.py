@@ -1,14 +1,16 @@
 """The pure projector: one event in, the changes to every read model out.
 
-Read models: rooms, membership, room timelines, read states, presence, and the per-user
-inbox (fan-out on write of each room event to the room's members, Telegram's model).
+Read models: rooms, membership, room timelines, read states, presence, the per-user inbox
+(fan-out on write of each room event to the room's members, Telegram's model) and, for
+channels and large rooms, the room stream their members follow directly by room position
+(Telegram's channels): their inboxes then get only what concerns them (ADR 14).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from domain.values import AckKind, PresenceStatus
+from domain.values import AckKind, PresenceStatus, RoomKind
 from projections import changes as ch
 from proto.codec import Envelope, payload_kind
 
@@ -25,6 +27,9 @@ class ProjectionView(Protocol):
         """Users who share at least one room with ``user_id`` (not including them)."""
 
     def online_devices(self, user_id: str) -> frozenset[str]: ...
+
+    def stream_since(self, room_id: str) -> int:
+        """The room position from which the room is a room stream; 0 if it is not one."""
 
 
 def _time(envelope: Envelope) -> str:
@@ -43,11 +48,17 @@ def project(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
 def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
     payload = getattr(envelope, kind)
     room_id: str = payload.room_id
-    members = view.members(room_id)
+    streamed = view.stream_since(room_id) > 0
+    members = frozenset() if streamed else view.members(room_id)
     out: list[ch.Change] = []
     if kind in ("room_created", "room_settings_changed"):
         room_kind = payload.kind if kind == "room_created" else 0
         out.append(ch.UpsertRoom(room_id, room_kind, payload.name, payload.public))
+        if room_kind == RoomKind.CHANNEL:
+            out.append(ch.StartRoomStream(room_id, envelope.position))
+            streamed = True
+    elif kind == "room_stream_started":
+        out.append(ch.StartRoomStream(room_id, envelope.position))
     elif kind == "member_joined":
         out.append(ch.AddMember(room_id, payload.user_id, payload.role, envelope.position))
         members = members | {payload.user_id}
@@ -73,14 +84,36 @@ def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> 
     elif kind == "message_deleted":
         out.append(ch.DeleteMessage(room_id, payload.message_id))
     out.append(ch.AdvanceRoom(room_id, envelope.position, _time(envelope)))
+    if streamed:
+        out.append(ch.AppendRoomStream(room_id, envelope))
+        # What a member must not miss about a room they follow: being added, removed, or
+        # given another role (their clients start or stop following on it).
+        subject = _SUBJECT_OF.get(kind)
+        if subject is not None:
+            out.append(ch.AppendInbox(frozenset({getattr(payload, subject)}), envelope))
+        return out
+    if kind == "room_stream_started":
+        # The move: every member learns, at this room position, to follow the stream.
+        out.append(ch.AppendRoomStream(room_id, envelope))
     if members:
         out.append(ch.AppendInbox(members, envelope))
     return out
 
 
+_SUBJECT_OF = {
+    "member_joined": "user_id",
+    "member_left": "user_id",
+    "member_role_changed": "user_id",
+}
+
+
 def _project_ack(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
     ack = envelope.acked
     out: list[ch.Change] = [ch.RaiseReadState(ack.user_id, ack.room_id, ack.kind, ack.up_to)]
+    if view.stream_since(ack.room_id):
+        # The stream is dense: every room position is in it, receipts included.
+        out.append(ch.AppendRoomStream(ack.room_id, envelope))
+        return out
     members = view.members(ack.room_id)
     # Read receipts are part of the room's conversation; delivery receipts stay in the log.
     if int(ack.kind) == AckKind.READ and ack.user_id in members:

@@ -37,6 +37,7 @@ __all__ = [
     "RoomRow",
     "StateWriter",
     "StoreUnavailable",
+    "StreamHead",
 ]
 
 Projector = Callable[[Envelope, ProjectionView], list[Change]]
@@ -58,6 +59,16 @@ class RoomRow:
     read_up_to: int = 0
     delivered_up_to: int = 0
     unread: int = 0
+    streamed_since: int = 0
+    """The room position its room stream starts at; 0: delivered through inboxes."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHead:
+    """Where a room stream starts (its first room position) and its last position."""
+
+    since: int
+    head: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,15 @@ class ProjectionReader(ABC):
     @abstractmethod
     async def inbox_head(self, user_id: str) -> int:
         """The user's last inbox position (0 if empty)."""
+
+    @abstractmethod
+    async def room_stream(self, room_id: str, *, after: int, limit: int) -> list[Envelope]:
+        """Events of the room stream with room position > ``after``, ascending. Every
+        position from the stream's start to its head is there."""
+
+    @abstractmethod
+    async def room_stream_head(self, room_id: str) -> StreamHead | None:
+        """The room stream's start and head; None if the room is not a room stream."""
 
     @abstractmethod
     async def presence(self, user_ids: Sequence[str]) -> list[PresenceRow]: ...

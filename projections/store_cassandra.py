@@ -26,6 +26,7 @@ from projections.store import (
     Projector,
     RoomRow,
     StateWriter,
+    StreamHead,
 )
 from proto.codec import Envelope, envelope_from_bytes
 
@@ -80,7 +81,14 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
         )
         for user_id, rows in zip(users, devices, strict=True):
             out.online[user_id] = {r.device_id for r in rows if r.status in _ONLINE}
-        room_ids = sorted(rooms)
+        candidates = sorted(rooms)
+        streams = await gather_bounded(
+            self._run("SELECT since FROM room_streams WHERE room_id=?", (r,)) for r in candidates
+        )
+        for room_id, rows in zip(candidates, streams, strict=True):
+            if rows and rows[0].since:
+                out.streamed[room_id] = rows[0].since
+        room_ids = [r for r in candidates if r not in out.streamed]
         members = await gather_bounded(
             self._run("SELECT user_id FROM room_members WHERE room_id=?", (r,)) for r in room_ids
         )
@@ -92,6 +100,7 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
         """Writes every change of a batch concurrently (bounded); a room's head and activity
         are written once, for its latest event."""
         writes: list[Write] = []
+        streamed: list[Write] = []
         heads: dict[str, tuple[int, str, int]] = {}
         posted: dict[tuple[str, str], int] = {}  # messages of this batch, for its edits
         for envelope, change in changes:
@@ -100,6 +109,8 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                 if known is None or change.position > known[0]:
                     heads[change.room_id] = (change.position, change.at, envelope.position)
                 continue
+            if isinstance(change, ch.AppendRoomStream):
+                streamed.append(self._stream_write(change))
             if isinstance(change, ch.StoreMessage):
                 posted[(change.room_id, change.message_id)] = change.position
             writes.extend(await self._writes_of(change, envelope.position, posted))
@@ -111,7 +122,20 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                     stamp,
                 )
             )
+        # Room-stream events before the stream heads: a reader that sees a head finds
+        # every event up to it.
+        await gather_bounded(self._write(*write) for write in streamed)
         await gather_bounded(self._write(*write) for write in writes)
+
+    @staticmethod
+    def _stream_write(change: ch.AppendRoomStream) -> Write:
+        position = change.envelope.position
+        return (
+            "INSERT INTO room_events (room_id, bucket, position, envelope) VALUES (?,?,?,?) "
+            "USING TIMESTAMP ?",
+            (change.room_id, _bucket(position), position, change.envelope.SerializeToString()),
+            position,
+        )
 
     async def _write(self, cql: str, params: tuple[Any, ...], timestamp: int) -> None:
         """A write stamped ``USING TIMESTAMP ?`` (a bind marker: one prepared statement per
@@ -249,6 +273,22 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                         up_to,
                     )
                 ]
+            case ch.StartRoomStream(room_id, since):
+                return [
+                    (
+                        "UPDATE room_streams USING TIMESTAMP ? SET since=? WHERE room_id=?",
+                        (since, room_id),
+                        since,
+                    )
+                ]
+            case ch.AppendRoomStream(room_id, envelope):
+                return [
+                    (
+                        "UPDATE room_streams USING TIMESTAMP ? SET head=? WHERE room_id=?",
+                        (envelope.position, room_id),
+                        envelope.position,
+                    )
+                ]
             case ch.SetPresence(user_id, device_id, status, at):
                 return [
                     (
@@ -343,6 +383,7 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                     read,
                     delivered,
                     unread,
+                    room.streamed_since,
                 )
             )
         rooms.sort(key=lambda r: r.room_id)
@@ -370,8 +411,15 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
         if not rows or rows[0].kind is None:
             return None
         r = rows[0]
+        stream = await self.room_stream_head(room_id)
         return RoomRow(
-            r.room_id, r.kind, r.name or "", bool(r.public), r.head or 0, r.last_activity or ""
+            r.room_id,
+            r.kind,
+            r.name or "",
+            bool(r.public),
+            r.head or 0,
+            r.last_activity or "",
+            streamed_since=stream.since if stream else 0,
         )
 
     async def members(self, room_id: str) -> list[MemberRow]:
@@ -463,6 +511,28 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
             if len(out) >= limit:
                 break
         return out
+
+    async def room_stream(self, room_id: str, *, after: int, limit: int) -> list[Envelope]:
+        stream = await self.room_stream_head(room_id)
+        if stream is None:
+            return []
+        out: list[Envelope] = []
+        for bucket in range(_bucket(after + 1), _bucket(stream.head) + 1):
+            rows = await self._run(
+                "SELECT envelope FROM room_events WHERE room_id=? AND bucket=? "
+                "AND position>? AND position<=? LIMIT ?",
+                (room_id, bucket, after, stream.head, limit - len(out)),
+            )
+            out.extend(envelope_from_bytes(r.envelope) for r in rows)
+            if len(out) >= limit:
+                break
+        return out
+
+    async def room_stream_head(self, room_id: str) -> StreamHead | None:
+        rows = await self._run("SELECT since, head FROM room_streams WHERE room_id=?", (room_id,))
+        if not rows or not rows[0].since:
+            return None
+        return StreamHead(rows[0].since, rows[0].head or 0)
 
     async def inbox_head(self, user_id: str) -> int:
         rows = await self._run("SELECT head FROM inbox_state WHERE user_id=? LIMIT 1", (user_id,))

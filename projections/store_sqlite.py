@@ -27,6 +27,7 @@ from projections.store import (
     ProjectionStore,
     Projector,
     RoomRow,
+    StreamHead,
 )
 from proto.codec import Envelope, envelope_from_bytes
 
@@ -66,6 +67,13 @@ CREATE TABLE IF NOT EXISTS inbox (
     PRIMARY KEY (user_id, position)
 );
 CREATE TABLE IF NOT EXISTS inbox_heads (user_id TEXT PRIMARY KEY, head INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS room_streams (
+    room_id TEXT PRIMARY KEY, since INTEGER NOT NULL, head INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS room_events (
+    room_id TEXT NOT NULL, position INTEGER NOT NULL, envelope BLOB NOT NULL,
+    PRIMARY KEY (room_id, position)
+);
 """
 
 _ONLINE = (PresenceStatus.ONLINE, PresenceStatus.AWAY)
@@ -94,6 +102,10 @@ def _prefetch(conn: sqlite3.Connection, events: Sequence[Envelope]) -> Prefetch:
         )
         out.online[user_id] = {r[0] for r in rows}
     for room_id in rooms:
+        row = conn.execute("SELECT since FROM room_streams WHERE room_id=?", (room_id,)).fetchone()
+        if row is not None:
+            out.streamed[room_id] = row[0]
+            continue
         rows = conn.execute("SELECT user_id FROM members WHERE room_id=?", (room_id,))
         out.members[room_id] = {r[0] for r in rows}
     return out
@@ -282,6 +294,17 @@ class SqliteProjectionStore(ProjectionStore):
                     "INSERT OR REPLACE INTO presence VALUES (?,?,?,?)",
                     (user_id, device_id, status, at),
                 )
+            case ch.StartRoomStream(room_id, since):
+                c.execute("INSERT OR IGNORE INTO room_streams VALUES (?,?,0)", (room_id, since))
+            case ch.AppendRoomStream(room_id, envelope):
+                c.execute(
+                    "INSERT OR IGNORE INTO room_events VALUES (?,?,?)",
+                    (room_id, envelope.position, envelope.SerializeToString()),
+                )
+                c.execute(
+                    "UPDATE room_streams SET head=max(head, ?) WHERE room_id=?",
+                    (envelope.position, room_id),
+                )
             case _:
                 pass
 
@@ -304,6 +327,7 @@ class SqliteProjectionStore(ProjectionStore):
         rows = await self._read(
             f"SELECT {self._ROOM_COLUMNS}, m.role, "
             "coalesce(s.read_up_to, 0), coalesce(s.delivered_up_to, 0), "
+            "coalesce((SELECT since FROM room_streams t WHERE t.room_id=r.room_id), 0), "
             "(SELECT count(*) FROM messages x WHERE x.room_id=r.room_id "
             "  AND x.position > coalesce(s.read_up_to, 0) AND x.author_id<>m.user_id "
             "  AND x.deleted=0) "
@@ -314,17 +338,32 @@ class SqliteProjectionStore(ProjectionStore):
             (user_id, room_id, room_id),
         )
         return [
-            RoomRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]) for r in rows
+            RoomRow(
+                r[0],
+                r[1],
+                r[2],
+                bool(r[3]),
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                r[10],
+                streamed_since=r[9],
+            )
+            for r in rows
         ]
 
     async def room(self, room_id: str) -> RoomRow | None:
         rows = await self._lookup(
-            f"SELECT {self._ROOM_COLUMNS} FROM rooms r WHERE r.room_id=?", (room_id,)
+            f"SELECT {self._ROOM_COLUMNS}, coalesce(t.since, 0) FROM rooms r "
+            "LEFT JOIN room_streams t ON t.room_id=r.room_id WHERE r.room_id=?",
+            (room_id,),
         )
         if not rows:
             return None
         r = rows[0]
-        return RoomRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5])
+        return RoomRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], streamed_since=r[6])
 
     async def members(self, room_id: str) -> list[MemberRow]:
         rows = await self._read(
@@ -378,6 +417,20 @@ class SqliteProjectionStore(ProjectionStore):
             (user_id, after, limit),
         )
         return [ch.InboxEntry(user_id, r[0], envelope_from_bytes(r[1])) for r in rows]
+
+    async def room_stream(self, room_id: str, *, after: int, limit: int) -> list[Envelope]:
+        rows = await self._lookup(
+            "SELECT envelope FROM room_events WHERE room_id=? AND position>? "
+            "ORDER BY position LIMIT ?",
+            (room_id, after, limit),
+        )
+        return [envelope_from_bytes(r[0]) for r in rows]
+
+    async def room_stream_head(self, room_id: str) -> StreamHead | None:
+        rows = await self._lookup(
+            "SELECT since, head FROM room_streams WHERE room_id=?", (room_id,)
+        )
+        return StreamHead(rows[0][0], rows[0][1]) if rows else None
 
     async def inbox_head(self, user_id: str) -> int:
         rows = await self._lookup("SELECT head FROM inbox_heads WHERE user_id=?", (user_id,))

@@ -130,6 +130,10 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
             envelope.message_deleted.CopyFrom(
                 pb.MessageDeleted(room_id=room_id, message_id=event.message_id)
             )
+        case Room.StreamStarted():
+            envelope.room_stream_started.CopyFrom(
+                pb.RoomStreamStarted(room_id=room_id, members=event.members)
+            )
         case Room.Acked():
             envelope.acked.CopyFrom(
                 pb.Acked(
@@ -228,6 +232,7 @@ def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
             message_id=p.message_id, text=p.text, **common
         ),
         "message_deleted": lambda: Room.MessageDeleted(message_id=p.message_id, **common),
+        "room_stream_started": lambda: Room.StreamStarted(members=p.members, **common),
         "acked": lambda: Room.Acked(kind=AckKind(p.kind), up_to=p.up_to, **common),
     }
     return builders[kind]()

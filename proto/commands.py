@@ -16,6 +16,7 @@ from domain.values import (
     EventMeta,
     PresenceStatus,
     Role,
+    RoomKind,
     direct_room_id,
     room_stream,
     user_stream,
@@ -49,9 +50,14 @@ def encode_command(command: c.Command, request_id: str, gateway_id: str) -> ip.C
         trace_id=meta.trace_id,
     )
     match command:
-        case c.CreateRoom(_, room_id, name, public):
+        case c.CreateRoom(_, room_id, name, public, kind):
             record.create_room.CopyFrom(
-                ip.CreateRoomCommand(room_id=str(room_id), name=name, public=public)
+                ip.CreateRoomCommand(
+                    room_id=str(room_id),
+                    name=name,
+                    public=public,
+                    kind=int(kind),  # type: ignore[arg-type]
+                )
             )
         case c.OpenDirect(_, peer_id):
             record.open_direct.CopyFrom(ip.OpenDirectCommand(peer_id=peer_id))
@@ -114,7 +120,8 @@ def _command(record: ip.CommandRecord) -> c.Command:
     p = getattr(record, kind)
     match kind:
         case "create_room":
-            return c.CreateRoom(meta, UUID(p.room_id), p.name, p.public)
+            kind = RoomKind(p.kind) if p.kind else RoomKind.GROUP
+            return c.CreateRoom(meta, UUID(p.room_id), p.name, p.public, kind)
         case "open_direct":
             return c.OpenDirect(meta, p.peer_id)
         case "join_room":

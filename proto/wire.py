@@ -33,6 +33,7 @@ __all__ = [
     "ping_frame",
     "presence_frame",
     "reply_frame",
+    "room_push_frame",
     "typing_frame",
 ]
 
@@ -160,6 +161,13 @@ def inbox_push_frame(position: int, epoch: str, envelope_json: bytes) -> str:
     """``{"push":{"event":{"position":"7","epoch":"…","event":{…}}}}`` without re-encoding."""
     head = orjson.dumps({"position": str(position), "epoch": epoch})[:-1]
     return (b'{"push":{"event":' + head + b',"event":' + envelope_json + b"}}}").decode()
+
+
+def room_push_frame(epoch: str, envelope_json: bytes) -> str:
+    """``{"push":{"room":{"epoch":"…","event":{…}}}}``: built once per room-stream event
+    and written to every follower."""
+    head = b'{"push":{"room":{"epoch":' + orjson.dumps(epoch)
+    return (head + b',"event":' + envelope_json + b"}}}").decode()
 
 
 def presence_frame(user_id: str, device_id: str, status: int, online: bool) -> str:

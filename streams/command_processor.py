@@ -19,6 +19,7 @@ from domain.errors import DomainError
 from domain.handler import CommandHandler, EventRef
 from domain.room import Room
 from domain.user import UserEvent
+from domain.values import LARGE_ROOM_MEMBERS
 from proto.codec import decode_envelope
 
 __all__ = ["Outcome", "PartitionState"]
@@ -39,13 +40,13 @@ class Outcome:
 class PartitionState:
     """Implements the handler's ``Streams`` view for one partition."""
 
-    def __init__(self) -> None:
+    def __init__(self, large_room_members: int = LARGE_ROOM_MEMBERS) -> None:
         self.rooms: dict[UUID, Room] = {}
         self.user_lengths: dict[str, int] = {}
         self.offsets: dict[tuple[UUID, int], int] = {}
         """(originator, position) -> events-topic offset, for events a duplicate may name."""
         self.recent: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
-        self._handler = CommandHandler(self)
+        self._handler = CommandHandler(self, large_room_members)
 
     # Streams
     def get_room(self, room_id: UUID) -> Room | None:

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 
 from domain.errors import DomainError
 from domain.user import UserEvent
-from domain.values import room_stream, user_stream
+from domain.values import LARGE_ROOM_MEMBERS, room_stream, user_stream
 from proto.codec import CodecError, encode_event, payload_kind
 from proto.commands import decode_command
 from proto.tidings.v1 import internal_pb2 as ip
@@ -46,9 +46,15 @@ class _Partition:
 
 class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(
-        self, bootstrap: str, topics: Topics, epoch: str, group_id: str | None = None
+        self,
+        bootstrap: str,
+        topics: Topics,
+        epoch: str,
+        group_id: str | None = None,
+        large_room_members: int = LARGE_ROOM_MEMBERS,
     ) -> None:
         self._bootstrap = bootstrap
+        self._large_room_members = large_room_members
         self._topics = topics
         self._epoch = epoch
         # One group and one set of transactional ids per deployment (topic prefix): two
@@ -142,7 +148,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _rebuild(self, partition: int) -> PartitionState:
         """Folds every committed event of events partition p."""
-        state = PartitionState()
+        state = PartitionState(self._large_room_members)
         tp = TopicPartition(self._topics.events, partition)
         reader = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,

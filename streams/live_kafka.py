@@ -1,6 +1,7 @@
 """Live delivery across gateways through ``tidings.live``.
 
-Projectors publish inbox events (after they are stored) and presence notices; gateways
+Projectors publish inbox events and room-stream events (after they are stored; a
+room-stream event once, keyed by its stream) and presence notices; gateways
 publish typing notices. Every gateway reads the topic from its end and hands records for the
 users it holds to its hub, dropping the others before decoding them when the key says whom a
 record is for.
@@ -51,7 +52,8 @@ class KafkaLivePublisher:
 
 
 class KafkaLiveSubscriber:
-    """Feeds a gateway's hub. ``is_local(user)`` says whether this gateway holds the user."""
+    """Feeds a gateway's hub. ``is_local(key)`` says whether this gateway holds the user, or
+    followers of the room stream, a record's key names."""
 
     def __init__(
         self,
@@ -102,7 +104,9 @@ class KafkaLiveSubscriber:
                     if key and not self._is_local(key):
                         continue
                     record = ip.LiveRecord.FromString(message.value)
-                    if any(self._is_local(u) for u in record.user_ids):
+                    if record.HasField("room_event") or any(
+                        self._is_local(u) for u in record.user_ids
+                    ):
                         self._deliver(record)
             except KafkaError as exc:
                 log.warning("live_subscriber_retrying", error=repr(exc))

@@ -3,7 +3,8 @@
 Stage 1 (:meth:`ProjectionPipeline.on_events`, events topic): read what the batch needs
 (one prefetch), project it with the pure core (:func:`projections.batch.project_batch`),
 write its state changes (concurrently: each write is stamped with its event's position),
-publish an InboxRecord per (member, room event), keyed by user, and the presence notices,
+publish an InboxRecord per (member, room event), keyed by user, each room-stream event once
+(keyed by its stream: gateways deliver it to their followers) and the presence notices,
 then record each partition's last offset (for read-your-writes).
 Stage 2 (:meth:`ProjectionPipeline.on_inbox`, inbox topic): append the batch's records to
 the users' inboxes (the inbox writer deduplicates by source stream position) and publish
@@ -95,7 +96,7 @@ class ProjectionPipeline:
                     )
                     for user_id, envelope in batch.inbox
                 ]
-                outgoing += [(self._live_topic, "", _presence_record(n)) for n in batch.live]
+                outgoing += [_live_record(self._live_topic, n) for n in batch.live]
                 await self._publish(outgoing)
             for partition, offset in last.items():
                 await self.state.track(TRACKING_NAME, partition, offset)
@@ -172,6 +173,15 @@ class ProjectionPipeline:
                     error=str(exc),
                 )
                 await asyncio.sleep(min(self._retry_delay * attempt, 5.0))
+
+
+def _live_record(
+    topic: str, delivery: ch.LiveNotice | ch.RoomStreamEntry
+) -> tuple[str, str, bytes]:
+    if isinstance(delivery, ch.RoomStreamEntry):
+        record = ip.LiveRecord(room_event=delivery.envelope)
+        return topic, delivery.envelope.stream, record.SerializeToString()
+    return topic, "", _presence_record(delivery)
 
 
 def _presence_record(notice: ch.LiveNotice) -> bytes:

@@ -30,7 +30,12 @@ def run_processor(settings: Any, *, with_commands: bool = True) -> int:
     processor = None
     if with_commands:
         epoch = loop.run_until_complete(cluster_epoch(settings.kafka_bootstrap))
-        processor = KafkaCommandProcessor(settings.kafka_bootstrap, topics, epoch)
+        processor = KafkaCommandProcessor(
+            settings.kafka_bootstrap,
+            topics,
+            epoch,
+            large_room_members=settings.large_room_members,
+        )
     app = create_faust_app(
         app_id=settings.processor_app_id,
         bootstrap=settings.kafka_bootstrap,

@@ -25,6 +25,9 @@ class FakeView:
     def online_devices(self, user_id: str) -> frozenset[str]:
         return frozenset(self._online.get(user_id, set()))
 
+    def stream_since(self, room_id: str) -> int:
+        return 0
+
 
 ALICE = EventMeta("alice", "d1", "t")
 

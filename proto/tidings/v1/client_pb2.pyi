@@ -49,7 +49,7 @@ RECOVERY_EPOCH_CHANGED: Recovery
 RECOVERY_FUTURE_POSITION: Recovery
 
 class ClientFrame(_message.Message):
-    __slots__ = ("id", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh", "pong")
+    __slots__ = ("id", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh", "pong", "follow", "unfollow")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONNECT_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,8 @@ class ClientFrame(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     REFRESH_FIELD_NUMBER: _ClassVar[int]
     PONG_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    UNFOLLOW_FIELD_NUMBER: _ClassVar[int]
     id: str
     connect: Connect
     join: Join
@@ -76,7 +78,9 @@ class ClientFrame(_message.Message):
     history: History
     refresh: Refresh
     pong: Pong
-    def __init__(self, id: _Optional[str] = ..., connect: _Optional[_Union[Connect, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., leave: _Optional[_Union[Leave, _Mapping]] = ..., send: _Optional[_Union[Send, _Mapping]] = ..., edit: _Optional[_Union[Edit, _Mapping]] = ..., delete: _Optional[_Union[Delete, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., presence: _Optional[_Union[SetPresence, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., history: _Optional[_Union[History, _Mapping]] = ..., refresh: _Optional[_Union[Refresh, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ...) -> None: ...
+    follow: Follow
+    unfollow: Unfollow
+    def __init__(self, id: _Optional[str] = ..., connect: _Optional[_Union[Connect, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., leave: _Optional[_Union[Leave, _Mapping]] = ..., send: _Optional[_Union[Send, _Mapping]] = ..., edit: _Optional[_Union[Edit, _Mapping]] = ..., delete: _Optional[_Union[Delete, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., presence: _Optional[_Union[SetPresence, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., history: _Optional[_Union[History, _Mapping]] = ..., refresh: _Optional[_Union[Refresh, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., follow: _Optional[_Union[Follow, _Mapping]] = ..., unfollow: _Optional[_Union[Unfollow, _Mapping]] = ...) -> None: ...
 
 class StreamPosition(_message.Message):
     __slots__ = ("position", "epoch")
@@ -182,6 +186,22 @@ class Pong(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class Follow(_message.Message):
+    __slots__ = ("room_id", "position", "epoch")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    position: int
+    epoch: str
+    def __init__(self, room_id: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
+
+class Unfollow(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+
 class ServerFrame(_message.Message):
     __slots__ = ("reply", "push")
     REPLY_FIELD_NUMBER: _ClassVar[int]
@@ -201,7 +221,7 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ...) -> None: ...
 
 class Reply(_message.Message):
-    __slots__ = ("id", "error", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh")
+    __slots__ = ("id", "error", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh", "follow", "unfollow")
     ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CONNECT_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +235,8 @@ class Reply(_message.Message):
     TYPING_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     REFRESH_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    UNFOLLOW_FIELD_NUMBER: _ClassVar[int]
     id: str
     error: Error
     connect: ConnectResult
@@ -228,7 +250,9 @@ class Reply(_message.Message):
     typing: Empty
     history: HistoryResult
     refresh: Empty
-    def __init__(self, id: _Optional[str] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., connect: _Optional[_Union[ConnectResult, _Mapping]] = ..., join: _Optional[_Union[RoomResult, _Mapping]] = ..., leave: _Optional[_Union[Empty, _Mapping]] = ..., send: _Optional[_Union[EventResult, _Mapping]] = ..., edit: _Optional[_Union[EventResult, _Mapping]] = ..., delete: _Optional[_Union[EventResult, _Mapping]] = ..., ack: _Optional[_Union[EventResult, _Mapping]] = ..., presence: _Optional[_Union[Empty, _Mapping]] = ..., typing: _Optional[_Union[Empty, _Mapping]] = ..., history: _Optional[_Union[HistoryResult, _Mapping]] = ..., refresh: _Optional[_Union[Empty, _Mapping]] = ...) -> None: ...
+    follow: FollowResult
+    unfollow: Empty
+    def __init__(self, id: _Optional[str] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., connect: _Optional[_Union[ConnectResult, _Mapping]] = ..., join: _Optional[_Union[RoomResult, _Mapping]] = ..., leave: _Optional[_Union[Empty, _Mapping]] = ..., send: _Optional[_Union[EventResult, _Mapping]] = ..., edit: _Optional[_Union[EventResult, _Mapping]] = ..., delete: _Optional[_Union[EventResult, _Mapping]] = ..., ack: _Optional[_Union[EventResult, _Mapping]] = ..., presence: _Optional[_Union[Empty, _Mapping]] = ..., typing: _Optional[_Union[Empty, _Mapping]] = ..., history: _Optional[_Union[HistoryResult, _Mapping]] = ..., refresh: _Optional[_Union[Empty, _Mapping]] = ..., follow: _Optional[_Union[FollowResult, _Mapping]] = ..., unfollow: _Optional[_Union[Empty, _Mapping]] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()
@@ -251,6 +275,18 @@ class ConnectResult(_message.Message):
     heartbeat_interval_ms: int
     heartbeat_timeout_ms: int
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., inbox: _Optional[_Union[StreamPosition, _Mapping]] = ..., recovery: _Optional[_Union[Recovery, str]] = ..., missed: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., heartbeat_timeout_ms: _Optional[int] = ...) -> None: ...
+
+class FollowResult(_message.Message):
+    __slots__ = ("room_id", "position", "recovery", "missed")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    RECOVERY_FIELD_NUMBER: _ClassVar[int]
+    MISSED_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    position: StreamPosition
+    recovery: Recovery
+    missed: int
+    def __init__(self, room_id: _Optional[str] = ..., position: _Optional[_Union[StreamPosition, _Mapping]] = ..., recovery: _Optional[_Union[Recovery, str]] = ..., missed: _Optional[int] = ...) -> None: ...
 
 class RoomResult(_message.Message):
     __slots__ = ("room_id", "event")
@@ -299,16 +335,18 @@ class HistoryResult(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[TimelineItem, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
 
 class Push(_message.Message):
-    __slots__ = ("event", "presence", "typing", "ping")
+    __slots__ = ("event", "presence", "typing", "ping", "room")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
     event: InboxEvent
     presence: PresenceNotice
     typing: TypingNotice
     ping: Ping
-    def __init__(self, event: _Optional[_Union[InboxEvent, _Mapping]] = ..., presence: _Optional[_Union[PresenceNotice, _Mapping]] = ..., typing: _Optional[_Union[TypingNotice, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ...) -> None: ...
+    room: RoomEvent
+    def __init__(self, event: _Optional[_Union[InboxEvent, _Mapping]] = ..., presence: _Optional[_Union[PresenceNotice, _Mapping]] = ..., typing: _Optional[_Union[TypingNotice, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., room: _Optional[_Union[RoomEvent, _Mapping]] = ...) -> None: ...
 
 class InboxEvent(_message.Message):
     __slots__ = ("position", "epoch", "event")
@@ -319,6 +357,14 @@ class InboxEvent(_message.Message):
     epoch: str
     event: _events_pb2.Envelope
     def __init__(self, position: _Optional[int] = ..., epoch: _Optional[str] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
+
+class RoomEvent(_message.Message):
+    __slots__ = ("epoch", "event")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    epoch: str
+    event: _events_pb2.Envelope
+    def __init__(self, epoch: _Optional[str] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
 
 class PresenceNotice(_message.Message):
     __slots__ = ("user_id", "device_id", "status", "online")

@@ -14,6 +14,7 @@ class RoomKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROOM_KIND_UNSPECIFIED: _ClassVar[RoomKind]
     ROOM_KIND_GROUP: _ClassVar[RoomKind]
     ROOM_KIND_DIRECT: _ClassVar[RoomKind]
+    ROOM_KIND_CHANNEL: _ClassVar[RoomKind]
 
 class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -37,6 +38,7 @@ class PresenceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 ROOM_KIND_UNSPECIFIED: RoomKind
 ROOM_KIND_GROUP: RoomKind
 ROOM_KIND_DIRECT: RoomKind
+ROOM_KIND_CHANNEL: RoomKind
 ROLE_UNSPECIFIED: Role
 ROLE_MEMBER: Role
 ROLE_ADMIN: Role
@@ -58,7 +60,7 @@ class Actor(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed")
+    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +78,7 @@ class Envelope(_message.Message):
     ACKED_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_CHANGED_FIELD_NUMBER: _ClassVar[int]
     ROOM_SETTINGS_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    ROOM_STREAM_STARTED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     stream: str
     position: int
@@ -93,7 +96,8 @@ class Envelope(_message.Message):
     acked: Acked
     presence_changed: PresenceChanged
     room_settings_changed: RoomSettingsChanged
-    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ...) -> None: ...
+    room_stream_started: RoomStreamStarted
+    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ...) -> None: ...
 
 class RoomCreated(_message.Message):
     __slots__ = ("room_id", "name", "kind", "public")
@@ -200,3 +204,11 @@ class PresenceChanged(_message.Message):
     device_id: str
     status: PresenceStatus
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ..., status: _Optional[_Union[PresenceStatus, str]] = ...) -> None: ...
+
+class RoomStreamStarted(_message.Message):
+    __slots__ = ("room_id", "members")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    members: int
+    def __init__(self, room_id: _Optional[str] = ..., members: _Optional[int] = ...) -> None: ...

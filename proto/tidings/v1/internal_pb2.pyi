@@ -47,14 +47,16 @@ class CommandRecord(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ...) -> None: ...
 
 class CreateRoomCommand(_message.Message):
-    __slots__ = ("room_id", "name", "public")
+    __slots__ = ("room_id", "name", "public", "kind")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     name: str
     public: bool
-    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., public: _Optional[bool] = ...) -> None: ...
+    kind: _events_pb2.RoomKind
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., public: _Optional[bool] = ..., kind: _Optional[_Union[_events_pb2.RoomKind, str]] = ...) -> None: ...
 
 class OpenDirectCommand(_message.Message):
     __slots__ = ("peer_id",)
@@ -189,13 +191,15 @@ class InboxRecord(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
 
 class LiveRecord(_message.Message):
-    __slots__ = ("user_ids", "event", "presence", "typing")
+    __slots__ = ("user_ids", "event", "presence", "typing", "room_event")
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
+    ROOM_EVENT_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[str]
     event: _client_pb2.InboxEvent
     presence: _client_pb2.PresenceNotice
     typing: _client_pb2.TypingNotice
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., event: _Optional[_Union[_client_pb2.InboxEvent, _Mapping]] = ..., presence: _Optional[_Union[_client_pb2.PresenceNotice, _Mapping]] = ..., typing: _Optional[_Union[_client_pb2.TypingNotice, _Mapping]] = ...) -> None: ...
+    room_event: _events_pb2.Envelope
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., event: _Optional[_Union[_client_pb2.InboxEvent, _Mapping]] = ..., presence: _Optional[_Union[_client_pb2.PresenceNotice, _Mapping]] = ..., typing: _Optional[_Union[_client_pb2.TypingNotice, _Mapping]] = ..., room_event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
