@@ -29,7 +29,7 @@ from api.rest_models import (
 )
 from api.service import Tidings, parse_room_id
 from domain import commands as c
-from domain.values import EventMeta, Role, new_trace_id
+from domain.values import EventMeta, Role, RoomKind, new_trace_id
 from projections.store import MessageRow, PresenceRow, RoomRow
 from proto.codec import envelope_to_dict
 
@@ -79,6 +79,7 @@ def _room_out(row: RoomRow) -> RoomOut:
         read_up_to=row.read_up_to,
         delivered_up_to=row.delivered_up_to,
         unread=row.unread,
+        streamed_since=row.streamed_since,
     )
 
 
@@ -112,12 +113,14 @@ async def list_rooms(user: User, service: Service) -> list[RoomOut]:
     return [_room_out(r) for r in await service.rooms(user)]
 
 
-@router.post("/rooms", status_code=201, summary="Create a group room (you become its owner)")
+@router.post(
+    "/rooms", status_code=201, summary="Create a group room or a channel (you become its owner)"
+)
 async def create_room(body: CreateRoomIn, user: User, service: Service) -> RoomOut:
     room_id = uuid.uuid4()
-    await service.execute(
-        c.CreateRoom(_meta(user), room_id, body.name, body.public), wait_projected=True
-    )
+    kind = RoomKind.CHANNEL if body.kind == "channel" else RoomKind.GROUP
+    command = c.CreateRoom(_meta(user), room_id, body.name, body.public, kind)
+    await service.execute(command, wait_projected=True)
     return _room_out(await service.room(user, str(room_id)))
 
 

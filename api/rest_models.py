@@ -28,7 +28,7 @@ __all__ = [
 RoleName = Literal["member", "admin", "owner"]
 ROLE_NAMES: dict[int, RoleName] = {1: "member", 2: "admin", 3: "owner"}
 ROLE_VALUES: dict[RoleName, int] = {v: k for k, v in ROLE_NAMES.items()}
-KIND_NAMES = {1: "group", 2: "direct"}
+KIND_NAMES = {1: "group", 2: "direct", 3: "channel"}
 
 
 class Model(BaseModel):
@@ -48,6 +48,11 @@ class ErrorBody(Model):
 class CreateRoomIn(Model):
     name: str = Field(min_length=1, max_length=MAX_ROOM_NAME_LENGTH)
     public: bool = True
+    kind: Literal["group", "channel"] = Field(
+        "group",
+        description="channel: every member reads, only admins and owners post; members "
+        "follow it as a room stream (docs/protocol.md)",
+    )
 
 
 class AddMemberIn(Model):
@@ -62,7 +67,7 @@ class SendIn(Model):
 
 class RoomOut(Model):
     room_id: str
-    kind: Literal["group", "direct"]
+    kind: Literal["group", "direct", "channel"]
     name: str
     public: bool
     head: int = Field(description="Position of the room stream's last event")
@@ -71,6 +76,11 @@ class RoomOut(Model):
     read_up_to: int = 0
     delivered_up_to: int = 0
     unread: int = Field(0, description="Messages from others after readUpTo, not deleted")
+    streamed_since: int = Field(
+        0,
+        description="Room position from which the room is a room stream that clients follow "
+        "over the WebSocket (the follow command); 0: its events reach members' inboxes",
+    )
 
 
 class MemberOut(Model):

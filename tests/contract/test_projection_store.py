@@ -166,3 +166,55 @@ async def test_epoch_survives_reopening(tmp_path: Path) -> None:
     other = SqliteProjectionStore(tmp_path / "other.sqlite")
     assert other.epoch != epoch
     await other.close()
+
+
+def a_channel_and_a_room_that_grows() -> tuple[Room, Room, list[Envelope]]:
+    channel = Room.create_channel(uuid4(), ALICE, "news", True)
+    channel.add_member(ALICE, "bob")
+    for i in range(3):
+        channel.post_message(ALICE, f"n{i}", f"news {i}")
+    group = Room.create_group(uuid4(), ALICE, "group", True)
+    group.post_message(ALICE, "g0", "small")
+    group.add_member(ALICE, "bob")
+    group.grow(ALICE, large_room_members=1)
+    group.post_message(BOB, "g1", "large")
+    group.ack(BOB, AckKind.READ, group.version)
+    events = [
+        encode_event(e, "e")  # type: ignore[arg-type]
+        for e in (*channel.collect_events(), *group.collect_events())
+    ]
+    return channel, group, events
+
+
+async def test_room_streams_keep_every_event_from_their_start(store: ProjectionStore) -> None:
+    channel, group, events = a_channel_and_a_room_that_grows()
+    deliveries = await store.apply(numbered(events), project)
+    channel_id, group_id = str(channel.id), str(group.id)
+
+    head = await store.room_stream_head(channel_id)
+    assert head is not None and (head.since, head.head) == (1, channel.version)
+    stream = await store.room_stream(channel_id, after=0, limit=100)
+    assert [e.position for e in stream] == list(range(1, channel.version + 1))
+    assert [e.position for e in await store.room_stream(channel_id, after=3, limit=1)] == [4]
+
+    head = await store.room_stream_head(group_id)
+    assert head is not None and (head.since, head.head) == (group.streamed_since, group.version)
+    stream = await store.room_stream(group_id, after=head.since - 1, limit=100)
+    assert [e.position for e in stream] == list(range(head.since, group.version + 1))
+    assert (await store.room(group_id)).streamed_since == head.since  # type: ignore[union-attr]
+    assert await store.room_stream_head(str(uuid4())) is None
+
+    # bob's inbox: the channel only as far as it concerns him; the group until the move.
+    inbox = await store.inbox("bob", after=0, limit=100)
+    kinds = [(e.envelope.stream, e.envelope.WhichOneof("payload")) for e in inbox]
+    assert kinds == [
+        (channel.stream, "member_joined"),
+        (group.stream, "member_joined"),
+        (group.stream, "room_stream_started"),
+    ]
+    live = [d for d in deliveries if isinstance(d, ch.RoomStreamEntry)]
+    assert len(live) == channel.version + group.version - group.streamed_since + 1
+    # Read states and unread counts work in room streams too.
+    rooms = {r.room_id: r for r in await store.rooms_of("bob")}
+    assert rooms[group_id].read_up_to == group.version - 1
+    assert rooms[channel_id].unread == 3 and rooms[channel_id].streamed_since == 1

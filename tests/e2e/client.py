@@ -18,6 +18,9 @@ class WsClient:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.notices: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.stray_replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.room_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.rooms: dict[str, int] = {}
+        """Room stream -> room position of the last room push received."""
         self.position = 0
         self.epoch = ""
         self.answer_pings = True
@@ -63,6 +66,10 @@ class WsClient:
                     push = frame["push"]["event"]
                     self.position = int(push["position"])
                     await self.events.put(push)
+                elif "room" in frame["push"]:
+                    push = frame["push"]["room"]
+                    self.rooms[push["event"]["stream"]] = int(push["event"]["position"])
+                    await self.room_events.put(push)
                 elif "ping" in frame["push"]:
                     if self.answer_pings:
                         await self.ws.send('{"pong":{}}')
@@ -77,6 +84,24 @@ class WsClient:
         self._waiting[frame_id] = future
         await self.ws.send(json.dumps({"id": frame_id, command: body}))
         return await asyncio.wait_for(future, timeout)
+
+    async def follow(
+        self, room_id: str, position: int | None = None, epoch: str = ""
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"roomId": room_id}
+        if position is not None:
+            body["position"] = position
+            body["epoch"] = epoch
+        return await self.request("follow", body)
+
+    async def next_room_event(self, timeout: float = 10) -> dict[str, Any]:
+        return await asyncio.wait_for(self.room_events.get(), timeout)
+
+    def drain_room_events(self) -> list[dict[str, Any]]:
+        out = []
+        while not self.room_events.empty():
+            out.append(self.room_events.get_nowait())
+        return out
 
     async def send_raw(self, text: str | bytes) -> None:
         await self.ws.send(text)

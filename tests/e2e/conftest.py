@@ -11,10 +11,14 @@ import pytest
 
 from tests.e2e.server import DistributedStack, ServerProcess
 
+LARGE_ROOM_MEMBERS = 6
+"""Group rooms with more members move to their room stream (small, for the tests)."""
+
 FAST = {
     "TIDINGS_PRESENCE_GRACE_SECONDS": "0.5",
     "TIDINGS_CATCH_UP_LIMIT": "50",
     "TIDINGS_PRESENCE_LEASE_SECONDS": "3",
+    "TIDINGS_LARGE_ROOM_MEMBERS": str(LARGE_ROOM_MEMBERS),
 }
 
 Server = ServerProcess | DistributedStack
@@ -63,8 +67,8 @@ class Rest:
     def delete(self, path: str) -> httpx.Response:
         return self.client.delete(path)
 
-    def create_room(self, name: str = "general", public: bool = True) -> str:
-        response = self.post("/v1/rooms", {"name": name, "public": public})
+    def create_room(self, name: str = "general", public: bool = True, kind: str = "group") -> str:
+        response = self.post("/v1/rooms", {"name": name, "public": public, "kind": kind})
         assert response.status_code == 201, response.text
         room_id: str = response.json()["roomId"]
         return room_id
