@@ -52,6 +52,12 @@ BATCH_WAIT = 0.01
 """Seconds a partial batch waits for more records (added latency per stage at low load)."""
 
 
+def _data_dir(app_id: str) -> Path:
+    parent = Path(tempfile.gettempdir()) / "tidings-faust"
+    parent.mkdir(exist_ok=True)  # Faust creates only the last level
+    return parent / app_id
+
+
 def create_faust_app(
     *,
     app_id: str,
@@ -66,7 +72,7 @@ def create_faust_app(
         store="memory://",
         # Tables live in memory; Faust still creates its data directory, so keep it
         # out of the working directory.
-        datadir=str(Path(tempfile.gettempdir()) / "tidings-faust" / app_id),
+        datadir=str(_data_dir(app_id)),
         web_enabled=False,
         topic_allow_declare=False,
         topic_disable_leader=True,
