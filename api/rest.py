@@ -227,6 +227,29 @@ async def get_inbox(
     )
 
 
+@router.get(
+    "/rooms/{room_id}/stream",
+    summary="A room stream's events after a room position (to resume beyond the limit)",
+)
+async def get_room_stream(
+    room_id: str,
+    user: User,
+    service: Service,
+    after: Annotated[int, Query(description="Exclusive lower bound (a room position)")] = 0,
+    limit: Annotated[int, Query()] = 100,
+) -> InboxOut:
+    events, stream = await service.room_stream(user, room_id, after=after, limit=limit)
+    epoch = service.store.epoch
+    return InboxOut(
+        events=[
+            InboxEventOut(position=e.position, epoch=epoch, event=envelope_to_dict(e))
+            for e in events
+        ],
+        head=stream.head,
+        epoch=epoch,
+    )
+
+
 @router.get("/rooms/{room_id}/presence", summary="Presence of a room's members")
 async def room_presence(room_id: str, user: User, service: Service) -> list[PresenceOut]:
     return [_presence_out(r) for r in await service.room_presence(user, room_id)]

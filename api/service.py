@@ -14,7 +14,15 @@ import structlog
 from domain.commands import Command
 from domain.errors import InvalidArgument, MessageNotFound, NotAMember, RoomNotFound
 from projections.changes import InboxEntry
-from projections.store import MemberRow, MessageRow, PresenceRow, ProjectionStore, RoomRow
+from projections.store import (
+    MemberRow,
+    MessageRow,
+    PresenceRow,
+    ProjectionStore,
+    RoomRow,
+    StreamHead,
+)
+from proto.codec import Envelope
 from streams.log import CommandBus, CommandResult, ProjectionProgress
 
 __all__ = ["Tidings", "TypingRelay", "parse_room_id"]
@@ -137,6 +145,20 @@ class Tidings:
             raise InvalidArgument("after must be >= 0")
         head = await self.store.inbox_head(user_id)
         return await self.store.inbox(user_id, after=after, limit=limit), head
+
+    async def room_stream(
+        self, user_id: str, room_id: str, *, after: int, limit: int
+    ) -> tuple[list[Envelope], StreamHead]:
+        """Room-stream events after a room position, and the stream's start and head."""
+        if not 1 <= limit <= self.history_page_max:
+            raise InvalidArgument(f"limit must be between 1 and {self.history_page_max}")
+        if after < 0:
+            raise InvalidArgument("after must be >= 0")
+        await self.require_member(user_id, room_id)
+        stream = await self.store.room_stream_head(room_id)
+        if stream is None:
+            raise InvalidArgument("this room is not a room stream: its events reach your inbox")
+        return await self.store.room_stream(room_id, after=after, limit=limit), stream
 
     async def room_presence(self, user_id: str, room_id: str) -> list[PresenceRow]:
         await self.require_member(user_id, room_id)

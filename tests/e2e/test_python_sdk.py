@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tidings_client import Client, ConnectionChanged, InboxEvent
+from tidings_client import Client, ConnectionChanged, InboxEvent, RoomEvent
 
 from tests.e2e.conftest import FAST, Rest, Server
 from tests.e2e.server import DistributedStack, ServerProcess
@@ -75,6 +75,39 @@ async def test_sdk_fills_a_gap_beyond_the_catch_up_limit_over_rest(
     async with Client(server.ws_url, server.token("erin"), positions_file=positions) as erin:
         got = await messages(erin, 60)
         assert [e.text for e in got] == [f"bulk {i}" for i in range(60)]
+
+
+async def test_sdk_follows_a_channel_on_its_own_and_resumes_it(
+    server: Server, rest: Callable[..., Rest], tmp_path: Path
+) -> None:
+    room_id = rest("cora").create_room("broadcast", kind="channel")
+    positions = tmp_path / "finn.json"
+    async with (
+        Client(server.ws_urls[0], server.token("cora")) as cora,
+        Client(server.ws_urls[1], server.token("finn"), positions_file=positions) as finn,
+    ):
+        await cora.follow(room_id)
+        rest("cora").post(f"/v1/rooms/{room_id}/members", {"userId": "finn"})
+        # finn's inbox announces the join; the SDK follows the channel from there.
+        await asyncio.wait_for(_following(finn, room_id), 30)
+        sent = await cora.send(room_id, "first")
+        (got,) = await messages(finn, 1, "cora")
+        assert isinstance(got, RoomEvent) and got.envelope["eventId"] == sent["eventId"]
+
+    for i in range(60):  # beyond the catch-up limit: the SDK pages REST, then follows
+        rest("cora").post(f"/v1/rooms/{room_id}/messages", {"text": f"while away {i}"})
+    async with Client(server.ws_url, server.token("finn"), positions_file=positions) as finn:
+        got_now = await messages(finn, 60, "cora")
+        assert [e.text for e in got_now] == [f"while away {i}" for i in range(60)]
+        async with Client(server.ws_url, server.token("cora")) as cora:
+            await cora.send(room_id, "live")
+        (live,) = await messages(finn, 1, "cora")
+        assert live.text == "live"
+
+
+async def _following(client: Client, room_id: str) -> None:
+    while room_id not in client.rooms:
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(params=["embedded", "distributed"])

@@ -12,6 +12,7 @@ from tidings_client.events import (
     Event,
     InboxEvent,
     PresenceNotice,
+    RoomEvent,
     TypingNotice,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "Event",
     "InboxEvent",
     "PresenceNotice",
+    "RoomEvent",
     "TidingsError",
     "TypingNotice",
 ]

@@ -8,6 +8,11 @@ After an established connection drops, the first attempt waits a random time wit
 spread out instead of all in the same second. Positions can be persisted to a file so that a
 restarted program resumes too. Sends carry a client message id and are retried on
 disconnects and temporary errors, which the server makes safe (one message per id).
+
+Channels and large rooms are room streams: the client follows one when its inbox says so
+(the room moved to its stream, or you joined one), re-follows each with its last room
+position on every reconnect (paging REST first when too far behind), and emits each room
+event once, whichever stream brought it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from tidings_client.events import (
     Event,
     InboxEvent,
     PresenceNotice,
+    RoomEvent,
     TypingNotice,
 )
 
@@ -84,6 +90,10 @@ class Client:
         self._reconnect_spread = reconnect_spread
         self.position: int | None = None
         self.epoch = ""
+        self.rooms: dict[str, tuple[int, str]] = {}
+        """Followed room streams: room id -> (last room position, epoch)."""
+        self._emitted: dict[str, int] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.user_id = ""
         self._load_position()
         self._events: asyncio.Queue[Event] = asyncio.Queue()
@@ -181,6 +191,35 @@ class Client:
             body["before"] = str(before)
         result = await self._request_retrying("history", body, 30)
         return list(result.get("messages", [])), bool(result.get("hasMore", False))
+
+    async def follow(self, room_id: str, position: int | None = None, epoch: str = "") -> None:
+        """Follows a room stream (a channel or a large room) from ``position``, or from its
+        head; missed events are emitted first. The client does this by itself for rooms its
+        inbox announces, and again after every reconnect."""
+        body: dict[str, Any] = {"roomId": room_id}
+        if position is not None:
+            body |= {"position": str(position), "epoch": epoch}
+            self.rooms[room_id] = (position, epoch)  # the pushes after the reply move it on
+        result = await self.request("follow", body)
+        recovery = result.get("recovery", "")
+        start = result.get("position", {})
+        head, stream_epoch = int(start.get("position", 0)), start.get("epoch", "")
+        if recovery == "RECOVERY_TOO_FAR_BEHIND" and position is not None:
+            await self.request("unfollow", {"roomId": room_id})
+            last = await self._page_room(room_id, position, head)
+            await self.follow(room_id, last, stream_epoch)
+            return
+        if recovery in ("RECOVERY_EPOCH_CHANGED", "RECOVERY_FUTURE_POSITION"):
+            await self._events.put(ConnectionChanged("not_recovered", recovery))
+        current = self.rooms.get(room_id)
+        if current is None or current[1] != stream_epoch or current[0] < head:
+            self.rooms[room_id] = (head, stream_epoch)  # live pushes continue after head
+            self._save_positions()
+
+    async def unfollow(self, room_id: str) -> None:
+        self.rooms.pop(room_id, None)
+        self._save_positions()
+        await self.request("unfollow", {"roomId": room_id})
 
     async def request(
         self, command: str, body: dict[str, Any], timeout: float = 15
@@ -286,6 +325,8 @@ class Client:
             await self._recovered(reply["connect"])
             self._established = True
             self._ready.set()
+            for room_id, (position, epoch) in list(self.rooms.items()):
+                self._in_background(self.follow(room_id, position, epoch))
             async for raw in ws:
                 await self._handle(ws, json.loads(raw))
 
@@ -331,6 +372,53 @@ class Client:
                     await self._events.put(event)
                 after = page["events"][-1]["position"]
 
+    async def _page_room(self, room_id: str, after: int, head: int) -> int:
+        """Emits a room stream's events after ``after`` read over REST; returns the last."""
+        headers = {"Authorization": f"Bearer {await self._current_token()}"}
+        async with httpx.AsyncClient(base_url=self.http_url, headers=headers, timeout=30) as http:
+            while after < head:
+                response = await http.get(
+                    f"/v1/rooms/{room_id}/stream", params={"after": after, "limit": 200}
+                )
+                response.raise_for_status()
+                page = response.json()
+                if not page["events"]:
+                    break
+                for item in page["events"]:
+                    await self._emit(RoomEvent.from_push(item))
+                after = page["events"][-1]["position"]
+        return after
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            with contextlib.suppress(Exception):  # a reconnect re-follows
+                await work
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _emit(self, event: InboxEvent) -> None:
+        """Emits a room's events once each: a followed room's event may come both in the
+        inbox (what concerns you) and in its stream."""
+        room_position = event.room_position
+        if event.room_id in self.rooms or isinstance(event, RoomEvent):
+            if room_position <= self._emitted.get(event.room_id, 0):
+                return
+            self._emitted[event.room_id] = room_position
+        await self._events.put(event)
+
+    def _follows_after(self, event: InboxEvent) -> None:
+        """Starts or stops following a room stream when the inbox says so."""
+        me = event.payload.get("userId") == self.user_id
+        if event.kind == "roomStreamStarted" or (event.kind == "memberJoined" and me):
+            if event.room_id not in self.rooms:
+                # A join to a small room is refused (not a stream): nothing to follow.
+                self._in_background(self.follow(event.room_id, event.room_position, event.epoch))
+        elif event.kind == "memberLeft" and me:
+            self.rooms.pop(event.room_id, None)
+            self._save_positions()
+
     async def _handle(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
         if "reply" in frame:
             future = self._pending.get(frame["reply"].get("id", ""))
@@ -343,7 +431,13 @@ class Client:
             if self.position is not None and event.position <= self.position:
                 return  # already seen
             self._advance(event.position, event.epoch)
-            await self._events.put(event)
+            await self._emit(event)
+            self._follows_after(event)
+        elif "room" in push:
+            room_event = RoomEvent.from_push(push["room"])
+            self.rooms[room_event.room_id] = (room_event.position, room_event.epoch)
+            self._save_positions()
+            await self._emit(room_event)
         elif "ping" in push:
             await ws.send('{"pong":{}}')
         elif "presence" in push:
@@ -368,12 +462,19 @@ class Client:
 
     def _advance(self, position: int, epoch: str) -> None:
         self.position, self.epoch = position, epoch
+        self._save_positions()
+
+    def _save_positions(self) -> None:
         if self._positions_file is not None:
             tmp = self._positions_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"position": position, "epoch": epoch}))
+            rooms = {room: list(at) for room, at in self.rooms.items()}
+            saved = {"position": self.position, "epoch": self.epoch, "rooms": rooms}
+            tmp.write_text(json.dumps(saved))
             os.replace(tmp, self._positions_file)
 
     def _load_position(self) -> None:
         if self._positions_file is not None and self._positions_file.exists():
             saved = json.loads(self._positions_file.read_text())
-            self.position, self.epoch = int(saved["position"]), str(saved["epoch"])
+            if saved.get("position") is not None:
+                self.position, self.epoch = int(saved["position"]), str(saved["epoch"])
+            self.rooms = {r: (int(p), str(e)) for r, (p, e) in saved.get("rooms", {}).items()}

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ConnectionChanged", "Event", "InboxEvent", "PresenceNotice", "TypingNotice"]
+__all__ = [
+    "ConnectionChanged",
+    "Event",
+    "InboxEvent",
+    "PresenceNotice",
+    "RoomEvent",
+    "TypingNotice",
+]
 
 State = Literal["connected", "reconnecting", "resumed", "not_recovered"]
 
@@ -27,24 +34,36 @@ class InboxEvent:
         value = self.payload.get("text")
         return value if isinstance(value, str) else None
 
+    @property
+    def room_position(self) -> int:
+        """The event's position in its room (what ``ack`` and history use)."""
+        return int(self.envelope.get("position", 0))
+
     @classmethod
     def from_push(cls, push: dict[str, Any]) -> InboxEvent:
+        """From an inbox push: ``position`` is the inbox position."""
+        return cls(int(push["position"]), push["epoch"], *_parts(push["event"]))
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEvent(InboxEvent):
+    """One event of a room stream the client follows: ``position`` is the room position."""
+
+    @classmethod
+    def from_push(cls, push: dict[str, Any]) -> RoomEvent:
         envelope = push["event"]
-        kind = next(
-            k
-            for k in envelope
-            if k[0].islower() and isinstance(envelope[k], dict) and k not in ("actor", "occurredAt")
-        )
-        payload = envelope[kind]
-        return cls(
-            position=int(push["position"]),
-            epoch=push["epoch"],
-            kind=kind,
-            room_id=str(payload.get("roomId", "")),
-            actor=envelope.get("actor", {}).get("userId", ""),
-            payload=payload,
-            envelope=envelope,
-        )
+        return cls(int(envelope.get("position", 0)), push["epoch"], *_parts(envelope))
+
+
+def _parts(envelope: dict[str, Any]) -> tuple[str, str, str, dict[str, Any], dict[str, Any]]:
+    kind = next(
+        k
+        for k in envelope
+        if k[0].islower() and isinstance(envelope[k], dict) and k not in ("actor", "occurredAt")
+    )
+    payload = envelope[kind]
+    actor = envelope.get("actor", {}).get("userId", "")
+    return kind, str(payload.get("roomId", "")), actor, payload, envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,4 +90,4 @@ class ConnectionChanged:
     recovery: str = ""
 
 
-Event = InboxEvent | PresenceNotice | TypingNotice | ConnectionChanged
+Event = InboxEvent | RoomEvent | PresenceNotice | TypingNotice | ConnectionChanged
