@@ -3,9 +3,15 @@ export class TidingsError extends Error {
   temporary: boolean;
 }
 
+export interface SavedPositions {
+  position: number | null;
+  epoch: string;
+  /** Followed room streams: roomId -> [room position, epoch]. */
+  rooms?: Record<string, [number, string]>;
+}
 export interface PositionStore {
-  load(): { position: number; epoch: string } | null;
-  save(position: { position: number; epoch: string }): void;
+  load(): SavedPositions | null;
+  save(positions: SavedPositions): void;
 }
 export function memoryStore(): PositionStore;
 export function localStorageStore(key: string): PositionStore;
@@ -22,6 +28,10 @@ export interface InboxEvent {
   actor: string;
   payload: Record<string, any>;
   envelope: Record<string, any>;
+  /** "inbox", or "room" for an event of a followed room stream (then position is its room position). */
+  stream: "inbox" | "room";
+  /** The event's position in its room (what ack and history use). */
+  roomPosition: number;
 }
 export interface PresenceEvent { type: "presence"; userId: string; deviceId: string; status: string; online: boolean; }
 export interface TypingEvent { type: "typing"; roomId: string; userId: string; typing: boolean; }
@@ -50,6 +60,8 @@ export class TidingsClient implements AsyncIterable<ClientEvent> {
   userId: string;
   position: number | null;
   epoch: string;
+  /** Followed room streams (channels, large rooms): roomId -> [room position, epoch]. */
+  rooms: Map<string, [number, string]>;
   on(type: "event", handler: (e: InboxEvent) => void): () => void;
   on(type: "presence", handler: (e: PresenceEvent) => void): () => void;
   on(type: "typing", handler: (e: TypingEvent) => void): () => void;
@@ -68,6 +80,9 @@ export class TidingsClient implements AsyncIterable<ClientEvent> {
   typing(roomId: string, typing?: boolean): Promise<Record<string, any>>;
   setPresence(status: "online" | "away" | "offline"): Promise<Record<string, any>>;
   history(roomId: string, options?: { before?: number; limit?: number }): Promise<{ messages: Record<string, any>[]; hasMore: boolean }>;
+  /** Follows a room stream (done by itself for rooms the inbox announces, and on reconnect). */
+  follow(roomId: string, position?: number | null, epoch?: string): Promise<void>;
+  unfollow(roomId: string): Promise<Record<string, any>>;
   rest(method: string, path: string, body?: unknown): Promise<any>;
   request(command: string, body: Record<string, any>, timeoutSeconds?: number): Promise<Record<string, any>>;
 }

@@ -48,6 +48,9 @@ export class TidingsClient {
     const saved = this.store.load();
     this.position = saved ? Number(saved.position) : null;
     this.epoch = saved ? saved.epoch : "";
+    // Followed room streams (channels, large rooms): roomId -> [room position, epoch].
+    this.rooms = new Map(Object.entries((saved && saved.rooms) || {}));
+    this._emitted = new Map();
     this.state = "idle";
     this.userId = "";
     this._handlers = new Map();
@@ -119,6 +122,40 @@ export class TidingsClient {
   typing(roomId, typing = true) { return this.request("typing", { roomId, typing }); }
   setPresence(status) {
     return this.request("presence", { status: `PRESENCE_STATUS_${status.toUpperCase()}` });
+  }
+  /** Follows a room stream from a room position (or its head); done by itself for rooms
+   * the inbox announces, and again after each reconnect. */
+  async follow(roomId, position = null, epoch = "") {
+    const body = { roomId };
+    if (position !== null) {
+      Object.assign(body, { position: String(position), epoch });
+      this.rooms.set(roomId, [position, epoch]);
+    }
+    const result = await this.request("follow", body);
+    const recovery = result.recovery || "";
+    const head = Number((result.position || {}).position || 0);
+    const streamEpoch = (result.position || {}).epoch || "";
+    if (recovery === "RECOVERY_TOO_FAR_BEHIND" && position !== null) {
+      await this.request("unfollow", { roomId });
+      let after = position;
+      while (after < head) {
+        const page = await this.rest("GET", `/v1/rooms/${roomId}/stream?after=${after}&limit=200`);
+        if (!page.events.length) break;
+        for (const item of page.events) this._deliverRoomEvent({ epoch: item.epoch, event: item.event });
+        after = Number(page.events[page.events.length - 1].position);
+      }
+      return this.follow(roomId, after, streamEpoch);
+    }
+    if (recovery === "RECOVERY_EPOCH_CHANGED" || recovery === "RECOVERY_FUTURE_POSITION") {
+      this._setState("not_recovered", recovery);
+    }
+    const current = this.rooms.get(roomId);
+    if (!current || current[1] !== streamEpoch || current[0] < head) this._track(roomId, head, streamEpoch);
+  }
+  async unfollow(roomId) {
+    this.rooms.delete(roomId);
+    this._save();
+    return this.request("unfollow", { roomId });
   }
   async history(roomId, { before, limit = 50 } = {}) {
     const body = { roomId, limit };
@@ -251,6 +288,9 @@ export class TidingsClient {
           const paused = this._paused;
           this._paused = null;
           for (const f of paused) this._handle(f);
+          for (const [roomId, [position, epoch]] of this.rooms) {
+            this.follow(roomId, position, epoch).catch(() => {}); // a reconnect retries
+          }
           return;
         }
         if (this._paused) this._paused.push(frame);
@@ -292,6 +332,7 @@ export class TidingsClient {
     }
     const push = frame.push || {};
     if (push.event) this._deliverEvent(push.event);
+    else if (push.room) this._deliverRoomEvent(push.room);
     else if (push.ping) this._ws.send('{"pong":{}}');
     else if (push.presence) this._emit("presence", { online: false, ...push.presence });
     else if (push.typing) this._emit("typing", { typing: false, ...push.typing });
@@ -301,16 +342,50 @@ export class TidingsClient {
     const position = Number(push.position);
     if (this.position !== null && position <= this.position) return; // already seen
     this._advance(position, push.epoch);
-    const envelope = push.event;
-    const kind = Object.keys(envelope).find((k) => typeof envelope[k] === "object" && !["actor", "occurredAt"].includes(k));
-    const payload = envelope[kind];
-    this._emit("event", { position, epoch: push.epoch, kind, roomId: payload.roomId || "", actor: (envelope.actor || {}).userId || "", payload, envelope });
+    const event = parseEvent(position, push.epoch, push.event);
+    this._emitOnce(event, false);
+    // The inbox says when to follow a room stream: the room moved to it, or you joined one.
+    const me = event.payload.userId === this.userId;
+    if (event.kind === "roomStreamStarted" || (event.kind === "memberJoined" && me)) {
+      if (!this.rooms.has(event.roomId)) {
+        this.follow(event.roomId, event.roomPosition, push.epoch).catch(() => {}); // small rooms refuse
+      }
+    } else if (event.kind === "memberLeft" && me) {
+      this.rooms.delete(event.roomId);
+      this._save();
+    }
+  }
+
+  /** One event of a followed room stream: ``position`` is its room position. */
+  _deliverRoomEvent(push) {
+    const event = parseEvent(Number(push.event.position || 0), push.epoch, push.event);
+    event.stream = "room";
+    this._track(event.roomId, event.position, push.epoch);
+    this._emitOnce(event, true);
+  }
+
+  /** A followed room's event may come in the inbox (what concerns you) and its stream. */
+  _emitOnce(event, fromStream) {
+    if (fromStream || this.rooms.has(event.roomId)) {
+      if (event.roomPosition <= (this._emitted.get(event.roomId) || 0)) return;
+      this._emitted.set(event.roomId, event.roomPosition);
+    }
+    this._emit("event", event);
+  }
+
+  _track(roomId, position, epoch) {
+    this.rooms.set(roomId, [position, epoch]);
+    this._save();
   }
 
   _advance(position, epoch) {
     this.position = position;
     this.epoch = epoch;
-    this.store.save({ position, epoch });
+    this._save();
+  }
+
+  _save() {
+    this.store.save({ position: this.position, epoch: this.epoch, rooms: Object.fromEntries(this.rooms) });
   }
 
   _setState(state, recovery = "") {
@@ -336,4 +411,13 @@ function randomId() {
 
 function sleep(seconds) {
   return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}
+
+function parseEvent(position, epoch, envelope) {
+  const kind = Object.keys(envelope).find((k) => typeof envelope[k] === "object" && !["actor", "occurredAt"].includes(k));
+  const payload = envelope[kind];
+  return {
+    position, epoch, kind, roomId: payload.roomId || "", actor: (envelope.actor || {}).userId || "",
+    payload, envelope, roomPosition: Number(envelope.position || 0), stream: "inbox",
+  };
 }
