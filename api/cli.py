@@ -44,12 +44,14 @@ def _serve(args: argparse.Namespace, **forced: Any) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.ws_transport import DirectWriteProtocol
 
     settings = _settings(args, **forced)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        ws=DirectWriteProtocol,
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
         ws_ping_interval=None,

@@ -2,19 +2,25 @@
 and live fan-out to them.
 
 Whatever feeds the hub (the embedded projection runner, or the live-topic consumer in
-distributed mode) calls :meth:`Hub.publish` with deliveries in order. Each event is encoded
-to its JSON once, however many recipients it has; a room-stream event becomes one frame,
-written as is to every follower (websockets' ``broadcast()`` model). Publishing never
-blocks: a subscriber queues the frame or disconnects itself when its client reads too
-slowly.
+distributed mode) calls :meth:`Hub.publish` with a batch of deliveries in order. Each event
+is encoded to its JSON once, however many recipients it has; a room-stream event becomes
+one frame, written as is to every follower (websockets' ``broadcast()`` model). Subscribers
+queue what a batch brings them and are flushed together, at most once per
+``flush_interval``: when events come faster than that, each socket gets one write for all
+of them instead of one per event (the write, a system call, is most of the cost of a
+delivery), at the price of at most that much latency. Publishing never blocks: a
+subscriber queues the frame or disconnects itself when its client reads too slowly.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from api.ws_transport import SharedFrame
 from domain.values import room_stream
 from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry
 from proto.wire import (
@@ -30,6 +36,8 @@ __all__ = ["Hub", "Subscriber"]
 
 
 class Subscriber(Protocol):
+    """A connection. The push methods queue a frame; :meth:`flush` sends what is queued."""
+
     @property
     def user_id(self) -> str: ...
 
@@ -39,13 +47,19 @@ class Subscriber(Protocol):
 
     def push(self, frame: str) -> None: ...
 
+    def flush(self) -> None: ...
+
     def unfollowed(self, room_id: str) -> None:
         """The user left the room: the hub no longer delivers its stream to them."""
 
 
 class Hub:
-    def __init__(self, epoch: str) -> None:
+    def __init__(self, epoch: str, flush_interval: float = 0.0) -> None:
         self.epoch = epoch
+        self.flush_interval = flush_interval
+        self._touched: set[Subscriber] = set()
+        self._last_flush = 0.0
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._by_user: dict[str, set[Subscriber]] = defaultdict(set)
         self._followers: dict[str, set[Subscriber]] = {}
         """Stream name ("room:<id>", the live topic's key) -> its local followers."""
@@ -76,10 +90,11 @@ class Hub:
         return sum(len(s) for s in self._by_user.values())
 
     def publish(self, deliveries: Sequence[Delivery]) -> None:
+        touched = self._touched
         encoded: dict[int, bytes] = {}
         for delivery in deliveries:
             if isinstance(delivery, RoomStreamEntry):
-                self._publish_room(delivery)
+                self._publish_room(delivery, touched)
             elif isinstance(delivery, InboxEntry):
                 subscribers = self._by_user.get(delivery.user_id)
                 if not subscribers:
@@ -88,45 +103,72 @@ class Hub:
                 if key not in encoded:
                     encoded[key] = envelope_json(delivery.envelope)
                 frame = inbox_push_frame(delivery.position, self.epoch, encoded[key])
-                for subscriber in list(subscribers):
+                for subscriber in subscribers:
                     subscriber.push_inbox(delivery.position, frame)
+                touched |= subscribers
             elif isinstance(delivery, LiveNotice):
                 p = delivery.envelope.presence_changed
                 frame = presence_frame(p.user_id, p.device_id, p.status, delivery.online)
-                self.push_to(delivery.user_ids, frame)
+                self._push_to(delivery.user_ids, frame, touched)
+        self._schedule_flush()
 
-    def _publish_room(self, entry: RoomStreamEntry) -> None:
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is not None or not self._touched:
+            return
+        wait = self._last_flush + self.flush_interval - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        else:
+            self._flush_timer = asyncio.get_running_loop().call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        """Writes out what every touched subscriber has queued."""
+        self._flush_timer = None
+        self._last_flush = time.monotonic()
+        touched, self._touched = self._touched, set()
+        for subscriber in touched:
+            subscriber.flush()
+
+    def _publish_room(self, entry: RoomStreamEntry, touched: set[Subscriber]) -> None:
         followers = self._followers.get(entry.envelope.stream)
         if not followers:
             return
-        frame = room_push_frame(self.epoch, envelope_json(entry.envelope))
+        frame = SharedFrame(room_push_frame(self.epoch, envelope_json(entry.envelope)))
         room_id, position = entry.room_id, entry.position
-        for follower in list(followers):
+        for follower in followers:
             follower.push_room(room_id, position, frame)
+        touched |= followers
         if entry.envelope.WhichOneof("payload") == "member_left":
             gone = entry.envelope.member_left.user_id
             for follower in [f for f in followers if f.user_id == gone]:
                 self.unfollow(room_id, follower)
                 follower.unfollowed(room_id)
 
-    def deliver_live(self, record: LiveRecord) -> None:
-        """A record from another process (distributed mode)."""
-        kind = record.WhichOneof("kind")
-        if kind == "room_event":
-            event = record.room_event
-            room_id = event.stream.removeprefix("room:")
-            self._publish_room(RoomStreamEntry(room_id, event.position, event))
-        elif kind == "event":
-            for user_id in record.user_ids:
-                self.publish([InboxEntry(user_id, record.event.position, record.event.event)])
-        elif kind == "presence":
-            p = record.presence
-            self.push_to(
-                record.user_ids, presence_frame(p.user_id, p.device_id, p.status, p.online)
-            )
-        elif kind == "typing":
-            t = record.typing
-            self.push_to(record.user_ids, typing_frame(t.room_id, t.user_id, t.typing))
+    def deliver_live(self, records: Sequence[LiveRecord]) -> None:
+        """Records from another process (distributed mode), in order."""
+        touched = self._touched
+        deliveries: list[Delivery] = []
+        for record in records:
+            kind = record.WhichOneof("kind")
+            if kind == "room_event":
+                event = record.room_event
+                room_id = event.stream.removeprefix("room:")
+                deliveries.append(RoomStreamEntry(room_id, event.position, event))
+            elif kind == "event":
+                deliveries.extend(
+                    InboxEntry(user_id, record.event.position, record.event.event)
+                    for user_id in record.user_ids
+                )
+            elif kind == "presence":
+                p = record.presence
+                frame = presence_frame(p.user_id, p.device_id, p.status, p.online)
+                self._push_to(record.user_ids, frame, touched)
+            elif kind == "typing":
+                t = record.typing
+                self._push_to(
+                    record.user_ids, typing_frame(t.room_id, t.user_id, t.typing), touched
+                )
+        self.publish(deliveries)
 
     def is_local(self, key: str) -> bool:
         """Whether a live record keyed ``key`` (a user id, or a room stream's name) has a
@@ -135,6 +177,13 @@ class Hub:
 
     def push_to(self, user_ids: Iterable[str], frame: str) -> None:
         """An ephemeral push (presence, typing) to whichever of these users are connected."""
+        self._push_to(user_ids, frame, self._touched)
+        self._schedule_flush()
+
+    def _push_to(self, user_ids: Iterable[str], frame: str, touched: set[Subscriber]) -> None:
         for user_id in user_ids:
-            for subscriber in list(self._by_user.get(user_id, ())):
-                subscriber.push(frame)
+            subscribers = self._by_user.get(user_id)
+            if subscribers:
+                for subscriber in subscribers:
+                    subscriber.push(frame)
+                touched |= subscribers

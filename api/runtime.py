@@ -136,7 +136,7 @@ async def _embedded(settings: Settings) -> Runtime:
     # Projections are written on the event loop: no thread hop, no GIL contention per batch
     # (ADR 13); the log's writer thread is the only one that waits for the disk.
     store = SqliteProjectionStore(settings.projections_path, inline_writes=True)
-    hub = Hub(store.epoch)
+    hub = Hub(store.epoch, settings.flush_interval_ms / 1000)
     runner = ProjectionRunner(log, store, project, hub.publish)
     task = asyncio.create_task(runner.run(), name="projection-runner")
 
@@ -185,7 +185,7 @@ async def _distributed(settings: Settings) -> Runtime:
         settings.cassandra_contact_points, settings.cassandra_port, settings.cassandra_keyspace
     )
     closers: list[Closer] = [store.close]
-    hub = Hub(store.epoch)
+    hub = Hub(store.epoch, settings.flush_interval_ms / 1000)
     gateway_id = settings.gateway_id or f"gw-{uuid.uuid4().hex[:12]}"
     bus = KafkaCommandBus(
         settings.kafka_bootstrap, topics, gateway_id, timeout=settings.command_timeout_seconds

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     max_queued_frames: int = 2000
     max_queued_bytes: int = 8 * 1024 * 1024
     catch_up_limit: int = 1000
+    flush_interval_ms: float = Field(
+        20.0,
+        ge=0,
+        description="Live pushes are written to sockets at most this often: under load, a "
+        "socket gets one write for several events (0: write each batch at once)",
+    )
     large_room_members: int = Field(
         LARGE_ROOM_MEMBERS,
         ge=2,

@@ -14,7 +14,6 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import structlog
 from google.protobuf.message import Message
@@ -28,6 +27,7 @@ from api.presence import PresenceTracker
 from api.recovery import Recovery, plan_recovery
 from api.service import Tidings, parse_room_id
 from api.session import CloseCode, Session, SessionConfig, State
+from api.ws_transport import DirectWriter, direct_writer, wire_of
 from domain import commands as c
 from domain.errors import InvalidArgument, NotAMember
 from domain.values import AckKind, EventMeta, PresenceStatus, new_trace_id
@@ -44,6 +44,8 @@ from proto.wire import (
 from streams.log import CommandResult
 
 __all__ = ["Connection", "GatewayContext"]
+
+Handler = Callable[[ClientFrame, EventMeta], Awaitable[tuple[str, Message] | None]]
 
 log = structlog.get_logger(__name__)
 
@@ -110,96 +112,141 @@ class GatewayContext:
 
 
 class Connection:
+    """One client connection. At rest it holds no task of its own beyond the one serving it
+    (which reads frames): frames go out by direct writes to the socket when the server
+    provides them (:mod:`api.ws_transport`), and a writer task exists only while frames
+    wait for a slow socket; a command task only while commands wait."""
+
+    HANDLERS = {
+        "join": "_join",
+        "leave": "_leave",
+        "send": "_send",
+        "edit": "_edit",
+        "delete": "_delete",
+        "ack": "_ack",
+        "presence": "_presence",
+        "typing": "_typing",
+        "history": "_history",
+        "refresh": "_refresh",
+        "follow": "_follow",
+        "unfollow": "_unfollow",
+    }
+    """Command -> handler method. A handler returns its reply's field and result, or None
+    when it queued the reply itself (follow: the reply, then the missed events, in order)."""
+
     def __init__(self, ws: WebSocket, ctx: GatewayContext) -> None:
         self.ws = ws
         self.ctx = ctx
         self.session = Session(ctx.session_config, time.time())
-        self._wake = asyncio.Event()
-        self._closing = asyncio.Event()
+        self._direct: DirectWriter | None = None
         self._last_write: CommandResult | None = None
         self._subscribed = False
         self._commands: deque[ClientFrame] = deque()
         self._executor: asyncio.Task[None] | None = None
-        # A handler returns its reply's field and result, or None when it queued the reply
-        # itself (follow: the reply, then the missed events, in that order).
-        self._handlers: dict[
-            str, Callable[[ClientFrame, EventMeta], Awaitable[tuple[str, Message] | None]]
-        ] = {
-            "join": self._join,
-            "leave": self._leave,
-            "send": self._send,
-            "edit": self._edit,
-            "delete": self._delete,
-            "ack": self._ack,
-            "presence": self._presence,
-            "typing": self._typing,
-            "history": self._history,
-            "refresh": self._refresh,
-            "follow": self._follow,
-            "unfollow": self._unfollow,
-        }
+        self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
 
-    # Subscriber (called by the hub; never blocks)
+    # Subscriber (called by the hub, which flushes after a batch; never blocks)
     @property
     def user_id(self) -> str:
         return self.session.user_id
 
     def push_inbox(self, position: int, frame: str) -> None:
         self.session.push_inbox(position, frame)
-        self._notify()
 
     def push_room(self, room_id: str, position: int, frame: str) -> None:
         self.session.push_room(room_id, position, frame)
-        self._notify()
 
     def unfollowed(self, room_id: str) -> None:
         self.session.unfollow(room_id)
 
     def push(self, frame: str) -> None:
         self.session.send(frame)
-        self._notify()
 
-    def _notify(self) -> None:
-        """Wakes the writer; if the session closed (say, its queue overflowed while the writer
-        is stuck on a client that does not read), also ends the connection."""
-        self._wake.set()
+    def flush(self) -> None:
+        self._flush()
+
+    # ------------------------------------------------------------------ writing
+
+    def _flush(self) -> None:
+        """Sends what the session queued: written at once when the socket takes it, else by a
+        writer task that awaits the slow socket (frames stay queued, and counted, meanwhile).
+        Once the session closed, closes the socket."""
         if self.session.close_code is not None:
-            self._closing.set()
+            self._start_closing()
+        if self._writer is not None or not self.session.has_frames:
+            return
+        direct = self._direct
+        if direct is not None and direct.can_write():
+            wire = []
+            while (frame := self.session.next_frame()) is not None:
+                wire.append(wire_of(frame))
+            direct.write(b"".join(wire))
+            return
+        self._writer = asyncio.create_task(self._write_waiting())
+
+    async def _write_waiting(self) -> None:
+        try:
+            while (frame := self.session.next_frame()) is not None:
+                if self.session.close_code == CloseCode.SLOW_CONSUMER:
+                    return  # do not wait for a client that does not read
+                await self.ws.send_text(frame)
+        finally:
+            self._writer = None
+
+    def _start_closing(self) -> None:
+        if self._closer is None:
+            self._closer = asyncio.create_task(self._close_socket())
+
+    async def _close_socket(self) -> None:
+        """Sends what is queued (unless the client stopped reading), then the close frame;
+        the reader then sees the disconnect and the connection ends."""
+        if self.session.close_code != CloseCode.SLOW_CONSUMER:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain(), CLOSE_TIMEOUT)
+        code = self.session.close_code or CloseCode.NORMAL
+        try:
+            await asyncio.wait_for(
+                self.ws.close(code, self.session.close_reason[:120]), CLOSE_TIMEOUT
+            )
+        except Exception:
+            if self._direct is not None:
+                self._direct.abort()
+
+    async def _drain(self) -> None:
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+        for frame in self.session.frames_to_send():
+            await self.ws.send_text(frame)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def serve(self) -> None:
         await self.ws.accept()
-        writer = asyncio.create_task(self._write_loop())
-        reader = asyncio.create_task(self._read_loop())
-        closing = asyncio.create_task(self._closing.wait())
-        tasks: tuple[asyncio.Task[Any], ...] = (reader, writer, closing)
+        self._direct = direct_writer(self.ws.scope)
         self.ctx.ticker.add(self)
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await self._read_loop()
+            if self._closer is None:
+                self.session.close(CloseCode.NORMAL, "")
+                self._start_closing()
         finally:
             self.ctx.ticker.discard(self)
             if self._executor is not None:
-                tasks += (self._executor,)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self._close_socket()
+                self._executor.cancel()
+            if self._closer is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await self._closer
+            if self._writer is not None:
+                self._writer.cancel()
             for room_id in self.session.followed:
                 self.ctx.hub.unfollow(room_id, self)
             if self._subscribed:
                 self.ctx.hub.unsubscribe(self)
                 self.ctx.presence.disconnected(self.session.user_id, self.session.device_id)
 
-    async def _close_socket(self) -> None:
-        code = self.session.close_code or CloseCode.NORMAL
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self.ws.close(code, self.session.close_reason[:120]), CLOSE_TIMEOUT
-            )
-
     async def _read_loop(self) -> None:
-        while self.session.state is not State.CLOSED:
+        while True:
             try:
                 message = await self.ws.receive()
             except (WebSocketDisconnect, RuntimeError):
@@ -207,10 +254,12 @@ class Connection:
             if message["type"] == "websocket.disconnect":
                 self.session.close(message.get("code") or CloseCode.NORMAL, "client closed")
                 return
+            if self.session.state is State.CLOSED:
+                continue  # closing: wait for the disconnect
             text = message.get("text")
             if text is None:
                 self.session.send(error_frame("", ErrorCode.BAD_REQUEST, "send text frames"))
-                self._notify()
+                self._flush()
                 continue
             frame = self.session.receive_text(text, time.time())
             if frame is not None:
@@ -220,7 +269,7 @@ class Connection:
                 elif len(self._commands) >= MAX_PIPELINED_COMMANDS:
                     # Back-pressure on a client that sends faster than its commands run.
                     await asyncio.shield(self._executor)
-            self._notify()
+            self._flush()
 
     async def _execute_waiting(self) -> None:
         """Executes the client's commands in arrival order, then ends (an idle connection
@@ -228,25 +277,14 @@ class Connection:
         try:
             while self._commands and self.session.state is not State.CLOSED:
                 await self._execute(self._commands.popleft())
-                self._notify()
+                self._flush()
         finally:
             self._executor = None
-
-    async def _write_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while (frame := self.session.next_frame()) is not None:
-                if self.session.close_code == CloseCode.SLOW_CONSUMER:
-                    return  # do not wait for a client that does not read
-                await self.ws.send_text(frame)
-            if self.session.close_code is not None:
-                return
 
     def tick(self, now: float) -> None:
         self.session.tick(now)
         if self.session.has_frames or self.session.close_code is not None:
-            self._notify()
+            self._flush()
 
     # ------------------------------------------------------------------ commands
 
@@ -259,7 +297,8 @@ class Connection:
                     await self._connect(frame)
                 return
             meta = EventMeta(self.session.user_id, self.session.device_id, trace_id)
-            answer = await self._handlers[command](frame, meta)
+            handler: Handler = getattr(self, self.HANDLERS[command])
+            answer = await handler(frame, meta)
             if answer is not None:  # None: the handler queued its reply itself
                 self.session.send(reply_frame(frame.id, *answer))
             metrics.count_command(command, "ok")

@@ -77,6 +77,16 @@ def pair_plan(clients: int, room_size: int, rooms: list[str], join: bool) -> Pla
     return [{"user": f"u{i}", "room": rooms[i // room_size], "join": join} for i in range(clients)]
 
 
+def fanout(room: str, subscribers: list[str], follow: bool) -> Plan:
+    """One publisher and many listening subscribers in one room."""
+    publisher = {"user": "pub", "room": room, "join": not follow, "follow": follow}
+    listeners = [
+        {"user": u, "room": room, "join": not follow, "follow": follow, "send": False}
+        for u in subscribers
+    ]
+    return [publisher, *listeners]
+
+
 class Tidings:
     """Tidings, embedded (one ``tidings serve``) or distributed (processor, gateways, JVMs)."""
 
@@ -93,12 +103,18 @@ class Tidings:
     def start(self) -> None:
         env = {"TIDINGS_LOG_LEVEL": "warning"}
         if self.distributed:
-            self.stack = DistributedStack(self.workdir / "dist", env, gateways=1).start()
+            self.stack = DistributedStack(self.workdir / "dist", env, gateways=2).start()
         else:
             self.stack = ServerProcess(self.workdir / "data", env).start()
 
     @property
     def url(self) -> str:
+        """Every gateway, comma-separated: the load generator spreads clients over them."""
+        assert self.stack is not None
+        return ",".join(self.stack.http_urls)
+
+    @property
+    def rest_url(self) -> str:
         assert self.stack is not None
         return self.stack.http_url
 
@@ -120,7 +136,7 @@ class Tidings:
 
         def make(group: list[str]) -> str:
             headers = {"Authorization": f"Bearer {token(group[0])}"}
-            with httpx.Client(base_url=self.url, headers=headers, timeout=60) as http:
+            with httpx.Client(base_url=self.rest_url, headers=headers, timeout=60) as http:
                 response = http.post("/v1/rooms", json={"name": "bench", "public": public})
                 response.raise_for_status()
                 room_id: str = response.json()["roomId"]
@@ -145,6 +161,26 @@ class Tidings:
         return [
             {"user": f"s{i}", "room": ids[i // room_size], "join": True} for i in range(clients)
         ]
+
+    def fanout_plan(self, subscribers: int) -> Plan:
+        """A channel: "pub" owns it and posts; every subscriber is added, then follows it."""
+        headers = {"Authorization": f"Bearer {token('pub')}"}
+        with httpx.Client(base_url=self.rest_url, headers=headers, timeout=60) as http:
+            response = http.post("/v1/rooms", json={"name": "live", "kind": "channel"})
+            response.raise_for_status()
+            room_id: str = response.json()["roomId"]
+
+        def add(users: list[str]) -> None:
+            with httpx.Client(base_url=self.rest_url, headers=headers, timeout=60) as http:
+                for user in users:
+                    http.post(
+                        f"/v1/rooms/{room_id}/members", json={"userId": user}
+                    ).raise_for_status()
+
+        users = [f"f{i}" for i in range(subscribers)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(add, [users[i::8] for i in range(8)]))
+        return fanout(room_id, users, follow=True)
 
     def stop(self) -> None:
         if self.stack is not None:
@@ -173,6 +209,9 @@ class Process:
         return [
             {"user": f"s{i}", "room": f"s{i // room_size}", "join": True} for i in range(clients)
         ]
+
+    def fanout_plan(self, subscribers: int) -> Plan:
+        return fanout("live", [f"f{i}" for i in range(subscribers)], follow=False)
 
     def _spawn(self, args: list[str], probe: str) -> None:
         log = (self.workdir / f"{self.name}.log").open("ab")

@@ -32,6 +32,13 @@ sys.path.insert(0, str(ROOT))
 from bench.peers import install_peers, run_load, systems  # noqa: E402
 
 ALL = ["tidings-embedded", "tidings-distributed", "centrifugo", "socketio"]
+FANOUT_RATES = {
+    "tidings-embedded": "10,25,50,100,150,200,300,400",
+    "tidings-distributed": "10,25,50,100,150,200",
+    "centrifugo": "25,50,100,200,400,600,800",
+    "socketio": "25,50,100,200,400",
+}
+FANOUT_10K_RATES = "5,10,20,40"
 CHAT_RATES = {
     "tidings-embedded": "250,500,1000,2000,3000,4000,6000,8000",
     "tidings-distributed": "25,50,100,250,500,1000,1500",
@@ -61,6 +68,26 @@ def measure(name: str, workloads: list[str], quick: bool, workdir: Path) -> dict
                 plan,
                 protocol_of(name),
                 ["--rates", CHAT_RATES[name], "--p99-ms", p99, "--step-seconds", step],
+            )
+        if "fanout" in workloads:
+            out["fanout"] = run_load(
+                system,
+                "fanout",
+                system.fanout_plan(200 if quick else 1000),
+                protocol_of(name),
+                ["--rates", FANOUT_RATES[name], "--p99-ms", "100", "--step-seconds", "5"],
+            )
+        if "fanout10k" in workloads and not quick:
+            out["fanout10k"] = run_load(
+                system,
+                "fanout",
+                system.fanout_plan(10_000),
+                protocol_of(name),
+                ["--rates", FANOUT_10K_RATES, "--p99-ms", "250", "--step-seconds", "5"],
+            )
+        if "idle" in workloads:
+            out["idle"] = run_load(
+                system, "idle", system.fanout_plan(1000 if quick else 5000), protocol_of(name), []
             )
         if "storm" in workloads:
             clients = 1000 if quick else 5000

@@ -59,7 +59,7 @@ class KafkaLiveSubscriber:
         self,
         bootstrap: str,
         topics: Topics,
-        deliver: Callable[[ip.LiveRecord], None],
+        deliver: Callable[[list[ip.LiveRecord]], None],
         is_local: Callable[[str], bool],
     ) -> None:
         self._topics = topics
@@ -99,7 +99,14 @@ class KafkaLiveSubscriber:
     async def _run(self) -> None:
         while True:
             try:
-                async for message in self._consumer:
+                batches = await self._consumer.getmany(timeout_ms=1000, max_records=2000)
+            except KafkaError as exc:
+                log.warning("live_subscriber_retrying", error=repr(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for messages in batches.values():
+                records = []
+                for message in messages:
                     key = (message.key or b"").decode()
                     if key and not self._is_local(key):
                         continue
@@ -107,7 +114,6 @@ class KafkaLiveSubscriber:
                     if record.HasField("room_event") or any(
                         self._is_local(u) for u in record.user_ids
                     ):
-                        self._deliver(record)
-            except KafkaError as exc:
-                log.warning("live_subscriber_retrying", error=repr(exc))
-                await asyncio.sleep(0.5)
+                        records.append(record)
+                if records:
+                    self._deliver(records)

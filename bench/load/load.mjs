@@ -2,9 +2,13 @@
 //
 //   node load.mjs chat  --system S --url U --secret K --plan plan.json --rates 250,500,...
 //   node load.mjs storm --system S --url U --secret K --plan plan.json --concurrency 200
+//   node load.mjs idle  --system S --url U --secret K --plan plan.json --idle-seconds 10
 //
 // plan.json: {"clients": [{"user": "u0", "room": "r0", "join": true}, ...]}. Rooms hold the
-// clients that name them; every client of a room receives what the others send.
+// clients that name them; every client of a room receives what the others send. A client
+// with "send": false only listens (fan-out: one publisher, many subscribers); with
+// "follow": true a Tidings client follows the room's stream (a channel) instead of joining.
+// --url may list several gateways (comma-separated): clients are spread over them.
 //
 // chat: every client connects (and joins when asked), then each rate step sends `rate`
 // messages per second in total for --step-seconds, round-robin over the clients, without
@@ -13,7 +17,8 @@
 // other member of its room). A step passes when nothing is lost and p99 < --p99-ms. CPU is read
 // from /proc for --pids (every process of the system under test). Stops after two failed
 // steps. storm: opens --clients connections, --concurrency at a time, each connect + auth +
-// join, and reports connects/s and p99 of one client's connect-to-joined time.
+// join, and reports connects/s and p99 of one client's connect-to-joined time. idle: memory
+// (VmRSS summed over --pids) per connected, subscribed client, and CPU while all are idle.
 // Prints one JSON object on stdout; progress goes to stderr. Every loop is bounded.
 
 import { readFileSync } from "node:fs";
@@ -33,12 +38,13 @@ function parseArgs(argv) {
     size: 200,
     pids: "",
     deadlineSeconds: 600,
+    idleSeconds: 10,
   };
   for (let i = 0; i < rest.length; i += 2) {
     const key = rest[i].replace(/^--/, "").replace(/-(\w)/g, (_, c) => c.toUpperCase());
     opts[key] = rest[i + 1];
   }
-  for (const k of ["stepSeconds", "drainSeconds", "p99Ms", "concurrency", "size", "deadlineSeconds"]) {
+  for (const k of ["stepSeconds", "drainSeconds", "p99Ms", "concurrency", "size", "deadlineSeconds", "idleSeconds"]) {
     opts[k] = Number(opts[k]);
   }
   opts.rates = String(opts.rates).split(",").map(Number);
@@ -62,6 +68,19 @@ function cpuSeconds(pids) {
   return total;
 }
 
+function rssKiB(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      total += Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
 function percentile(sorted, q) {
   if (!sorted.length) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -70,11 +89,15 @@ function percentile(sorted, q) {
 const log = (...args) => console.error(...args);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+let nextUrl = 0;
+
 class Client {
   constructor(opts, spec, hooks) {
     const Protocol = PROTOCOLS[opts.system];
     this.spec = spec;
-    this.ws = new WebSocket(Protocol.url(opts), { perMessageDeflate: false });
+    const urls = String(opts.url).split(",");
+    const url = Protocol.url({ ...opts, url: urls[nextUrl++ % urls.length] });
+    this.ws = new WebSocket(url, { perMessageDeflate: false });
     this.protocol = new Protocol(opts, spec.user, this.ws, hooks);
     this.ws.on("message", (data, isBinary) => {
       if (!isBinary) this.protocol.onText(data.toString());
@@ -89,7 +112,8 @@ class Client {
   async start() {
     await this.opened;
     await this.protocol.handshake();
-    if (this.spec.join) await this.protocol.join(this.spec.room);
+    if (this.spec.follow) await this.protocol.follow(this.spec.room);
+    else if (this.spec.join) await this.protocol.join(this.spec.room);
   }
   close() {
     this.ws.terminate();
@@ -144,7 +168,8 @@ async function chat(opts, specs) {
     },
   };
   const { clients } = await connectAll(opts, specs, hooks, opts.concurrency);
-  log(`${opts.system}: ${clients.length} clients connected in ${members.size} rooms`);
+  const senders = clients.filter((c) => c.spec.send !== false);
+  log(`${opts.system}: ${clients.length} clients connected in ${members.size} rooms, ${senders.length} sending`);
   await sleep(1000);
   const pad = "x".repeat(Math.max(0, opts.size - 90));
   const deadline = performance.now() + opts.deadlineSeconds * 1000;
@@ -163,7 +188,7 @@ async function chat(opts, specs) {
       const timer = setInterval(() => {
         const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
         while (step.sent < due) {
-          const client = clients[rr++ % clients.length];
+          const client = senders[rr++ % senders.length];
           const { user, room } = client.spec;
           client.protocol.send(room, { u: user, s: index, t: performance.now(), p: pad });
           step.sent++;
@@ -194,6 +219,7 @@ async function chat(opts, specs) {
       p99_ms: percentile(sorted, 0.99),
       cpu_seconds: cpu,
       cpu_us_per_message: (cpu / step.sent) * 1e6,
+      cpu_us_per_delivery: step.received ? (cpu / step.received) * 1e6 : null,
     };
     result.passed = result.lost === 0 && result.errors === 0 && result.p99_ms !== null && result.p99_ms < opts.p99Ms;
     step.result = result;
@@ -215,7 +241,33 @@ async function chat(opts, specs) {
   const results = steps.map((s) => s.result);
   const passing = results.filter((r) => r.passed);
   const best = passing.length ? passing[passing.length - 1] : null;
-  return { workload: "chat", system: opts.system, clients: clients.length, rooms: members.size, steps: results, max_rate: best ? best.rate : 0, at_max: best };
+  return { workload: opts.workload, system: opts.system, clients: clients.length, rooms: members.size, steps: results, max_rate: best ? best.rate : 0, at_max: best };
+}
+
+async function idle(opts, specs) {
+  const hooks = { message() {}, error() {} };
+  const before = rssKiB(opts.pids);
+  const outcome = await connectAll(opts, specs, hooks, opts.concurrency);
+  await sleep(3000); // let allocations settle
+  const after = rssKiB(opts.pids);
+  const cpu0 = cpuSeconds(opts.pids);
+  await sleep(opts.idleSeconds * 1000);
+  const cpu = cpuSeconds(opts.pids) - cpu0;
+  for (const c of outcome.clients) c.close();
+  const result = {
+    workload: "idle",
+    system: opts.system,
+    clients: specs.length,
+    rss_before_kib: before,
+    rss_after_kib: after,
+    kib_per_connection: (after - before) / specs.length,
+    idle_cpu_percent: (cpu / opts.idleSeconds) * 100,
+  };
+  log(
+    `  idle: ${result.kib_per_connection.toFixed(1)} KiB/connection, ` +
+      `${result.idle_cpu_percent.toFixed(1)} % CPU while ${specs.length} clients idle`,
+  );
+  return result;
 }
 
 async function storm(opts, specs) {
@@ -251,7 +303,7 @@ async function storm(opts, specs) {
 
 const opts = parseArgs(process.argv.slice(2));
 const specs = JSON.parse(readFileSync(opts.plan, "utf8")).clients;
-const run = { chat, storm }[opts.workload];
+const run = { chat, fanout: chat, storm, idle }[opts.workload];
 if (!run) {
   console.error("usage: node load.mjs chat|storm --system tidings|centrifugo|socketio ...");
   process.exit(2);

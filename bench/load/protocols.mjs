@@ -66,8 +66,9 @@ export class TidingsProtocol {
     }
     const push = frame.push || {};
     if (push.ping) this.ws.send('{"pong":{}}');
-    const posted = push.event?.event?.messagePosted;
-    if (posted && push.event.event.actor.userId !== this.user) {
+    const event = push.event?.event || push.room?.event;
+    const posted = event?.messagePosted;
+    if (posted && event.actor.userId !== this.user) {
       this.hooks.message(JSON.parse(posted.text));
     }
   }
@@ -76,6 +77,9 @@ export class TidingsProtocol {
   }
   join(room) {
     return this.request("join", { roomId: room });
+  }
+  follow(room) {
+    return this.request("follow", { roomId: room });
   }
   send(room, payload) {
     const { id } = this.pending.open();

@@ -1,0 +1,94 @@
+"""Writing WebSocket frames straight to the socket, once encoded for every recipient.
+
+Through ASGI, each frame a gateway sends costs an awaited ``send`` down Starlette's and
+uvicorn's layers, a task switch to a writer, and its own framing. For fan-out that is most
+of the work (ADR 14). :class:`DirectWriteProtocol` is uvicorn's sans-I/O websockets
+protocol with one addition: the ASGI scope of each connection carries it under
+:data:`EXTENSION`, so the driver can write already-serialised frames to the transport
+synchronously, as websockets' ``broadcast()`` does. Server frames are unmasked, so the wire
+bytes of a frame are the same for every socket: a :class:`SharedFrame` is serialised once.
+
+Writes that cannot go straight out (the transport is paused by flow control, or the
+connection is not open) are refused, and the driver falls back to ASGI sends, in order.
+Under any other ASGI server the extension is absent and the driver only uses ASGI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+
+__all__ = ["EXTENSION", "DirectWriteProtocol", "DirectWriter", "SharedFrame", "wire_of"]
+
+EXTENSION = "tidings.direct_write"
+
+
+class SharedFrame(str):
+    """A text frame sent unchanged to many sockets; :func:`wire_of` caches its wire form."""
+
+    wire: bytes | None = None
+
+
+def wire_of(frame: str) -> bytes:
+    """The frame as an unmasked, unfragmented WebSocket text frame."""
+    if type(frame) is SharedFrame:
+        if frame.wire is None:
+            frame.wire = Frame(Opcode.TEXT, frame.encode()).serialize(mask=False)
+        return frame.wire
+    return Frame(Opcode.TEXT, frame.encode()).serialize(mask=False)
+
+
+class DirectWriter:
+    """What the driver sees of a :class:`DirectWriteProtocol`."""
+
+    def __init__(self, protocol: DirectWriteProtocol) -> None:
+        self._protocol = protocol
+
+    def can_write(self) -> bool:
+        p = self._protocol
+        return (
+            p.handshake_complete
+            and not p.close_sent
+            and not p.disconnected
+            and p.writable.is_set()
+            and p.conn.state is State.OPEN
+        )
+
+    def write(self, data: bytes) -> None:
+        """Writes serialised frames; call only when :meth:`can_write` said yes."""
+        self._protocol.transport.write(data)
+
+    def abort(self) -> None:
+        """Drops the connection at once (a client that stopped reading)."""
+        self._protocol.transport.abort()
+
+
+class DirectWriteProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets sans-I/O protocol, exposing a :class:`DirectWriter` in the scope
+    (when no extension such as compression changes the framing)."""
+
+    CLOSE_TIMEOUT = 2.0
+    """Seconds a client gets to answer our close frame before the socket is dropped (a
+    client that stopped answering pings will not answer that either)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.close_timeout = self.CLOSE_TIMEOUT
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[EXTENSION] = self
+
+    def direct_writer(self) -> DirectWriter | None:
+        return None if self.conn.extensions else DirectWriter(self)
+
+
+def direct_writer(scope: Any) -> DirectWriter | None:
+    """The connection's direct writer, if the server provides one."""
+    protocol = (scope.get("extensions") or {}).get(EXTENSION)
+    return protocol.direct_writer() if isinstance(protocol, DirectWriteProtocol) else None
