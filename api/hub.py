@@ -133,7 +133,7 @@ class Hub:
         followers = self._followers.get(entry.envelope.stream)
         if not followers:
             return
-        frame = SharedFrame(room_push_frame(self.epoch, envelope_json(entry.envelope)))
+        frame = SharedFrame(room_push_frame(self.epoch, entry.envelope))
         room_id, position = entry.room_id, entry.position
         for follower in followers:
             follower.push_room(room_id, position, frame)

@@ -68,6 +68,26 @@ class _Follow:
 
 
 class Session:
+    __slots__ = (
+        "_buffered",
+        "_connecting",
+        "_deferred",
+        "_expires_at",
+        "_follows",
+        "_next_ping",
+        "_opened_at",
+        "_outgoing",
+        "_ping_sent_at",
+        "_queued_bytes",
+        "close_code",
+        "close_reason",
+        "config",
+        "device_id",
+        "inbox_position",
+        "state",
+        "user_id",
+    )
+
     def __init__(self, config: SessionConfig, now: float) -> None:
         self.config = config
         self.state = State.AWAITING_CONNECT
@@ -80,7 +100,7 @@ class Session:
         self._expires_at: float | None = None
         self._ping_sent_at: float | None = None
         self._next_ping = now + config.heartbeat_interval
-        self._outgoing: deque[str] = deque()
+        self._outgoing: deque[str] | None = None  # made when needed: idle connections have none
         self._queued_bytes = 0
         self._buffered: list[tuple[int, str]] = []
         self._deferred: list[str] = []
@@ -114,13 +134,6 @@ class Session:
             self.send(error_frame(frame.id, ErrorCode.BAD_REQUEST, "already connected"))
             return None
         return frame
-
-    def frames_to_send(self) -> list[str]:
-        """Every queued frame at once (for drivers that write a batch)."""
-        frames = list(self._outgoing)
-        self._outgoing.clear()
-        self._queued_bytes = 0
-        return frames
 
     def _fail_connect(self, frame_id: str, message: str) -> None:
         self.reject(frame_id, ErrorCode.UNAUTHORIZED, message, CloseCode.UNAUTHORIZED)
@@ -242,6 +255,8 @@ class Session:
         if self.state is State.RECOVERING:
             self._deferred.append(frame)  # nothing may precede the connect reply
             return
+        if self._outgoing is None:
+            self._outgoing = deque()
         self._outgoing.append(frame)
         self._queued_bytes += len(frame)
         if (
@@ -254,10 +269,18 @@ class Session:
         """The next frame to write, or None. A frame counts against the queue's bounds
         until the driver takes it, one at a time, to write it."""
         if not self._outgoing:
+            self._outgoing = None
             return None
         frame = self._outgoing.popleft()
         self._queued_bytes -= len(frame)
         return frame
+
+    def frames_to_send(self) -> list[str]:
+        """Every queued frame at once."""
+        frames = list(self._outgoing or ())
+        self._outgoing = None
+        self._queued_bytes = 0
+        return frames
 
     @property
     def has_frames(self) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -134,6 +133,19 @@ class Connection:
     """Command -> handler method. A handler returns its reply's field and result, or None
     when it queued the reply itself (follow: the reply, then the missed events, in order)."""
 
+    __slots__ = (
+        "_closer",
+        "_commands",
+        "_direct",
+        "_executor",
+        "_last_write",
+        "_subscribed",
+        "_writer",
+        "ctx",
+        "session",
+        "ws",
+    )
+
     def __init__(self, ws: WebSocket, ctx: GatewayContext) -> None:
         self.ws = ws
         self.ctx = ctx
@@ -141,7 +153,7 @@ class Connection:
         self._direct: DirectWriter | None = None
         self._last_write: CommandResult | None = None
         self._subscribed = False
-        self._commands: deque[ClientFrame] = deque()
+        self._commands: list[ClientFrame] = []
         self._executor: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
@@ -224,6 +236,7 @@ class Connection:
     async def serve(self) -> None:
         await self.ws.accept()
         self._direct = direct_writer(self.ws.scope)
+        self.ws.scope["headers"] = []  # read by the handshake only; connections live long
         self.ctx.ticker.add(self)
         try:
             await self._read_loop()
@@ -276,7 +289,7 @@ class Connection:
         has no executor task)."""
         try:
             while self._commands and self.session.state is not State.CLOSED:
-                await self._execute(self._commands.popleft())
+                await self._execute(self._commands.pop(0))
                 self._flush()
         finally:
             self._executor = None
@@ -464,9 +477,7 @@ class Connection:
             history: list[tuple[int, str]] = []
             if plan.missed:
                 events = await store.room_stream(room_id, after=plan.start, limit=plan.missed)
-                history = [
-                    (e.position, room_push_frame(store.epoch, envelope_json(e))) for e in events
-                ]
+                history = [(e.position, room_push_frame(store.epoch, e)) for e in events]
         except BaseException:
             self._stop_following(room_id)
             raise

@@ -163,11 +163,24 @@ def inbox_push_frame(position: int, epoch: str, envelope_json: bytes) -> str:
     return (b'{"push":{"event":' + head + b',"event":' + envelope_json + b"}}}").decode()
 
 
-def room_push_frame(epoch: str, envelope_json: bytes) -> str:
+def room_push_frame(epoch: str, envelope: pb.Envelope) -> str:
     """``{"push":{"room":{"epoch":"…","event":{…}}}}``: built once per room-stream event
-    and written to every follower."""
-    head = b'{"push":{"room":{"epoch":' + orjson.dumps(epoch)
-    return (head + b',"event":' + envelope_json + b"}}}").decode()
+    and written to every follower. The event is compact: it leaves out what the push
+    already says (the payload's roomId: the stream names the room; a message's messageId:
+    it is the eventId), the trace id and the log's epoch (docs/protocol.md)."""
+    event = to_dict(envelope)
+    event.pop("traceId", None)
+    event.pop("epoch", None)
+    kind = envelope.WhichOneof("payload")
+    if kind is not None:
+        payload = event[_JSON_NAMES[kind]]
+        payload.pop("roomId", None)
+        if kind == "message_posted":
+            payload.pop("messageId", None)
+    return orjson.dumps({"push": {"room": {"epoch": epoch, "event": event}}}).decode()
+
+
+_JSON_NAMES = {f.name: f.json_name for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields}
 
 
 def presence_frame(user_id: str, device_id: str, status: int, online: bool) -> str:

@@ -358,7 +358,13 @@ export class TidingsClient {
 
   /** One event of a followed room stream: ``position`` is its room position. */
   _deliverRoomEvent(push) {
-    const event = parseEvent(Number(push.event.position || 0), push.epoch, push.event);
+    // Room pushes leave out what the push implies (docs/protocol.md): restore it.
+    const envelope = push.event;
+    const kind = Object.keys(envelope).find((k) => typeof envelope[k] === "object" && !["actor", "occurredAt"].includes(k));
+    const payload = envelope[kind];
+    if (payload.roomId === undefined) payload.roomId = String(envelope.stream || "").replace(/^room:/, "");
+    if (kind === "messagePosted" && payload.messageId === undefined) payload.messageId = envelope.eventId;
+    const event = parseEvent(Number(envelope.position || 0), push.epoch, envelope);
     event.stream = "room";
     this._track(event.roomId, event.position, push.epoch);
     this._emitOnce(event, true);

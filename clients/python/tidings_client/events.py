@@ -52,7 +52,22 @@ class RoomEvent(InboxEvent):
     @classmethod
     def from_push(cls, push: dict[str, Any]) -> RoomEvent:
         envelope = push["event"]
-        return cls(int(envelope.get("position", 0)), push["epoch"], *_parts(envelope))
+        parts = _parts(envelope)
+        # Room pushes leave out what the push implies (docs/protocol.md): restore it.
+        payload = parts[3]
+        payload.setdefault("roomId", str(envelope.get("stream", "")).removeprefix("room:"))
+        if parts[0] == "messagePosted":
+            payload.setdefault("messageId", envelope.get("eventId", ""))
+        kind, _, actor, _, _ = parts
+        return cls(
+            int(envelope.get("position", 0)),
+            push["epoch"],
+            kind,
+            payload["roomId"],
+            actor,
+            payload,
+            envelope,
+        )
 
 
 def _parts(envelope: dict[str, Any]) -> tuple[str, str, str, dict[str, Any], dict[str, Any]]:
