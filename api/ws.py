@@ -190,10 +190,8 @@ class Connection:
             return
         direct = self._direct
         if direct is not None and direct.can_write():
-            wire = []
-            while (frame := self.session.next_frame()) is not None:
-                wire.append(wire_of(frame))
-            direct.write(b"".join(wire))
+            frames = self.session.frames_to_send()
+            direct.write(wire_of(frames[0]) if len(frames) == 1 else b"".join(map(wire_of, frames)))
             return
         self._writer = asyncio.create_task(self._write_waiting())
 

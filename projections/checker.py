@@ -20,6 +20,7 @@ __all__ = [
     "InboxCheck",
     "LogAudit",
     "ProjectionDigest",
+    "RoomStreamCheck",
     "compare_digests",
 ]
 
@@ -55,6 +56,8 @@ class Findings:
         "inbox_duplicates",
         "inbox_gaps",
         "inbox_order_violations",
+        "room_stream_gaps",
+        "room_stream_duplicates",
         "projection_differences",
     )
 
@@ -168,11 +171,44 @@ class InboxCheck:
         self._heads[envelope.stream] = max(head, envelope.position)
 
 
+class RoomStreamCheck:
+    """Checks one room stream as it is paged: every room position from the stream's start
+    to its head, once each, in order, and each the room's own event."""
+
+    def __init__(self, room_id: str, since: int, findings: Findings) -> None:
+        self.room_id = room_id
+        self._findings = findings
+        self._expected = since
+        self._seen: set[str] = set()
+
+    def observe(self, envelope: Envelope) -> None:
+        f, room = self._findings, self.room_id
+        f.count("room_stream_events")
+        if envelope.stream != f"room:{room}":
+            f.violation("room_stream_gaps", f"{room}: {envelope.event_id} is not this room's")
+        if envelope.event_id in self._seen or envelope.position < self._expected:
+            f.violation("room_stream_duplicates", f"{room}: #{envelope.position} again")
+            return
+        self._seen.add(envelope.event_id)
+        if envelope.position != self._expected:
+            f.violation(
+                "room_stream_gaps", f"{room}: #{self._expected}..#{envelope.position - 1} missing"
+            )
+        self._expected = envelope.position + 1
+
+    def finish(self, head: int) -> None:
+        if self._expected <= head:
+            self._findings.violation(
+                "room_stream_gaps", f"{self.room_id}: #{self._expected}..#{head} missing"
+            )
+
+
 @dataclass(slots=True)
 class ProjectionDigest:
     """Checksums of a projection, one per room part and per user part.
 
-    Room parts: ``room`` (the room row), ``members``, ``timeline``. User parts: ``rooms``
+    Room parts: ``room`` (the room row), ``members``, ``timeline``, and for a room stream
+    ``stream`` (its start, and its events by position). User parts: ``rooms``
     (memberships with roles and read states), ``inbox`` (the set of event ids: positions
     interleave rooms differently from one rebuild to the next, so order across streams is not
     part of the digest; order within a stream is checked by :class:`InboxCheck`).

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import astuple
 
-from projections.checker import Findings, InboxCheck, ProjectionDigest
+from projections.checker import Findings, InboxCheck, ProjectionDigest, RoomStreamCheck
 from projections.store import ProjectionStore
 
 __all__ = ["digest"]
@@ -75,6 +75,7 @@ async def digest(
                 timeline.add_all(astuple(m) for m in page)
                 messages += len(page)
                 after = page[-1].position
+            stream = await room_stream(room_id)
         if findings is not None:
             findings.count("timeline_messages", messages)
         result.rooms[room_id] = {
@@ -82,6 +83,27 @@ async def digest(
             "members": _checksum(members),
             "timeline": timeline.hexdigest(),
         }
+        if stream is not None:
+            result.rooms[room_id]["stream"] = stream
+
+    async def room_stream(room_id: str) -> str | None:
+        head = await store.room_stream_head(room_id)
+        if head is None:
+            return None
+        check = RoomStreamCheck(room_id, head.since, findings) if findings else None
+        events, after = _Ordered().add_all([head.since]), head.since - 1
+        while after < head.head:
+            page = await store.room_stream(room_id, after=after, limit=_PAGE)
+            if not page:
+                break
+            for envelope in page:
+                events.add_all([(envelope.position, envelope.event_id)])
+                if check is not None:
+                    check.observe(envelope)
+            after = page[-1].position
+        if check is not None:
+            check.finish(head.head)
+        return events.hexdigest()
 
     async def user(user_id: str) -> None:
         async with limit:

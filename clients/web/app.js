@@ -33,10 +33,18 @@ async function signIn(user) {
 
 async function refreshRooms() {
   const rooms = await app.client.rest("GET", "/v1/rooms");
+  // Channels and large rooms are room streams: follow those not followed yet (the client
+  // follows by itself the ones its inbox announces, and re-follows after reconnects).
+  for (const room of rooms) {
+    if (room.streamedSince > 0 && !app.client.rooms.has(room.roomId)) {
+      app.client.follow(room.roomId).catch(() => {});
+    }
+  }
   $("rooms").replaceChildren(...rooms.map((room) => {
     const li = document.createElement("li");
     li.dataset.roomId = room.roomId;
-    li.textContent = room.name || "direct";
+    li.dataset.kind = room.kind;
+    li.textContent = (room.kind === "channel" ? "# " : "") + (room.name || "direct");
     if (room.unread && room.roomId !== app.room) {
       const badge = document.createElement("span");
       badge.className = "unread";
@@ -55,8 +63,13 @@ async function openRoom(roomId) {
   $("timeline").replaceChildren();
   app.receipts.clear();
   const room = await app.client.rest("GET", `/v1/rooms/${roomId}`);
-  $("room-title").textContent = room.name || "direct conversation";
+  $("room-title").textContent = (room.kind === "channel" ? "# " : "") + (room.name || "direct conversation");
   $("room-title").dataset.roomId = roomId;
+  $("room-title").dataset.kind = room.kind;
+  // In a channel everybody reads and only admins and owners post.
+  const reader = room.kind === "channel" && room.role === "member";
+  $("composer").disabled = reader;
+  $("composer").placeholder = reader ? "only admins post in this channel" : "message";
   const { messages, hasMore } = await app.client.history(roomId, { limit: 30 });
   messages.forEach((m) => render(m));
   app.oldest = messages.length ? Number(messages[0].position) : null;
@@ -166,8 +179,10 @@ $("composer-form").onsubmit = async (event) => {
 };
 $("create-form").onsubmit = async (event) => {
   event.preventDefault();
-  const room = await app.client.rest("POST", "/v1/rooms", { name: $("new-room").value || "room" });
+  const kind = $("new-channel").checked ? "channel" : "group";
+  const room = await app.client.rest("POST", "/v1/rooms", { name: $("new-room").value || "room", kind });
   $("new-room").value = "";
+  $("new-channel").checked = false;
   await openRoom(room.roomId);
 };
 $("join-form").onsubmit = async (event) => {

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from tidings_client import Client, ConnectionChanged, InboxEvent
+from tidings_client import Client, ConnectionChanged, InboxEvent, RoomEvent
 
 from projections.checker import Acked
 from tests.e2e.client import WsClient
@@ -173,3 +173,88 @@ async def test_same_client_message_id_gives_one_event_whatever_happens(
     report = await verify(stack, [Acked(ids.pop(), room, "the-one")], "duplicate-client-msg-id")
     assert_nothing_lost(report, 1)
     assert report["counts"]["log_messages"] == 1
+
+
+FOLLOWERS = 100
+BROADCASTS = 600
+
+
+async def test_gateway_killed_under_fan_out_every_follower_resumes_exactly(
+    stack: DistributedStack,
+) -> None:
+    """A channel's followers sit on gateway 0, its owner posts through gateway 1; gateway 0
+    is SIGKILLed mid-broadcast. Every follower comes back through gateway 1 and, following
+    the room stream from its saved position, ends with every room position exactly once."""
+    owner = "caster"
+    headers = {"Authorization": f"Bearer {stack.token(owner)}"}
+    followers = [f"fan{i:03d}" for i in range(FOLLOWERS)]
+    async with httpx.AsyncClient(base_url=stack.http_urls[1], headers=headers, timeout=30) as http:
+        created = await http.post("/v1/rooms", json={"name": "live", "kind": "channel"})
+        assert created.status_code == 201, created.text
+        room = created.json()["roomId"]
+        for user in followers:
+            added = await http.post(f"/v1/rooms/{room}/members", json={"userId": user})
+            assert added.status_code == 201, added.text
+
+    clients = [Client(stack.ws_urls, stack.token(u), reconnect_spread=2.0) for u in followers]
+    await asyncio.gather(*(c.connect() for c in clients))
+    await asyncio.gather(*(c.follow(room) for c in clients))
+    starts = {u: c.rooms[room][0] for u, c in zip(followers, clients, strict=True)}
+    seen: dict[str, list[tuple[int, str]]] = {u: [] for u in followers}
+
+    async def listen(user: str, client: Client) -> None:
+        async for event in client:
+            if isinstance(event, RoomEvent):
+                seen[user].append((event.position, event.envelope["eventId"]))
+
+    tasks = [asyncio.create_task(listen(u, c)) for u, c in zip(followers, clients, strict=True)]
+    acked: list[Acked] = []
+
+    async def broadcast() -> None:
+        async with Client(stack.ws_urls[1], stack.token(owner)) as caster:
+            for n in range(BROADCASTS):
+                event = await caster.send(room, f"update {n}", client_msg_id=f"u-{n}", timeout=120)
+                acked.append(Acked(event["eventId"], room, f"u-{n}"))
+
+    load = asyncio.create_task(broadcast())
+    try:
+        deadline = time.monotonic() + 300
+        while len(acked) < BROADCASTS * 0.3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        stack.kill_gateway(0)
+        await asyncio.wait_for(load, 300)
+        report = await verify(stack, acked, "gateway-sigkill-room-stream")
+        assert_nothing_lost(report, BROADCASTS)
+        assert report["counts"]["room_stream_events"] >= BROADCASTS
+
+        async with httpx.AsyncClient(base_url=stack.http_urls[1], timeout=30) as http:
+            page = await http.get(f"/v1/rooms/{room}/stream", params={"limit": 1}, headers=headers)
+            head = page.json()["head"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(
+            (seen[u] or [(starts[u], "")])[-1][0] < head for u in followers
+        ):
+            await asyncio.sleep(0.5)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*(c.close() for c in clients))
+
+    gaps = duplicates = 0
+    for user in followers:
+        positions = [p for p, _ in seen[user]]
+        ids = [e for _, e in seen[user]]
+        expected = list(range(starts[user] + 1, head + 1))
+        duplicates += len(ids) - len(set(ids))
+        gaps += len(set(expected) - set(positions))
+        assert positions == expected, user
+    for client in clients:
+        assert client.url == stack.ws_urls[1]
+    summary = {
+        "followers": FOLLOWERS,
+        "broadcasts": BROADCASTS,
+        "gaps": gaps,
+        "duplicates": duplicates,
+    }
+    (ARTIFACTS / "gateway-sigkill-room-stream.json").write_text(json.dumps(summary, indent=2))
+    print(f"room stream: {json.dumps(summary)}")

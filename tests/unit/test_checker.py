@@ -12,6 +12,7 @@ from projections.checker import (
     InboxCheck,
     LogAudit,
     ProjectionDigest,
+    RoomStreamCheck,
     compare_digests,
 )
 from proto.codec import Envelope, encode_event
@@ -94,6 +95,26 @@ def test_inbox_gaps_duplicates_and_order_are_reported() -> None:
     assert findings.counts["inbox_gaps"] == 1
     assert findings.counts["inbox_order_violations"] == 1
     assert findings.counts["inbox_duplicates"] == 1
+
+
+def test_room_stream_gaps_and_duplicates_are_reported() -> None:
+    room = Room.create_channel(uuid4(), EventMeta("olga"), "news", True)
+    for i in range(4):
+        room.post_message(EventMeta("olga"), f"c{i}", f"m{i}")
+    events = [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
+    clean, broken = Findings(), Findings()
+    check = RoomStreamCheck(str(room.id), 1, clean)
+    for envelope in events:
+        check.observe(envelope)
+    check.finish(6)
+    assert clean.ok and clean.counts["room_stream_events"] == 6
+    check = RoomStreamCheck(str(room.id), 1, broken)
+    for envelope in [events[0], events[2], events[2], events[3]]:  # 2 missing, 3 twice
+        check.observe(envelope)
+    check.finish(6)  # 5 and 6 missing at the end
+    assert broken.counts["room_stream_gaps"] == 2
+    assert broken.counts["room_stream_duplicates"] == 1
+    assert not broken.ok
 
 
 def test_digests_that_differ_name_the_room_or_user_part() -> None:

@@ -93,3 +93,37 @@ test("two users chat; one goes offline, comes back and after a reload sees every
   await aliceContext.close();
   await bobContext.close();
 });
+
+test("a channel: the owner broadcasts, a reader follows it live and after going offline", async () => {
+  const ownerContext = await browser.newContext();
+  const readerContext = await browser.newContext();
+  const olga = await signIn(ownerContext, "olga");
+  await olga.fill("#new-room", "news");
+  await olga.check("#new-channel");
+  await olga.click("#create-form button");
+  await olga.waitForSelector('#room-title[data-kind="channel"]');
+  const roomId = await olga.getAttribute("#room-title", "data-room-id");
+
+  const rita = await signIn(readerContext, "rita");
+  await olga.evaluate((id) => window.tidingsApp.client.rest("POST", `/v1/rooms/${id}/members`, { userId: "rita" }), roomId);
+  await rita.waitForSelector(`#rooms li[data-room-id="${roomId}"][data-kind="channel"]`);
+  await rita.click(`#rooms li[data-room-id="${roomId}"]`);
+  await rita.waitForSelector("#composer[disabled]"); // readers do not post in a channel
+  await rita.waitForFunction((id) => window.tidingsApp.client.rooms.has(id), roomId);
+
+  await send(olga, "first news");
+  await rita.waitForSelector("#timeline li .text >> text=first news");
+  await readerContext.setOffline(true);
+  await rita.evaluate(() => window.tidingsApp.client.dropConnection());
+  await rita.waitForSelector('#state[data-state="reconnecting"]');
+  for (const text of ["while away 1", "while away 2"]) await send(olga, text);
+  await olga.waitForSelector("#timeline li .text >> text=while away 2");
+  await readerContext.setOffline(false);
+  await rita.waitForSelector("#timeline li .text >> text=while away 2", { timeout: 30000 });
+  for (const text of ["first news", "while away 1", "while away 2"]) {
+    assert.equal(await count(rita, text), 1, text);
+  }
+  await rita.screenshot({ path: join(SHOTS, "6-channel-reader.png") });
+  await ownerContext.close();
+  await readerContext.close();
+});
