@@ -6,10 +6,16 @@ Runs, for each system in turn on the same 2 cores and the same load generator
   lost and p99 under the limit (100 ms; 250 ms for distributed Tidings), CPU per message
   summed over every process of the system, and p50/p99 at about half that rate;
 - storm: 5,000 clients, 200 at a time, connect + auth + join; connects/s, p99, CPU/connect;
+- fanout: one publisher, 1,000 subscribers in one room (a channel followed as a room stream
+  for Tidings; distributed Tidings on 2 gateways), rates in steps; the highest rate with
+  nothing lost and p99 under 100 ms, and server CPU per delivery;
+- fanout10k: the same with 10,000 subscribers (p99 under 250 ms);
+- idle: 5,000 connected, subscribed, idle clients: server memory per connection and CPU;
 then the replay rate of both Tidings modes (``bench/replay.py``), and prints the tables with
 Tidings/peer ratios. Results are also written as JSON (``--out``).
 
-Usage: python bench/run.py [--systems a,b] [--workloads chat,storm,replay] [--quick]
+Usage: python bench/run.py [--systems a,b] [--workloads chat,storm,fanout,fanout10k,idle,replay]
+                           [--quick]
 Needs Kafka and Cassandra for distributed Tidings (make infra), node, npm and go.
 """
 
@@ -150,6 +156,7 @@ def report(results: list[dict[str, Any]], replay: dict[str, float] | None) -> st
             f"| {r['system']} | {storm['clients']:,} | {storm['connects_per_second']:,.0f} | "
             f"{storm['p50_ms']:.0f} / {storm['p99_ms']:.0f} | {storm['cpu_ms_per_connect']:.2f} |"
         )
+    lines += fanout_report(results)
     lines += ratios(results)
     if replay:
         lines += [
@@ -160,6 +167,53 @@ def report(results: list[dict[str, Any]], replay: dict[str, float] | None) -> st
         ]
         lines += [f"| {k} | {v:,.0f} |" for k, v in replay.items()]
     return "\n".join(lines)
+
+
+def fanout_report(results: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for key, title in (
+        ("fanout", "fanout, 1 publisher -> 1,000 subscribers in one room, p99 under 100 ms"),
+        ("fanout10k", "fanout, 1 publisher -> 10,000 subscribers in one room, p99 under 250 ms"),
+    ):
+        rows = [r for r in results if r.get(key)]
+        if not rows:
+            continue
+        lines += [
+            "",
+            title,
+            "| system | max msg/s | deliveries/s | CPU µs/delivery there | p50 / p99 there (ms) | "
+            "CPU µs/delivery at 50 msg/s (10 for 10k) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            f = r[key]
+            at = f.get("at_max") or {}
+            low = _step(f, 10 if key == "fanout10k" else 50)
+            subs = f["clients"] - 1
+            lines.append(
+                f"| {r['system']} | {f['max_rate']:,} | {f['max_rate'] * subs:,} | "
+                f"{fmt(at.get('cpu_us_per_delivery'), '.1f')} | {fmt(at.get('p50_ms'), '.1f')} / "
+                f"{fmt(at.get('p99_ms'), '.1f')} | {fmt(low.get('cpu_us_per_delivery'), '.1f')} "
+                f"({'pass' if low.get('passed') else 'fail'}) |"
+            )
+    idle = [r for r in results if r.get("idle")]
+    if idle:
+        lines += [
+            "",
+            "idle: 5,000 connected, subscribed clients",
+            "| system | KiB per connection | CPU while idle |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {r['system']} | {r['idle']['kib_per_connection']:.1f} | "
+            f"{r['idle']['idle_cpu_percent']:.1f} % |"
+            for r in idle
+        ]
+    return lines
+
+
+def _step(result: dict[str, Any], rate: int) -> dict[str, Any]:
+    return next((s for s in result.get("steps", []) if s and s["rate"] == rate), {})
 
 
 def ratios(results: list[dict[str, Any]]) -> list[str]:
@@ -183,6 +237,20 @@ def ratios(results: list[dict[str, Any]]) -> list[str]:
     def ratio(a: float | None, b: float | None) -> str:
         return f"{a / b:.3g}" if a and b else "-"
 
+    def fan(name: str, key: str, workload: str = "fanout") -> float | None:
+        f = by_name[name].get(workload) or {}
+        if key == "rate":
+            value = f.get("max_rate")
+        elif key == "cpu_low":
+            value = _step(f, 50).get("cpu_us_per_delivery")
+        else:
+            value = (f.get("at_max") or {}).get("cpu_us_per_delivery")
+        return float(value) if value else None
+
+    def memory(name: str) -> float | None:
+        value = (by_name[name].get("idle") or {}).get("kib_per_connection")
+        return float(value) if value else None
+
     lines = [
         "",
         "Tidings / peer (same run)",
@@ -197,13 +265,28 @@ def ratios(results: list[dict[str, Any]]) -> list[str]:
                 f"{ratio(storm(o, 'connects_per_second'), storm(p, 'connects_per_second'))} | "
                 f"{ratio(storm(o, 'cpu_ms_per_connect'), storm(p, 'cpu_ms_per_connect'))} |"
             )
+    lines += [
+        "",
+        "| Tidings | peer | fanout msg/s | fanout CPU/delivery at max | at 50 msg/s | "
+        "fanout10k msg/s | KiB per idle connection |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o in ours:
+        for p in peers:
+            lines.append(
+                f"| {o} | {p} | {ratio(fan(o, 'rate'), fan(p, 'rate'))} | "
+                f"{ratio(fan(o, 'cpu'), fan(p, 'cpu'))} | "
+                f"{ratio(fan(o, 'cpu_low'), fan(p, 'cpu_low'))} | "
+                f"{ratio(fan(o, 'rate', 'fanout10k'), fan(p, 'rate', 'fanout10k'))} | "
+                f"{ratio(memory(o), memory(p))} |"
+            )
     return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--systems", default=",".join(ALL))
-    parser.add_argument("--workloads", default="chat,storm,replay")
+    parser.add_argument("--workloads", default="chat,storm,fanout,fanout10k,idle,replay")
     parser.add_argument("--quick", action="store_true", help="shorter steps, 1,000-client storm")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
