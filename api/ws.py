@@ -186,14 +186,16 @@ class Connection:
         Once the session closed, closes the socket."""
         if self.session.close_code is not None:
             self._start_closing()
-        if self._writer is not None or not self.session.has_frames:
+        if self._writer is not None:
             return
         direct = self._direct
         if direct is not None and direct.can_write():
             frames = self.session.frames_to_send()
+            if not frames:
+                return
             direct.write(wire_of(frames[0]) if len(frames) == 1 else b"".join(map(wire_of, frames)))
-            return
-        self._writer = asyncio.create_task(self._write_waiting())
+        elif self.session.has_frames:
+            self._writer = asyncio.create_task(self._write_waiting())
 
     async def _write_waiting(self) -> None:
         try:

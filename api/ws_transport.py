@@ -52,12 +52,13 @@ class DirectWriter:
         self._protocol = protocol
 
     def can_write(self) -> bool:
+        """Whether the connection is open and its transport not paused by flow control (a
+        writer exists only once the handshake is done)."""
         p = self._protocol
         return (
-            p.handshake_complete
+            p.writable._set  # type: ignore[attr-defined]  # our _Flag
             and not p.close_sent
             and not p.disconnected
-            and p.writable.is_set()
             and p.conn.state is State.OPEN
         )
 
