@@ -205,8 +205,9 @@ async def test_a_client_that_stops_reading_is_disconnected(fresh_server: ServerP
         received += 1
     # Counted once the connection is gone: after the close frame could not be sent either.
     await eventually(
-        lambda: 'tidings_disconnects_total{code="4008"}'
-        in httpx.get(f"{server.http_url}/metrics").text
+        lambda: (
+            'tidings_disconnects_total{code="4008"}' in httpx.get(f"{server.http_url}/metrics").text
+        )
     )
     await fast.close()
     await writer.close()

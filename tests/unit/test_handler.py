@@ -5,11 +5,18 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain import commands as c
-from domain.errors import Conflict, NotAMember, RoomNotFound
+from domain.errors import Conflict, InvalidArgument, NotAMember, RoomNotFound
 from domain.handler import CommandHandler, Decision, EventRef
 from domain.room import Room
 from domain.user import UserEvent
-from domain.values import AckKind, EventMeta, PresenceStatus, direct_room_id, user_aggregate_id
+from domain.values import (
+    AckKind,
+    EventMeta,
+    PresenceStatus,
+    RoomKind,
+    direct_room_id,
+    user_aggregate_id,
+)
 
 ALICE, BOB = EventMeta("alice", "phone", "t1"), EventMeta("bob")
 
@@ -94,3 +101,27 @@ def test_acks_go_to_the_room_and_presence_to_the_users_stream(streams: MemoryStr
     assert second.answer == EventRef(user_aggregate_id("alice"), 2)
     with pytest.raises(NotAMember):
         run(streams, c.AckRoom(BOB, room_id, AckKind.READ, 1))
+
+
+def test_the_join_that_makes_a_room_large_also_moves_it_and_answers_with_the_join(
+    streams: MemoryStreams,
+) -> None:
+    room_id = uuid4()
+    run(streams, c.CreateRoom(ALICE, room_id, "growing"))
+    handler = CommandHandler(streams, large_room_members=2)
+    first = handler.decide(c.AddMember(ALICE, room_id, "bob"))
+    streams.save(first)
+    assert not streams.get_room(room_id).streamed  # type: ignore[union-attr]
+    crossing = handler.decide(c.AddMember(ALICE, room_id, "carol"))
+    streams.save(crossing)
+    room = streams.get_room(room_id)
+    assert room is not None and room.streamed_since == room.version == 5
+    assert crossing.answer == EventRef(room_id, 4)  # the join, not the move
+
+
+def test_channels_are_created_by_kind_and_direct_rooms_are_not(streams: MemoryStreams) -> None:
+    room_id = uuid4()
+    run(streams, c.CreateRoom(ALICE, room_id, "news", True, RoomKind.CHANNEL))
+    assert streams.get_room(room_id).kind is RoomKind.CHANNEL  # type: ignore[union-attr]
+    with pytest.raises(InvalidArgument):
+        run(streams, c.CreateRoom(ALICE, uuid4(), "dm", True, RoomKind.DIRECT))

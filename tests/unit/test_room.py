@@ -172,3 +172,41 @@ def test_direct_conversations_have_two_members_and_no_admins() -> None:
 def test_direct_room_id_does_not_depend_on_who_opens_it() -> None:
     assert direct_room_id("alice", "bob") == direct_room_id("bob", "alice")
     assert direct_room_id("alice", "bob") != direct_room_id("alice", "carol")
+
+
+def test_in_a_channel_everybody_reads_and_only_admins_and_owners_post() -> None:
+    channel = Room.create_channel(uuid4(), ALICE, "news", True)
+    assert channel.kind is RoomKind.CHANNEL and channel.streamed_since == 1
+    channel.join(BOB)
+    channel.add_member(ALICE, "carol", Role.ADMIN)
+    with pytest.raises(InsufficientRole):
+        channel.post_message(BOB, "b1", "may I?")
+    posted = channel.post_message(CAROL, "c1", "news from an admin")
+    with pytest.raises(InsufficientRole):
+        channel.edit_message(BOB, posted, "no")
+    with pytest.raises(NotTheAuthor):
+        channel.delete_message(BOB, posted)
+    channel.ack(BOB, AckKind.READ, channel.version)  # readers still keep read states
+
+
+def test_a_group_moves_to_its_room_stream_once_past_the_size() -> None:
+    room = group()
+    room.join(BOB)
+    room.grow(BOB, large_room_members=2)
+    assert not room.streamed and event_names(room) == ["MemberJoined"]
+    room.join(CAROL)
+    room.grow(CAROL, large_room_members=2)
+    assert event_names(room) == ["MemberJoined", "StreamStarted"]
+    assert room.streamed_since == room.version
+    room.leave(CAROL)
+    room.leave(BOB)
+    room.join(BOB)
+    room.join(CAROL)
+    room.grow(CAROL, large_room_members=2)  # shrank and grew again: it stays where it is
+    assert "StreamStarted" not in event_names(room)
+
+
+def test_direct_conversations_never_move() -> None:
+    room = Room.create_direct(uuid4(), ALICE, "bob")
+    room.grow(ALICE, large_room_members=1)
+    assert not room.streamed

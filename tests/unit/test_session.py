@@ -136,3 +136,59 @@ def test_nothing_precedes_the_connect_reply() -> None:
     session.push_inbox(1, "live-1")
     session.recovered("reply", 0, [], complete_required=True)
     assert session.frames_to_send() == ["reply", "live-1", "presence-notice"]
+
+
+def test_a_room_stream_is_recovered_then_followed_densely() -> None:
+    session = connected()
+    session.follow("r1")
+    session.push_room("r1", 12, "live-12")  # arrives while the history is read: buffered
+    session.push_room("r2", 1, "not-followed")  # ignored
+    missed = session.room_recovered(
+        "r1", "reply", 9, [(10, "h-10"), (11, "h-11"), (12, "h-12")], complete_required=True
+    )
+    assert missed == 3
+    assert session.frames_to_send() == ["reply", "h-10", "h-11", "h-12"]
+    session.push_room("r1", 12, "again")  # a duplicate is dropped
+    session.push_room("r1", 13, "live-13")
+    assert session.frames_to_send() == ["live-13"]
+    session.push_room("r1", 15, "live-15")  # a hole: resume rather than hide it
+    assert session.close_code == CloseCode.RESYNC_REQUIRED
+
+
+def test_a_room_stream_history_with_a_hole_is_refused() -> None:
+    session = connected()
+    session.follow("r1")
+    session.room_recovered("r1", "reply", 3, [(4, "h-4"), (6, "h-6")], complete_required=True)
+    assert session.close_code == CloseCode.RESYNC_REQUIRED
+    assert "reply" not in session.frames_to_send()
+
+
+def test_unfollowed_rooms_push_nothing() -> None:
+    session = connected()
+    session.follow("r1")
+    session.room_recovered("r1", "reply", 5, [], complete_required=False)
+    session.frames_to_send()
+    session.unfollow("r1")
+    session.push_room("r1", 6, "live-6")
+    assert session.frames_to_send() == []
+    assert session.followed == []
+
+
+def test_the_queue_bound_counts_every_frame_not_yet_taken() -> None:
+    session = connected()
+    for i in range(5):
+        session.send(f"f{i}")
+    assert session.next_frame() == "f0"  # taken to be written: no longer queued
+    session.send("f5")
+    assert session.close_code is None
+    session.send("f6")  # 6 waiting > max_queued_frames (5)
+    assert session.close_code == CloseCode.SLOW_CONSUMER
+
+
+def test_commands_sent_right_after_connect_wait_behind_it() -> None:
+    session = Session(CONFIG, 0)
+    assert session.receive_text('{"id":"1","connect":{"token":"t"}}', 0) is not None
+    # The driver has not run connect yet; a pipelined send is queued, not refused.
+    frame = session.receive_text('{"id":"2","send":{"roomId":"r","text":"x"}}', 0)
+    assert frame is not None and frame.WhichOneof("command") == "send"
+    assert session.close_code is None
