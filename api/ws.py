@@ -1,10 +1,12 @@
 """The WebSocket driver: a thin loop around the sans-I/O :class:`api.session.Session`.
 
-Per connection: a reader (frames in; pongs and bad frames handled at once), a writer
-(drains the session's bounded queue), and, only while the client has commands waiting, a
-task executing them one at a time (so a client's sends keep their order and a slow command
-never holds up the reader's pongs). One ticker serves every connection (heartbeats,
-timeouts). The session decides; this module only moves bytes and awaits services.
+Per connection, at rest, one task: the one serving it, which reads frames (pongs and bad
+frames handled at once). Frames go out by direct writes to the socket (``ws_transport``),
+flushed by the hub after each batch of pushes or after a command; a writer task exists only
+while a slow socket holds frames back, and a command task only while the client has
+commands waiting (run one at a time, so a client's sends keep their order, and a slow
+command never holds up a pong). One ticker serves every connection (heartbeats, timeouts).
+The session decides; this module only moves bytes and awaits services.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from api.presence import PresenceTracker
 from api.recovery import Recovery, plan_recovery
 from api.service import Tidings, parse_room_id
 from api.session import CloseCode, Session, SessionConfig, State
+from api.ws_commands import CommandHandlers
 from api.ws_transport import DirectWriter, direct_writer, wire_of
 from domain import commands as c
 from domain.errors import InvalidArgument, NotAMember
-from domain.values import AckKind, EventMeta, PresenceStatus, new_trace_id
+from domain.values import EventMeta, new_trace_id
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import (
     ClientFrame,
@@ -110,7 +113,7 @@ class GatewayContext:
         self.ticker = Ticker()
 
 
-class Connection:
+class Connection(CommandHandlers):
     """One client connection. At rest it holds no task of its own beyond the one serving it
     (which reads frames): frames go out by direct writes to the socket when the server
     provides them (:mod:`api.ws_transport`), and a writer task exists only while frames
@@ -375,81 +378,6 @@ class Connection:
             self._last_write = result
         return cp.EventResult(event=result.envelope, duplicate=result.duplicate)
 
-    async def _join(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        room_id = parse_room_id(frame.join.room_id)
-        event = await self._run(c.JoinRoom(meta, room_id))
-        await self.ctx.service.wait_projected(self._last_write)  # REST reads see the join
-        return "join", cp.RoomResult(room_id=str(room_id), event=event)
-
-    async def _leave(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        await self._run(c.LeaveRoom(meta, parse_room_id(frame.leave.room_id)))
-        return "leave", cp.Empty()
-
-    async def _send(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        s = frame.send
-        return "send", await self._run(
-            c.PostMessage(meta, parse_room_id(s.room_id), s.client_msg_id, s.text)
-        )
-
-    async def _edit(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        e = frame.edit
-        return "edit", await self._run(
-            c.EditMessage(meta, parse_room_id(e.room_id), e.message_id, e.text)
-        )
-
-    async def _delete(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        d = frame.delete
-        return "delete", await self._run(
-            c.DeleteMessage(meta, parse_room_id(d.room_id), d.message_id)
-        )
-
-    async def _ack(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        a = frame.ack
-        try:
-            kind = AckKind(a.kind)
-        except ValueError:
-            raise InvalidArgument("kind must be ACK_KIND_DELIVERED or ACK_KIND_READ") from None
-        return "ack", await self._run(c.AckRoom(meta, parse_room_id(a.room_id), kind, a.up_to))
-
-    async def _presence(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        try:
-            status = PresenceStatus(frame.presence.status)
-        except ValueError:
-            raise InvalidArgument("status must be ONLINE, AWAY or OFFLINE") from None
-        await self._run(c.ChangePresence(meta, status))
-        return "presence", cp.Empty()
-
-    async def _typing(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        t = frame.typing
-        await self.ctx.service.typing(meta.user_id, t.room_id, t.typing)
-        return "typing", cp.Empty()
-
-    async def _history(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        h = frame.history
-        await self.ctx.service.wait_projected(self._last_write)
-        rows, has_more = await self.ctx.service.timeline(
-            meta.user_id,
-            h.room_id,
-            before=h.before if h.HasField("before") else None,
-            after=h.after if h.HasField("after") else None,
-            limit=h.limit or 50,
-        )
-        items = [
-            cp.TimelineItem(
-                position=r.position,
-                message_id=r.message_id,
-                author_id=r.author_id,
-                text=r.text,
-                client_msg_id=r.client_msg_id,
-                edited=r.edited,
-                deleted=r.deleted,
-                posted_at=r.posted_at,
-                trace_id=r.trace_id,
-            )
-            for r in rows
-        ]
-        return "history", cp.HistoryResult(messages=items, has_more=has_more)
-
     async def _follow(self, frame: ClientFrame, meta: EventMeta) -> None:
         """Recovers a room stream as :meth:`_connect` recovers the inbox: follow (pushes
         are buffered), read the head and the history after the client's position, merge."""
@@ -503,10 +431,3 @@ class Connection:
     def _stop_following(self, room_id: str) -> None:
         self.ctx.hub.unfollow(room_id, self)
         self.session.unfollow(room_id)
-
-    async def _refresh(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
-        claims = self.ctx.verifier.verify(frame.refresh.token)
-        if claims.user_id != self.session.user_id:
-            raise AuthError("a refreshed token must be for the same user")
-        self.session.refreshed(claims.expires_at)
-        return "refresh", cp.Empty()
