@@ -81,6 +81,12 @@ def measure(name: str, workloads: list[str], quick: bool, workdir: Path) -> dict
                 protocol_of(name),
                 ["--rates", CHAT_RATES[name], "--p99-ms", p99, "--step-seconds", step],
             )
+        if "storm" in workloads:
+            clients = 1000 if quick else 5000
+            plan = system.storm_plan(clients, 10)
+            out["storm"] = run_load(
+                system, "storm", plan, protocol_of(name), ["--concurrency", "200"]
+            )
         if "fanout" in workloads:
             out["fanout"] = run_load(
                 system,
@@ -96,12 +102,6 @@ def measure(name: str, workloads: list[str], quick: bool, workdir: Path) -> dict
                 system.fanout_plan(10_000),
                 protocol_of(name),
                 ["--rates", FANOUT_10K_RATES, "--p99-ms", "250", "--step-seconds", "5"],
-            )
-        if "storm" in workloads:
-            clients = 1000 if quick else 5000
-            plan = system.storm_plan(clients, 10)
-            out["storm"] = run_load(
-                system, "storm", plan, protocol_of(name), ["--concurrency", "200"]
             )
     finally:
         system.stop()
