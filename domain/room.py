@@ -136,27 +136,19 @@ class Room(Aggregate):
     @classmethod
     def create_group(cls, room_id: UUID, meta: EventMeta, name: str, public: bool) -> Room:
         """A new group room; its creator is its first owner."""
-        room = cls._create(
-            cls.RoomCreated,
-            id=room_id,
-            meta=meta,
-            name=_check_name(name),
-            kind=RoomKind.GROUP,
-            public=public,
-        )
-        room._joined(meta=meta, user_id=meta.user_id, role=Role.OWNER, added_by="")
-        return room
+        return cls._create_owned(room_id, meta, name, public, RoomKind.GROUP)
 
     @classmethod
     def create_channel(cls, room_id: UUID, meta: EventMeta, name: str, public: bool) -> Room:
         """A broadcast room: everybody reads, admins and owners post; its creator owns it."""
+        return cls._create_owned(room_id, meta, name, public, RoomKind.CHANNEL)
+
+    @classmethod
+    def _create_owned(
+        cls, room_id: UUID, meta: EventMeta, name: str, public: bool, kind: RoomKind
+    ) -> Room:
         room = cls._create(
-            cls.RoomCreated,
-            id=room_id,
-            meta=meta,
-            name=_check_name(name),
-            kind=RoomKind.CHANNEL,
-            public=public,
+            cls.RoomCreated, id=room_id, meta=meta, name=_check_name(name), kind=kind, public=public
         )
         room._joined(meta=meta, user_id=meta.user_id, role=Role.OWNER, added_by="")
         return room

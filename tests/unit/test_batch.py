@@ -133,7 +133,9 @@ def test_presence_reaches_the_contacts_of_the_moment() -> None:
     _, users = reads_of(events)
     batch = project_batch(events, Prefetch(rooms_of={u: set() for u in users}), project)
     notices = {
-        n.envelope.presence_changed.user_id + str(n.envelope.position): n for n in batch.live
+        n.envelope.presence_changed.user_id + str(n.envelope.position): n
+        for n in batch.live
+        if isinstance(n, ch.LiveNotice)
     }
     assert notices["bob1"].user_ids == {"ann", "bob"}  # cy had not joined yet
     assert notices["cy1"].user_ids == {"ann", "cy"}  # bob had left
