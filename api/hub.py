@@ -5,10 +5,12 @@ Whatever feeds the hub (the embedded projection runner, or the live-topic consum
 distributed mode) calls :meth:`Hub.publish` with a batch of deliveries in order. Each event
 is encoded to its JSON once, however many recipients it has; a room-stream event becomes
 one frame, written as is to every follower (websockets' ``broadcast()`` model). Subscribers
-queue what a batch brings them and are flushed together, at most once per
-``flush_interval``: when events come faster than that, each socket gets one write for all
-of them instead of one per event (the write, a system call, is most of the cost of a
-delivery), at the price of at most that much latency. Publishing never blocks: a
+queue what a batch brings them and are flushed together. After a flush the next one waits
+a few times as long as that flush took, up to ``flush_interval``: cheap flushes (a few
+sockets) follow each other at once, while when a flush to many sockets is expensive, events
+that come meanwhile are written together, one write per socket for all of them (the
+write, a system call, is most of the cost of a delivery), at the price of at most
+``flush_interval`` of latency. Publishing never blocks: a
 subscriber queues the frame or disconnects itself when its client reads too slowly.
 """
 
@@ -32,7 +34,11 @@ from proto.wire import (
     typing_frame,
 )
 
-__all__ = ["Hub", "Subscriber"]
+__all__ = ["FLUSH_SPACING", "Hub", "Subscriber"]
+
+FLUSH_SPACING = 4.0
+"""A flush is followed by a pause of this many times its own duration (capped by the flush
+interval): writing to sockets takes at most about a fifth of the loop under load."""
 
 
 class Subscriber(Protocol):
@@ -58,7 +64,7 @@ class Hub:
         self.epoch = epoch
         self.flush_interval = flush_interval
         self._touched: set[Subscriber] = set()
-        self._last_flush = 0.0
+        self._next_flush = 0.0
         self._flush_timer: asyncio.TimerHandle | None = None
         self._by_user: dict[str, set[Subscriber]] = defaultdict(set)
         self._followers: dict[str, set[Subscriber]] = {}
@@ -115,7 +121,7 @@ class Hub:
     def _schedule_flush(self) -> None:
         if self._flush_timer is not None or not self._touched:
             return
-        wait = self._last_flush + self.flush_interval - time.monotonic()
+        wait = self._next_flush - time.monotonic()
         if wait <= 0:
             self.flush()
         else:
@@ -124,10 +130,12 @@ class Hub:
     def flush(self) -> None:
         """Writes out what every touched subscriber has queued."""
         self._flush_timer = None
-        self._last_flush = time.monotonic()
+        started = time.monotonic()
         touched, self._touched = self._touched, set()
         for subscriber in touched:
             subscriber.flush()
+        ended = time.monotonic()
+        self._next_flush = ended + min(self.flush_interval, FLUSH_SPACING * (ended - started))
 
     def _publish_room(self, entry: RoomStreamEntry, touched: set[Subscriber]) -> None:
         followers = self._followers.get(entry.envelope.stream)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.server import DistributedStack, ServerProcess
 
-LARGE_ROOM_MEMBERS = 6
+LARGE_ROOM_MEMBERS = 10
 """Group rooms with more members move to their room stream (small, for the tests)."""
 
 FAST = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from uuid import uuid4
 
 from api.hub import Hub
@@ -15,8 +16,9 @@ OLGA = EventMeta("olga")
 
 
 class Follower:
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, user_id: str, flush_cost: float = 0.0) -> None:
         self.user_id = user_id
+        self.flush_cost = flush_cost
         self.queued: list[tuple[str, int, str]] = []
         self.flushes = 0
         self.dropped: list[str] = []
@@ -32,6 +34,7 @@ class Follower:
 
     def flush(self) -> None:
         self.flushes += 1
+        time.sleep(self.flush_cost)  # a socket write
 
     def unfollowed(self, room_id: str) -> None:
         self.dropped.append(room_id)
@@ -69,10 +72,21 @@ def test_one_frame_object_reaches_every_follower_and_a_leaver_is_dropped() -> No
     assert hub.is_local(f"room:{room_id}") and not hub.is_local("room:other")
 
 
-async def test_batches_closer_than_the_flush_interval_share_one_flush() -> None:
+async def test_cheap_flushes_follow_each_other_at_once() -> None:
     room_id, events = channel_events(3)
     hub = Hub("epoch", flush_interval=0.05)
     follower = Follower("u1")
+    hub.follow(room_id, follower)
+    for event in events:
+        await asyncio.sleep(0.001)
+        hub.publish(entries(room_id, [event]))
+    assert follower.flushes == len(events)
+
+
+async def test_after_an_expensive_flush_events_wait_and_share_the_next() -> None:
+    room_id, events = channel_events(3)
+    hub = Hub("epoch", flush_interval=0.05)
+    follower = Follower("u1", flush_cost=0.01)  # then 4 x 10 ms until the next flush
     hub.follow(room_id, follower)
     hub.publish(entries(room_id, events[:1]))
     assert follower.flushes == 1  # nothing was flushed lately: at once
