@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from api.ws_transport import SharedFrame
+from api.ws_frames import SharedFrame
 from domain.values import room_stream
 from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry
 from proto.wire import (

@@ -29,7 +29,8 @@ from api.recovery import Recovery, plan_recovery
 from api.service import Tidings, parse_room_id
 from api.session import CloseCode, Session, SessionConfig, State
 from api.ws_commands import CommandHandlers
-from api.ws_transport import DirectWriter, direct_writer, wire_of
+from api.ws_frames import wire_of
+from api.ws_transport import DirectWriter, direct_writer
 from domain import commands as c
 from domain.errors import InvalidArgument, NotAMember
 from domain.values import EventMeta, new_trace_id

@@ -5,8 +5,8 @@ uvicorn's layers, a task switch to a writer, and its own framing. For fan-out th
 of the work (ADR 14). :class:`DirectWriteProtocol` is uvicorn's sans-I/O websockets
 protocol with one addition: the ASGI scope of each connection carries it under
 :data:`EXTENSION`, so the driver can write already-serialised frames to the transport
-synchronously, as websockets' ``broadcast()`` does. Server frames are unmasked, so the wire
-bytes of a frame are the same for every socket: a :class:`SharedFrame` is serialised once.
+synchronously, as websockets' ``broadcast()`` does (frames serialised once for all sockets:
+``api/ws_frames.py``).
 
 Writes that cannot go straight out (the transport is paused by flow control, or the
 connection is not open) are refused, and the driver falls back to ASGI sends, in order.
@@ -19,28 +19,12 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 
-__all__ = ["EXTENSION", "DirectWriteProtocol", "DirectWriter", "SharedFrame", "wire_of"]
+__all__ = ["EXTENSION", "DirectWriteProtocol", "DirectWriter", "direct_writer"]
 
 EXTENSION = "tidings.direct_write"
-
-
-class SharedFrame(str):
-    """A text frame sent unchanged to many sockets; :func:`wire_of` caches its wire form."""
-
-    wire: bytes | None = None
-
-
-def wire_of(frame: str) -> bytes:
-    """The frame as an unmasked, unfragmented WebSocket text frame."""
-    if type(frame) is SharedFrame:
-        if frame.wire is None:
-            frame.wire = Frame(Opcode.TEXT, frame.encode()).serialize(mask=False)
-        return frame.wire
-    return Frame(Opcode.TEXT, frame.encode()).serialize(mask=False)
 
 
 class DirectWriter:
