@@ -77,6 +77,29 @@ def test_admins_cannot_remove_owners_or_admins() -> None:
         room.remove_member(BOB, "carol")
 
 
+def test_only_owners_add_owners_and_change_roles() -> None:
+    room = group()
+    room.add_member(ALICE, "bob", Role.ADMIN)
+    with pytest.raises(InsufficientRole):
+        room.add_member(BOB, "carol", Role.OWNER)  # an admin adds no owner
+    room.add_member(BOB, "carol", Role.ADMIN)  # an admin adds an admin
+    with pytest.raises(InsufficientRole):
+        room.change_role(BOB, "carol", Role.MEMBER)  # an admin changes no role
+    room.add_member(ALICE, "dave", Role.OWNER)  # an owner adds an owner
+    room.change_role(ALICE, "carol", Role.MEMBER)
+    assert room.members["carol"] is Role.MEMBER and room.members["dave"] is Role.OWNER
+
+
+def test_the_last_owner_cannot_step_down() -> None:
+    room = group()
+    room.join(BOB)
+    with pytest.raises(LastOwnerCannotLeave):
+        room.change_role(ALICE, "alice", Role.ADMIN)
+    room.change_role(ALICE, "bob", Role.OWNER)
+    room.change_role(ALICE, "alice", Role.ADMIN)  # another owner remains
+    assert room.members == {"alice": Role.ADMIN, "bob": Role.OWNER}
+
+
 def test_the_last_owner_cannot_leave_without_handing_over() -> None:
     room = group()
     room.join(BOB)
