@@ -161,10 +161,13 @@ async def test_state_survives_reopening(tmp_path: Path) -> None:
 
 async def test_wait_returns_when_something_is_appended(log: EmbeddedLog) -> None:
     head = await log.head()
-    waiter = asyncio.create_task(log.wait(head, timeout=5))
-    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(log.wait(head, timeout=60))
+    for _ in range(20):  # let the waiter run up to its wait
+        await asyncio.sleep(0)
+    assert not waiter.done()  # nothing appended yet: it waits
     await log.execute(c.CreateRoom(ALICE, uuid4(), "general"))
-    await asyncio.wait_for(waiter, 2)
+    await asyncio.wait_for(waiter, 30)  # woken by the append, long before its own timeout
+    assert await log.head() > head
 
 
 async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(

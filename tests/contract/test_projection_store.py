@@ -11,7 +11,7 @@ import pytest
 
 from domain.room import Room
 from domain.user import presence_changed
-from domain.values import AckKind, EventMeta, PresenceStatus
+from domain.values import AckKind, EventMeta, PresenceStatus, Role
 from projections import changes as ch
 from projections.projector import project
 from projections.store import ProjectionStore
@@ -218,3 +218,35 @@ async def test_room_streams_keep_every_event_from_their_start(store: ProjectionS
     rooms = {r.room_id: r for r in await store.rooms_of("bob")}
     assert rooms[group_id].read_up_to == group.version - 1
     assert rooms[channel_id].unread == 3 and rooms[channel_id].streamed_since == 1
+
+
+async def test_leaves_removals_roles_deletions_and_settings_are_applied(
+    store: ProjectionStore,
+) -> None:
+    room = Room.create_group(uuid4(), ALICE, "general", True)
+    room.join(BOB)
+    room.add_member(ALICE, "carol")
+    room.add_member(ALICE, "dave")
+    doomed = room.post_message(BOB, "b1", "soon gone")
+    kept = room.post_message(ALICE, "a1", "stays")
+    room.delete_message(BOB, doomed)
+    room.change_role(ALICE, "bob", Role.ADMIN)
+    room.change_role(ALICE, "dave", Role.ADMIN)
+    room.remove_member(BOB, "carol")
+    room.change_settings(ALICE, "renamed", False)
+    room.leave(BOB)
+    events = [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
+    await store.apply(numbered(events), project)
+    room_id = str(room.id)
+
+    members = [(m.user_id, m.role) for m in await store.members(room_id)]
+    assert members == [("alice", Role.OWNER), ("dave", Role.ADMIN)]
+    assert await store.role_of(room_id, "bob") == 0 and await store.role_of(room_id, "carol") == 0
+    assert [r.room_id for r in await store.rooms_of("bob")] == []
+    row = await store.room(room_id)
+    assert row is not None and (row.name, row.public) == ("renamed", False)
+    timeline = {
+        m.message_id: m for m in await store.timeline(room_id, before=None, after=0, limit=10)
+    }
+    assert timeline[doomed].deleted and timeline[doomed].text == ""
+    assert not timeline[kept].deleted and timeline[kept].text == "stays"
