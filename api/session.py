@@ -221,14 +221,9 @@ class Session:
             return
         if follow.buffered is not None:
             follow.buffered.append((position, frame))
-            return
-        if position <= follow.position:
-            return
-        if position != follow.position + 1:
-            self.close(CloseCode.RESYNC_REQUIRED, "missed live room events; resume again")
-            return
-        follow.position = position
-        self.send(frame)
+        elif self._next_in_order(follow.position, position, "room"):
+            follow.position = position
+            self.send(frame)
 
     def refreshed(self, expires_at: float | None) -> None:
         self._expires_at = expires_at
@@ -240,13 +235,19 @@ class Session:
         if self.state is State.RECOVERING:
             self._buffered.append((position, frame))
             return
-        if self.state is not State.OPEN or position <= self.inbox_position:
-            return
-        if position != self.inbox_position + 1:
-            self.close(CloseCode.RESYNC_REQUIRED, "missed live inbox events; resume again")
-            return
-        self.inbox_position = position
-        self.send(frame)
+        if self.state is State.OPEN and self._next_in_order(self.inbox_position, position, "inbox"):
+            self.inbox_position = position
+            self.send(frame)
+
+    def _next_in_order(self, last: int, position: int, stream: str) -> bool:
+        """Whether a live push comes right after ``last``: a repeat is dropped, and a gap
+        closes the connection (the client resumes) rather than hiding the missed events."""
+        if position <= last:
+            return False
+        if position != last + 1:
+            self.close(CloseCode.RESYNC_REQUIRED, f"missed live {stream} events; resume again")
+            return False
+        return True
 
     def send(self, frame: str) -> None:
         """Queues a frame; a client that lets the queue overflow is disconnected."""

@@ -179,12 +179,9 @@ class Connection(CommandHandlers):
     def push(self, frame: str) -> None:
         self.session.send(frame)
 
-    def flush(self) -> None:
-        self._flush()
-
     # ------------------------------------------------------------------ writing
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Sends what the session queued: written at once when the socket takes it, else by a
         writer task that awaits the slow socket (frames stay queued, and counted, meanwhile).
         Once the session closed, closes the socket."""
@@ -276,7 +273,7 @@ class Connection(CommandHandlers):
             text = message.get("text")
             if text is None:
                 self.session.send(error_frame("", ErrorCode.BAD_REQUEST, "send text frames"))
-                self._flush()
+                self.flush()
                 continue
             frame = self.session.receive_text(text, time.time())
             if frame is not None:
@@ -286,7 +283,7 @@ class Connection(CommandHandlers):
                 elif len(self._commands) >= MAX_PIPELINED_COMMANDS:
                     # Back-pressure on a client that sends faster than its commands run.
                     await asyncio.shield(self._executor)
-            self._flush()
+            self.flush()
 
     async def _execute_waiting(self) -> None:
         """Executes the client's commands in arrival order, then ends (an idle connection
@@ -294,14 +291,14 @@ class Connection(CommandHandlers):
         try:
             while self._commands and self.session.state is not State.CLOSED:
                 await self._execute(self._commands.pop(0))
-                self._flush()
+                self.flush()
         finally:
             self._executor = None
 
     def tick(self, now: float) -> None:
         self.session.tick(now)
         if self.session.has_frames or self.session.close_code is not None:
-            self._flush()
+            self.flush()
 
     # ------------------------------------------------------------------ commands
 

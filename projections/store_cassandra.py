@@ -458,10 +458,10 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
     async def timeline(
         self, room_id: str, *, before: int | None, after: int | None, limit: int
     ) -> list[MessageRow]:
-        room = await self.room(room_id)
-        if room is None:
+        rows = await self._run("SELECT kind, head FROM rooms WHERE room_id=?", (room_id,))
+        if not rows or rows[0].kind is None:
             return []
-        head = room.head
+        head = rows[0].head or 0
         out: list[MessageRow] = []
         if after is not None:
             upper = head if before is None else min(head, before - 1)

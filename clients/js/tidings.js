@@ -360,7 +360,7 @@ export class TidingsClient {
   _deliverRoomEvent(push) {
     // Room pushes leave out what the push implies (docs/protocol.md): restore it.
     const envelope = push.event;
-    const kind = Object.keys(envelope).find((k) => typeof envelope[k] === "object" && !["actor", "occurredAt"].includes(k));
+    const kind = payloadKind(envelope);
     const payload = envelope[kind];
     if (payload.roomId === undefined) payload.roomId = String(envelope.stream || "").replace(/^room:/, "");
     if (kind === "messagePosted" && payload.messageId === undefined) payload.messageId = envelope.eventId;
@@ -419,8 +419,13 @@ function sleep(seconds) {
   return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 }
 
+/** The name of an envelope's payload field ("messagePosted", ...). */
+function payloadKind(envelope) {
+  return Object.keys(envelope).find((k) => typeof envelope[k] === "object" && !["actor", "occurredAt"].includes(k));
+}
+
 function parseEvent(position, epoch, envelope) {
-  const kind = Object.keys(envelope).find((k) => typeof envelope[k] === "object" && !["actor", "occurredAt"].includes(k));
+  const kind = payloadKind(envelope);
   const payload = envelope[kind];
   return {
     position, epoch, kind, roomId: payload.roomId || "", actor: (envelope.actor || {}).userId || "",

@@ -52,22 +52,13 @@ class RoomEvent(InboxEvent):
     @classmethod
     def from_push(cls, push: dict[str, Any]) -> RoomEvent:
         envelope = push["event"]
-        parts = _parts(envelope)
+        kind, _, actor, payload, _ = _parts(envelope)
         # Room pushes leave out what the push implies (docs/protocol.md): restore it.
-        payload = parts[3]
         payload.setdefault("roomId", str(envelope.get("stream", "")).removeprefix("room:"))
-        if parts[0] == "messagePosted":
+        if kind == "messagePosted":
             payload.setdefault("messageId", envelope.get("eventId", ""))
-        kind, _, actor, _, _ = parts
-        return cls(
-            int(envelope.get("position", 0)),
-            push["epoch"],
-            kind,
-            payload["roomId"],
-            actor,
-            payload,
-            envelope,
-        )
+        position = int(envelope.get("position", 0))
+        return cls(position, push["epoch"], kind, payload["roomId"], actor, payload, envelope)
 
 
 def _parts(envelope: dict[str, Any]) -> tuple[str, str, str, dict[str, Any], dict[str, Any]]:
