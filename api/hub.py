@@ -1,8 +1,10 @@
 """The gateway's hub: which connections belong to which user and follow which room streams,
 and live fan-out to them.
 
-Whatever feeds the hub (the embedded projection runner, or the live-topic consumer in
-distributed mode) calls :meth:`Hub.publish` with a batch of deliveries in order. Each event
+Whatever feeds the hub (the embedded projection runner and typing relay, or the live-topic
+consumer in distributed mode) calls :meth:`Hub.publish`, its one entry, with a batch of
+deliveries (``projections.changes.Delivery``) in order; frames are rendered by
+``proto/wire.py``. Each event
 is encoded to its JSON once, however many recipients it has; a room-stream event becomes
 one frame, written as is to every follower (websockets' ``broadcast()`` model). Subscribers
 queue what a batch brings them and are flushed together. After a flush the next one waits
@@ -24,9 +26,8 @@ from typing import Protocol
 
 from api.ws_frames import SharedFrame
 from domain.values import room_stream
-from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry
+from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry, TypingNotice
 from proto.wire import (
-    LiveRecord,
     envelope_json,
     inbox_push_frame,
     presence_frame,
@@ -116,6 +117,9 @@ class Hub:
                 p = delivery.envelope.presence_changed
                 frame = presence_frame(p.user_id, p.device_id, p.status, delivery.online)
                 self._push_to(delivery.user_ids, frame, touched)
+            elif isinstance(delivery, TypingNotice):
+                frame = typing_frame(delivery.room_id, delivery.user_id, delivery.typing)
+                self._push_to(delivery.user_ids, frame, touched)
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -152,41 +156,10 @@ class Hub:
                 self.unfollow(room_id, follower)
                 follower.unfollowed(room_id)
 
-    def deliver_live(self, records: Sequence[LiveRecord]) -> None:
-        """Records from another process (distributed mode), in order."""
-        touched = self._touched
-        deliveries: list[Delivery] = []
-        for record in records:
-            kind = record.WhichOneof("kind")
-            if kind == "room_event":
-                event = record.room_event
-                room_id = event.stream.removeprefix("room:")
-                deliveries.append(RoomStreamEntry(room_id, event.position, event))
-            elif kind == "event":
-                deliveries.extend(
-                    InboxEntry(user_id, record.event.position, record.event.event)
-                    for user_id in record.user_ids
-                )
-            elif kind == "presence":
-                p = record.presence
-                frame = presence_frame(p.user_id, p.device_id, p.status, p.online)
-                self._push_to(record.user_ids, frame, touched)
-            elif kind == "typing":
-                t = record.typing
-                self._push_to(
-                    record.user_ids, typing_frame(t.room_id, t.user_id, t.typing), touched
-                )
-        self.publish(deliveries)
-
     def is_local(self, key: str) -> bool:
         """Whether a live record keyed ``key`` (a user id, or a room stream's name) has a
         recipient here."""
         return key in self._by_user or key in self._followers
-
-    def push_to(self, user_ids: Iterable[str], frame: str) -> None:
-        """An ephemeral push (presence, typing) to whichever of these users are connected."""
-        self._push_to(user_ids, frame, self._touched)
-        self._schedule_flush()
 
     def _push_to(self, user_ids: Iterable[str], frame: str, touched: set[Subscriber]) -> None:
         for user_id in user_ids:

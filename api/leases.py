@@ -20,7 +20,7 @@ import structlog
 
 from domain.values import PresenceStatus
 
-__all__ = ["DeviceLeases", "NoLeases", "Orphan", "reap_forever"]
+__all__ = ["DeviceLeases", "LeasedPresence", "NoLeases", "Orphan", "reap_forever"]
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +75,23 @@ class NoLeases(DeviceLeases):
 
 
 Emit = Callable[[str, str, PresenceStatus], Awaitable[None]]
+
+
+class LeasedPresence:
+    """The presence tracker's emitter: logs a device's change, then records in the leases
+    whether this gateway holds the device (so that if it dies, another one takes the
+    device offline)."""
+
+    def __init__(self, log_presence: Emit, leases: DeviceLeases) -> None:
+        self._log_presence = log_presence
+        self._leases = leases
+
+    async def __call__(self, user_id: str, device_id: str, status: PresenceStatus) -> None:
+        await self._log_presence(user_id, device_id, status)
+        if status == PresenceStatus.OFFLINE:
+            await self._leases.detach(user_id, device_id)
+        else:
+            await self._leases.attach(user_id, device_id)
 
 
 async def reap_once(leases: DeviceLeases, emit_offline: Emit) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "SetRole",
     "StartRoomStream",
     "StoreMessage",
+    "TypingNotice",
     "UpsertRoom",
 ]
 
@@ -177,6 +178,8 @@ class InboxEntry:
 
 @dataclass(frozen=True, slots=True)
 class LiveNotice:
+    """A presence change (``envelope.presence_changed``) for the users who share a room."""
+
     user_ids: frozenset[str]
     envelope: Envelope
     online: bool
@@ -191,4 +194,15 @@ class RoomStreamEntry:
     envelope: Envelope
 
 
-Delivery = InboxEntry | LiveNotice | RoomStreamEntry
+@dataclass(frozen=True, slots=True)
+class TypingNotice:
+    """Someone typing in a room, for its other members (ephemeral: never logged)."""
+
+    user_ids: tuple[str, ...]
+    room_id: str
+    user_id: str
+    typing: bool
+
+
+Delivery = InboxEntry | LiveNotice | RoomStreamEntry | TypingNotice
+"""What a gateway's hub delivers to its connections (``api.hub.Hub.publish``)."""

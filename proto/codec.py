@@ -1,8 +1,9 @@
 """The one translation between domain events, protobuf envelopes and JSON.
 
 Nothing else imports generated protobuf code for events. The log stores
-``Envelope.SerializeToString()`` bytes (via :class:`ProtobufMapper`, eventsourcing's Mapper
-seam), Kafka records carry the same bytes, and clients see the protobuf JSON mapping.
+``Envelope.SerializeToString()`` bytes (the embedded log through eventsourcing's Mapper seam,
+``streams/log_sqlite.py``), Kafka records carry the same bytes, and clients see the protobuf
+JSON mapping.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -37,7 +37,6 @@ from proto.tidings.v1 import events_pb2 as pb
 __all__ = [
     "CodecError",
     "Envelope",
-    "ProtobufMapper",
     "decode_envelope",
     "domain_event",
     "encode_event",
@@ -254,30 +253,3 @@ def domain_event(envelope: pb.Envelope) -> DomainEventProtocol[Any]:
 
 def decode_envelope(data: bytes) -> DomainEventProtocol[Any]:
     return domain_event(envelope_from_bytes(data))
-
-
-class ProtobufMapper(Mapper[UUID]):
-    """eventsourcing's Mapper seam: stored events hold serialised envelopes."""
-
-    def __init__(self, transcoder: Transcoder, epoch: str) -> None:
-        super().__init__(transcoder)
-        self.epoch = epoch
-
-    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        return self.encode(domain_event)[0]
-
-    def encode(self, domain_event: DomainEventProtocol[UUID]) -> tuple[StoredEvent, pb.Envelope]:
-        """The stored event and the envelope it holds (callers that answer with the
-        envelope need not decode what they stored)."""
-        assert isinstance(domain_event, DomainEvent)
-        envelope = encode_event(domain_event, self.epoch)
-        stored = StoredEvent(
-            originator_id=domain_event.originator_id,
-            originator_version=domain_event.originator_version,
-            topic=payload_kind(envelope),
-            state=envelope.SerializeToString(),
-        )
-        return stored, envelope
-
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        return decode_envelope(stored_event.state)

@@ -17,13 +17,11 @@ from google.protobuf.message import Message
 from proto.jsonmap import to_dict
 from proto.tidings.v1 import client_pb2 as cp
 from proto.tidings.v1 import events_pb2 as pb
-from proto.tidings.v1 import internal_pb2 as ip
 
 __all__ = [
     "COMMANDS",
     "ClientFrame",
     "ErrorCode",
-    "LiveRecord",
     "Recovery",
     "WireError",
     "error_frame",
@@ -38,7 +36,6 @@ __all__ = [
 ]
 
 ClientFrame = cp.ClientFrame
-LiveRecord = ip.LiveRecord
 ErrorCode = cp.ErrorCode
 Recovery = cp.Recovery
 

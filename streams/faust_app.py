@@ -105,9 +105,7 @@ def create_faust_app(
 
         return asyncio.ensure_future(acknowledged())
 
-    pipeline = ProjectionPipeline(
-        store, store.inbox_writer, store.epoch, send, topics.inbox, topics.live
-    )
+    pipeline = ProjectionPipeline(store, store.inbox_writer, send, topics.inbox, topics.live)
 
     async def partitions_moved(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         # The inbox writer's memory of heads holds only while this worker owns the users'

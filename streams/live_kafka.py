@@ -2,23 +2,23 @@
 
 Projectors publish inbox events and room-stream events (after they are stored; a
 room-stream event once, keyed by its stream) and presence notices; gateways
-publish typing notices. Every gateway reads the topic from its end and hands records for the
-users it holds to its hub, dropping the others before decoding them when the key says whom a
-record is for.
+publish typing notices. Every gateway reads the topic from its end and hands the deliveries
+for the users it holds to its hub, dropping the others before decoding them when the key says
+whom a record is for (``live_records.py`` is the record format).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from proto.tidings.v1 import client_pb2 as cp
-from proto.tidings.v1 import internal_pb2 as ip
+from projections.changes import Delivery
+from streams.live_records import decode_live, encode_live
 from streams.log import LogUnavailable
 from streams.topics import FETCH_MAX_WAIT_MS, Topics
 
@@ -38,17 +38,9 @@ class KafkaLivePublisher:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def publish(self, record: ip.LiveRecord) -> None:
-        key = record.user_ids[0] if len(record.user_ids) == 1 else ""
-        await self._producer.send_and_wait(
-            self._topics.live, value=record.SerializeToString(), key=key.encode()
-        )
-
-    async def typing(
-        self, user_ids: Iterable[str], room_id: str, user_id: str, typing: bool
-    ) -> None:
-        notice = cp.TypingNotice(room_id=room_id, user_id=user_id, typing=typing)
-        await self.publish(ip.LiveRecord(user_ids=list(user_ids), typing=notice))
+    async def publish(self, delivery: Delivery) -> None:
+        key, value = encode_live(delivery)
+        await self._producer.send_and_wait(self._topics.live, value=value, key=key.encode())
 
 
 class KafkaLiveSubscriber:
@@ -59,7 +51,7 @@ class KafkaLiveSubscriber:
         self,
         bootstrap: str,
         topics: Topics,
-        deliver: Callable[[list[ip.LiveRecord]], None],
+        deliver: Callable[[list[Delivery]], None],
         is_local: Callable[[str], bool],
     ) -> None:
         self._topics = topics
@@ -105,15 +97,13 @@ class KafkaLiveSubscriber:
                 await asyncio.sleep(0.5)
                 continue
             for messages in batches.values():
-                records = []
+                deliveries = []
                 for message in messages:
                     key = (message.key or b"").decode()
                     if key and not self._is_local(key):
                         continue
-                    record = ip.LiveRecord.FromString(message.value)
-                    if record.HasField("room_event") or any(
-                        self._is_local(u) for u in record.user_ids
-                    ):
-                        records.append(record)
-                if records:
-                    self._deliver(records)
+                    delivery = decode_live(message.value)
+                    if delivery is not None:
+                        deliveries.append(delivery)
+                if deliveries:
+                    self._deliver(deliveries)

@@ -1,6 +1,6 @@
 """The embedded log: eventsourcing's SQLite application recorder behind one writer.
 
-Events are stored as protobuf envelopes (``proto.codec.ProtobufMapper``); the recorder's
+Events are stored as protobuf envelopes (:class:`ProtobufMapper`); the recorder's
 notification id is the log offset. One batch at a time, in arrival order, commands for
 every stream are decided on the event loop and committed by one writer thread, which makes
 it the single writer the ports ask for (see :class:`EmbeddedLog`).
@@ -21,15 +21,21 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.domain import DomainEvent, DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
 from domain import commands as c
 from domain.commands import Command
 from domain.handler import CommandHandler, Decision, EventRef
 from domain.room import Room
 from domain.values import LARGE_ROOM_MEMBERS, direct_room_id, user_aggregate_id
-from proto.codec import Envelope, ProtobufMapper, envelope_from_bytes
+from proto.codec import (
+    Envelope,
+    decode_envelope,
+    encode_event,
+    envelope_from_bytes,
+    payload_kind,
+)
 from streams.log import CommandBus, CommandResult, EventLog, LogRecord, LogScanner
 
 __all__ = ["EmbeddedLog"]
@@ -44,6 +50,33 @@ def _load_epoch(path: str) -> str:
         epoch = uuid.uuid4().hex[:12]
         conn.execute("INSERT INTO tidings_meta VALUES ('epoch', ?)", (epoch,))
         return epoch
+
+
+class ProtobufMapper(Mapper[UUID]):
+    """eventsourcing's Mapper seam: stored events hold serialised envelopes."""
+
+    def __init__(self, transcoder: Transcoder, epoch: str) -> None:
+        super().__init__(transcoder)
+        self.epoch = epoch
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        return self.encode(domain_event)[0]
+
+    def encode(self, domain_event: DomainEventProtocol[UUID]) -> tuple[StoredEvent, Envelope]:
+        """The stored event and the envelope it holds (callers that answer with the
+        envelope need not decode what they stored)."""
+        assert isinstance(domain_event, DomainEvent)
+        envelope = encode_event(domain_event, self.epoch)
+        stored = StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=payload_kind(envelope),
+            state=envelope.SerializeToString(),
+        )
+        return stored, envelope
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        return decode_envelope(stored_event.state)
 
 
 class _LogApplication(Application[UUID]):

@@ -23,13 +23,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
-from projections import changes as ch
 from projections.batch import project_batch
 from projections.projector import project
 from projections.store import InboxWriter, StateWriter, StoreUnavailable
 from proto.codec import CodecError, Envelope, envelope_from_bytes
-from proto.tidings.v1 import client_pb2 as cp
 from proto.tidings.v1 import internal_pb2 as ip
+from streams.live_records import encode_live
 from streams.log import LogUnavailable
 
 __all__ = ["TRACKING_NAME", "ProjectionPipeline", "Record", "Send"]
@@ -51,7 +50,6 @@ class ProjectionPipeline:
         self,
         state: StateWriter,
         inbox: InboxWriter,
-        epoch: str,
         send: Send,
         inbox_topic: str,
         live_topic: str,
@@ -60,7 +58,6 @@ class ProjectionPipeline:
     ) -> None:
         self.state = state
         self.inbox = inbox
-        self._epoch = epoch
         self._send = send
         self._inbox_topic = inbox_topic
         self._live_topic = live_topic
@@ -96,7 +93,7 @@ class ProjectionPipeline:
                     )
                     for user_id, envelope in batch.inbox
                 ]
-                outgoing += [_live_record(self._live_topic, n) for n in batch.live]
+                outgoing += [(self._live_topic, *encode_live(d)) for d in batch.live]
                 await self._publish(outgoing)
             for partition, offset in last.items():
                 await self.state.track(TRACKING_NAME, partition, offset)
@@ -123,21 +120,7 @@ class ProjectionPipeline:
             if not appends:
                 return
             entries = await self.inbox.append(appends)
-            await self._publish(
-                [
-                    (
-                        self._live_topic,
-                        entry.user_id,
-                        ip.LiveRecord(
-                            user_ids=[entry.user_id],
-                            event=cp.InboxEvent(
-                                position=entry.position, epoch=self._epoch, event=entry.envelope
-                            ),
-                        ).SerializeToString(),
-                    )
-                    for entry in entries
-                ]
-            )
+            await self._publish([(self._live_topic, *encode_live(entry)) for entry in entries])
 
         await self._retrying(stage, "inbox", last)
 
@@ -173,20 +156,3 @@ class ProjectionPipeline:
                     error=str(exc),
                 )
                 await asyncio.sleep(min(self._retry_delay * attempt, 5.0))
-
-
-def _live_record(
-    topic: str, delivery: ch.LiveNotice | ch.RoomStreamEntry
-) -> tuple[str, str, bytes]:
-    if isinstance(delivery, ch.RoomStreamEntry):
-        record = ip.LiveRecord(room_event=delivery.envelope)
-        return topic, delivery.envelope.stream, record.SerializeToString()
-    return topic, "", _presence_record(delivery)
-
-
-def _presence_record(notice: ch.LiveNotice) -> bytes:
-    p = notice.envelope.presence_changed
-    presence = cp.PresenceNotice(
-        user_id=p.user_id, device_id=p.device_id, status=p.status, online=notice.online
-    )
-    return ip.LiveRecord(user_ids=sorted(notice.user_ids), presence=presence).SerializeToString()

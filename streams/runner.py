@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
 
@@ -47,6 +48,8 @@ class ProjectionRunner(ProjectionProgress):
         self.started_behind: int | None = None
         """The log head when :meth:`run` started; None before."""
         self._progressed = asyncio.Condition()
+        self.running = False
+        """Whether :meth:`run` is going: False before it starts and once it has died."""
 
     @property
     def caught_up_once(self) -> bool:
@@ -83,14 +86,33 @@ class ProjectionRunner(ProjectionProgress):
                 return False
         return True
 
+    async def readiness(self) -> dict[str, Any]:
+        """Ready once caught up with what was logged before the start, while running (a
+        runner that died makes its process unready: nothing it serves would be new)."""
+        head = await self._log.head()
+        return {
+            "ready": self.running and self.caught_up_once,
+            "log_head": head,
+            "projected": self.offset,
+            "lag": head - self.offset,
+        }
+
     async def run(self) -> None:
-        self.offset = await self._store.tracked_offset()
-        self.started_behind = await self._log.head()
-        log.info("projection_runner_started", offset=self.offset, log_head=self.started_behind)
-        while True:
-            try:
-                if await self.step() == 0:
-                    await self._log.wait(self.offset, self._idle_wait)
-            except (StoreUnavailable, LogUnavailable) as exc:
-                log.warning("projection_runner_retrying", error=str(exc))
-                await asyncio.sleep(self._retry_delay)
+        """Projects until cancelled; retries outages; a bug (any other error) ends it."""
+        self.running = True
+        try:
+            self.offset = await self._store.tracked_offset()
+            self.started_behind = await self._log.head()
+            log.info("projection_runner_started", offset=self.offset, log_head=self.started_behind)
+            while True:
+                try:
+                    if await self.step() == 0:
+                        await self._log.wait(self.offset, self._idle_wait)
+                except (StoreUnavailable, LogUnavailable) as exc:
+                    log.warning("projection_runner_retrying", error=str(exc))
+                    await asyncio.sleep(self._retry_delay)
+        except Exception:
+            log.exception("projection_runner_died", offset=self.offset)
+            raise
+        finally:
+            self.running = False

@@ -22,51 +22,56 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from proto.tidings.v1 import client_pb2 as proto_dot_tidings_dot_v1_dot_client__pb2
 from proto.tidings.v1 import events_pb2 as proto_dot_tidings_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fproto/tidings/v1/internal.proto\x12\ntidings.v1\x1a\x1dproto/tidings/v1/client.proto\x1a\x1dproto/tidings/v1/events.proto\"\xcd\x06\n\rCommandRecord\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\ngateway_id\x18\x02 \x01(\t\x12 \n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x11.tidings.v1.Actor\x12\x10\n\x08trace_id\x18\x04 \x01(\t\x12\x34\n\x0b\x63reate_room\x18\n \x01(\x0b\x32\x1d.tidings.v1.CreateRoomCommandH\x00\x12\x34\n\x0bopen_direct\x18\x0b \x01(\x0b\x32\x1d.tidings.v1.OpenDirectCommandH\x00\x12\x30\n\tjoin_room\x18\x0c \x01(\x0b\x32\x1b.tidings.v1.JoinRoomCommandH\x00\x12\x32\n\nadd_member\x18\r \x01(\x0b\x32\x1c.tidings.v1.AddMemberCommandH\x00\x12\x32\n\nleave_room\x18\x0e \x01(\x0b\x32\x1c.tidings.v1.LeaveRoomCommandH\x00\x12\x38\n\rremove_member\x18\x0f \x01(\x0b\x32\x1f.tidings.v1.RemoveMemberCommandH\x00\x12\x34\n\x0b\x63hange_role\x18\x10 \x01(\x0b\x32\x1d.tidings.v1.ChangeRoleCommandH\x00\x12\x45\n\x14\x63hange_room_settings\x18\x11 \x01(\x0b\x32%.tidings.v1.ChangeRoomSettingsCommandH\x00\x12\x36\n\x0cpost_message\x18\x12 \x01(\x0b\x32\x1e.tidings.v1.PostMessageCommandH\x00\x12\x36\n\x0c\x65\x64it_message\x18\x13 \x01(\x0b\x32\x1e.tidings.v1.EditMessageCommandH\x00\x12:\n\x0e\x64\x65lete_message\x18\x14 \x01(\x0b\x32 .tidings.v1.DeleteMessageCommandH\x00\x12.\n\x08\x61\x63k_room\x18\x15 \x01(\x0b\x32\x1a.tidings.v1.AckRoomCommandH\x00\x12<\n\x0f\x63hange_presence\x18\x16 \x01(\x0b\x32!.tidings.v1.ChangePresenceCommandH\x00\x42\t\n\x07\x63ommand\"f\n\x11\x43reateRoomCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06public\x18\x03 \x01(\x08\x12\"\n\x04kind\x18\x04 \x01(\x0e\x32\x14.tidings.v1.RoomKind\"$\n\x11OpenDirectCommand\x12\x0f\n\x07peer_id\x18\x01 \x01(\t\"\"\n\x0fJoinRoomCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\"T\n\x10\x41\x64\x64MemberCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.tidings.v1.Role\"#\n\x10LeaveRoomCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\"7\n\x13RemoveMemberCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"U\n\x11\x43hangeRoleCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.tidings.v1.Role\"J\n\x19\x43hangeRoomSettingsCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06public\x18\x03 \x01(\x08\"J\n\x12PostMessageCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x15\n\rclient_msg_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"G\n\x12\x45\x64itMessageCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\";\n\x14\x44\x65leteMessageCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\"S\n\x0e\x41\x63kRoomCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.tidings.v1.AckKind\x12\r\n\x05up_to\x18\x03 \x01(\x03\"C\n\x15\x43hangePresenceCommand\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.tidings.v1.PresenceStatus\"2\n\x10\x43ommandRejection\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xbc\x01\n\x0c\x43ommandReply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.tidings.v1.EnvelopeH\x00\x12\x30\n\x08rejected\x18\x03 \x01(\x0b\x32\x1c.tidings.v1.CommandRejectionH\x00\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12\x11\n\tpartition\x18\x05 \x01(\x05\x12\x0e\n\x06offset\x18\x06 \x01(\x03\x42\t\n\x07outcome\"C\n\x0bInboxRecord\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12#\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.tidings.v1.Envelope\"\xd7\x01\n\nLiveRecord\x12\x10\n\x08user_ids\x18\x01 \x03(\t\x12\'\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x16.tidings.v1.InboxEventH\x00\x12.\n\x08presence\x18\x03 \x01(\x0b\x32\x1a.tidings.v1.PresenceNoticeH\x00\x12*\n\x06typing\x18\x04 \x01(\x0b\x32\x18.tidings.v1.TypingNoticeH\x00\x12*\n\nroom_event\x18\x05 \x01(\x0b\x32\x14.tidings.v1.EnvelopeH\x00\x42\x06\n\x04kindb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fproto/tidings/v1/internal.proto\x12\ntidings.v1\x1a\x1dproto/tidings/v1/events.proto\"\xcd\x06\n\rCommandRecord\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\ngateway_id\x18\x02 \x01(\t\x12 \n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x11.tidings.v1.Actor\x12\x10\n\x08trace_id\x18\x04 \x01(\t\x12\x34\n\x0b\x63reate_room\x18\n \x01(\x0b\x32\x1d.tidings.v1.CreateRoomCommandH\x00\x12\x34\n\x0bopen_direct\x18\x0b \x01(\x0b\x32\x1d.tidings.v1.OpenDirectCommandH\x00\x12\x30\n\tjoin_room\x18\x0c \x01(\x0b\x32\x1b.tidings.v1.JoinRoomCommandH\x00\x12\x32\n\nadd_member\x18\r \x01(\x0b\x32\x1c.tidings.v1.AddMemberCommandH\x00\x12\x32\n\nleave_room\x18\x0e \x01(\x0b\x32\x1c.tidings.v1.LeaveRoomCommandH\x00\x12\x38\n\rremove_member\x18\x0f \x01(\x0b\x32\x1f.tidings.v1.RemoveMemberCommandH\x00\x12\x34\n\x0b\x63hange_role\x18\x10 \x01(\x0b\x32\x1d.tidings.v1.ChangeRoleCommandH\x00\x12\x45\n\x14\x63hange_room_settings\x18\x11 \x01(\x0b\x32%.tidings.v1.ChangeRoomSettingsCommandH\x00\x12\x36\n\x0cpost_message\x18\x12 \x01(\x0b\x32\x1e.tidings.v1.PostMessageCommandH\x00\x12\x36\n\x0c\x65\x64it_message\x18\x13 \x01(\x0b\x32\x1e.tidings.v1.EditMessageCommandH\x00\x12:\n\x0e\x64\x65lete_message\x18\x14 \x01(\x0b\x32 .tidings.v1.DeleteMessageCommandH\x00\x12.\n\x08\x61\x63k_room\x18\x15 \x01(\x0b\x32\x1a.tidings.v1.AckRoomCommandH\x00\x12<\n\x0f\x63hange_presence\x18\x16 \x01(\x0b\x32!.tidings.v1.ChangePresenceCommandH\x00\x42\t\n\x07\x63ommand\"f\n\x11\x43reateRoomCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06public\x18\x03 \x01(\x08\x12\"\n\x04kind\x18\x04 \x01(\x0e\x32\x14.tidings.v1.RoomKind\"$\n\x11OpenDirectCommand\x12\x0f\n\x07peer_id\x18\x01 \x01(\t\"\"\n\x0fJoinRoomCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\"T\n\x10\x41\x64\x64MemberCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.tidings.v1.Role\"#\n\x10LeaveRoomCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\"7\n\x13RemoveMemberCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"U\n\x11\x43hangeRoleCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.tidings.v1.Role\"J\n\x19\x43hangeRoomSettingsCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06public\x18\x03 \x01(\x08\"J\n\x12PostMessageCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x15\n\rclient_msg_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"G\n\x12\x45\x64itMessageCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\";\n\x14\x44\x65leteMessageCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\"S\n\x0e\x41\x63kRoomCommand\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.tidings.v1.AckKind\x12\r\n\x05up_to\x18\x03 \x01(\x03\"C\n\x15\x43hangePresenceCommand\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.tidings.v1.PresenceStatus\"2\n\x10\x43ommandRejection\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xbc\x01\n\x0c\x43ommandReply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.tidings.v1.EnvelopeH\x00\x12\x30\n\x08rejected\x18\x03 \x01(\x0b\x32\x1c.tidings.v1.CommandRejectionH\x00\x12\x11\n\tduplicate\x18\x04 \x01(\x08\x12\x11\n\tpartition\x18\x05 \x01(\x05\x12\x0e\n\x06offset\x18\x06 \x01(\x03\x42\t\n\x07outcome\"C\n\x0bInboxRecord\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12#\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.tidings.v1.Envelope\"\xf0\x01\n\nLiveRecord\x12\x10\n\x08user_ids\x18\x01 \x03(\t\x12*\n\nroom_event\x18\x05 \x01(\x0b\x32\x14.tidings.v1.EnvelopeH\x00\x12*\n\x05inbox\x18\x06 \x01(\x0b\x32\x19.tidings.v1.InboxDeliveryH\x00\x12\x30\n\x08presence\x18\x07 \x01(\x0b\x32\x1c.tidings.v1.PresenceDeliveryH\x00\x12,\n\x06typing\x18\x08 \x01(\x0b\x32\x1a.tidings.v1.TypingDeliveryH\x00\x42\x06\n\x04kindJ\x04\x08\x02\x10\x03J\x04\x08\x03\x10\x04J\x04\x08\x04\x10\x05\"F\n\rInboxDelivery\x12\x10\n\x08position\x18\x01 \x01(\x03\x12#\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.tidings.v1.Envelope\"G\n\x10PresenceDelivery\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.tidings.v1.Envelope\x12\x0e\n\x06online\x18\x02 \x01(\x08\"B\n\x0eTypingDelivery\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06typing\x18\x03 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.tidings.v1.internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMMANDRECORD']._serialized_start=110
-  _globals['_COMMANDRECORD']._serialized_end=955
-  _globals['_CREATEROOMCOMMAND']._serialized_start=957
-  _globals['_CREATEROOMCOMMAND']._serialized_end=1059
-  _globals['_OPENDIRECTCOMMAND']._serialized_start=1061
-  _globals['_OPENDIRECTCOMMAND']._serialized_end=1097
-  _globals['_JOINROOMCOMMAND']._serialized_start=1099
-  _globals['_JOINROOMCOMMAND']._serialized_end=1133
-  _globals['_ADDMEMBERCOMMAND']._serialized_start=1135
-  _globals['_ADDMEMBERCOMMAND']._serialized_end=1219
-  _globals['_LEAVEROOMCOMMAND']._serialized_start=1221
-  _globals['_LEAVEROOMCOMMAND']._serialized_end=1256
-  _globals['_REMOVEMEMBERCOMMAND']._serialized_start=1258
-  _globals['_REMOVEMEMBERCOMMAND']._serialized_end=1313
-  _globals['_CHANGEROLECOMMAND']._serialized_start=1315
-  _globals['_CHANGEROLECOMMAND']._serialized_end=1400
-  _globals['_CHANGEROOMSETTINGSCOMMAND']._serialized_start=1402
-  _globals['_CHANGEROOMSETTINGSCOMMAND']._serialized_end=1476
-  _globals['_POSTMESSAGECOMMAND']._serialized_start=1478
-  _globals['_POSTMESSAGECOMMAND']._serialized_end=1552
-  _globals['_EDITMESSAGECOMMAND']._serialized_start=1554
-  _globals['_EDITMESSAGECOMMAND']._serialized_end=1625
-  _globals['_DELETEMESSAGECOMMAND']._serialized_start=1627
-  _globals['_DELETEMESSAGECOMMAND']._serialized_end=1686
-  _globals['_ACKROOMCOMMAND']._serialized_start=1688
-  _globals['_ACKROOMCOMMAND']._serialized_end=1771
-  _globals['_CHANGEPRESENCECOMMAND']._serialized_start=1773
-  _globals['_CHANGEPRESENCECOMMAND']._serialized_end=1840
-  _globals['_COMMANDREJECTION']._serialized_start=1842
-  _globals['_COMMANDREJECTION']._serialized_end=1892
-  _globals['_COMMANDREPLY']._serialized_start=1895
-  _globals['_COMMANDREPLY']._serialized_end=2083
-  _globals['_INBOXRECORD']._serialized_start=2085
-  _globals['_INBOXRECORD']._serialized_end=2152
-  _globals['_LIVERECORD']._serialized_start=2155
-  _globals['_LIVERECORD']._serialized_end=2370
+  _globals['_COMMANDRECORD']._serialized_start=79
+  _globals['_COMMANDRECORD']._serialized_end=924
+  _globals['_CREATEROOMCOMMAND']._serialized_start=926
+  _globals['_CREATEROOMCOMMAND']._serialized_end=1028
+  _globals['_OPENDIRECTCOMMAND']._serialized_start=1030
+  _globals['_OPENDIRECTCOMMAND']._serialized_end=1066
+  _globals['_JOINROOMCOMMAND']._serialized_start=1068
+  _globals['_JOINROOMCOMMAND']._serialized_end=1102
+  _globals['_ADDMEMBERCOMMAND']._serialized_start=1104
+  _globals['_ADDMEMBERCOMMAND']._serialized_end=1188
+  _globals['_LEAVEROOMCOMMAND']._serialized_start=1190
+  _globals['_LEAVEROOMCOMMAND']._serialized_end=1225
+  _globals['_REMOVEMEMBERCOMMAND']._serialized_start=1227
+  _globals['_REMOVEMEMBERCOMMAND']._serialized_end=1282
+  _globals['_CHANGEROLECOMMAND']._serialized_start=1284
+  _globals['_CHANGEROLECOMMAND']._serialized_end=1369
+  _globals['_CHANGEROOMSETTINGSCOMMAND']._serialized_start=1371
+  _globals['_CHANGEROOMSETTINGSCOMMAND']._serialized_end=1445
+  _globals['_POSTMESSAGECOMMAND']._serialized_start=1447
+  _globals['_POSTMESSAGECOMMAND']._serialized_end=1521
+  _globals['_EDITMESSAGECOMMAND']._serialized_start=1523
+  _globals['_EDITMESSAGECOMMAND']._serialized_end=1594
+  _globals['_DELETEMESSAGECOMMAND']._serialized_start=1596
+  _globals['_DELETEMESSAGECOMMAND']._serialized_end=1655
+  _globals['_ACKROOMCOMMAND']._serialized_start=1657
+  _globals['_ACKROOMCOMMAND']._serialized_end=1740
+  _globals['_CHANGEPRESENCECOMMAND']._serialized_start=1742
+  _globals['_CHANGEPRESENCECOMMAND']._serialized_end=1809
+  _globals['_COMMANDREJECTION']._serialized_start=1811
+  _globals['_COMMANDREJECTION']._serialized_end=1861
+  _globals['_COMMANDREPLY']._serialized_start=1864
+  _globals['_COMMANDREPLY']._serialized_end=2052
+  _globals['_INBOXRECORD']._serialized_start=2054
+  _globals['_INBOXRECORD']._serialized_end=2121
+  _globals['_LIVERECORD']._serialized_start=2124
+  _globals['_LIVERECORD']._serialized_end=2364
+  _globals['_INBOXDELIVERY']._serialized_start=2366
+  _globals['_INBOXDELIVERY']._serialized_end=2436
+  _globals['_PRESENCEDELIVERY']._serialized_start=2438
+  _globals['_PRESENCEDELIVERY']._serialized_end=2509
+  _globals['_TYPINGDELIVERY']._serialized_start=2511
+  _globals['_TYPINGDELIVERY']._serialized_end=2577
 # @@protoc_insertion_point(module_scope)

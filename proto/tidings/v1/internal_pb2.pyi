@@ -1,4 +1,3 @@
-from proto.tidings.v1 import client_pb2 as _client_pb2
 from proto.tidings.v1 import events_pb2 as _events_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -191,15 +190,41 @@ class InboxRecord(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
 
 class LiveRecord(_message.Message):
-    __slots__ = ("user_ids", "event", "presence", "typing", "room_event")
+    __slots__ = ("user_ids", "room_event", "inbox", "presence", "typing")
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
-    EVENT_FIELD_NUMBER: _ClassVar[int]
+    ROOM_EVENT_FIELD_NUMBER: _ClassVar[int]
+    INBOX_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
-    ROOM_EVENT_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[str]
-    event: _client_pb2.InboxEvent
-    presence: _client_pb2.PresenceNotice
-    typing: _client_pb2.TypingNotice
     room_event: _events_pb2.Envelope
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., event: _Optional[_Union[_client_pb2.InboxEvent, _Mapping]] = ..., presence: _Optional[_Union[_client_pb2.PresenceNotice, _Mapping]] = ..., typing: _Optional[_Union[_client_pb2.TypingNotice, _Mapping]] = ..., room_event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
+    inbox: InboxDelivery
+    presence: PresenceDelivery
+    typing: TypingDelivery
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., room_event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., inbox: _Optional[_Union[InboxDelivery, _Mapping]] = ..., presence: _Optional[_Union[PresenceDelivery, _Mapping]] = ..., typing: _Optional[_Union[TypingDelivery, _Mapping]] = ...) -> None: ...
+
+class InboxDelivery(_message.Message):
+    __slots__ = ("position", "event")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    event: _events_pb2.Envelope
+    def __init__(self, position: _Optional[int] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
+
+class PresenceDelivery(_message.Message):
+    __slots__ = ("event", "online")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_FIELD_NUMBER: _ClassVar[int]
+    event: _events_pb2.Envelope
+    online: bool
+    def __init__(self, event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., online: _Optional[bool] = ...) -> None: ...
+
+class TypingDelivery(_message.Message):
+    __slots__ = ("room_id", "user_id", "typing")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPING_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    typing: bool
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., typing: _Optional[bool] = ...) -> None: ...

@@ -4,7 +4,7 @@ serve      run Tidings; embedded by default (TIDINGS_MODE=distributed for a gate
 gateway    run a stateless gateway in distributed mode (Kafka + Cassandra)
 processor  run the command processor and the Faust projectors (distributed mode)
 migrate    create the Kafka topics and the Cassandra schema (idempotent)
-decode     print events from the Kafka event topic as JSON lines
+decode     print the event log as JSON lines
 verify     check acknowledged sends, the log and the projections against each other
 replay     rebuild the projections from the log into a new SQLite file or keyspace
 audit      a room as of a position or time, who received and read a message, export history
@@ -22,12 +22,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from api.settings import Settings
+
 __all__ = ["main"]
 
 
-def _settings(args: argparse.Namespace, **forced: Any) -> Any:
-    from api.settings import Settings
-
+def _settings(args: argparse.Namespace, **forced: Any) -> Settings:
     overrides = {
         key: value
         for key, value in (
@@ -67,41 +67,34 @@ def _gateway(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from projections.store_cassandra import migrate
-    from streams.topics import Topics
-    from streams.topics_kafka import ensure_topics
+    from api.runtime import open_backend
 
-    s = _settings(args)
-    created = asyncio.run(ensure_topics(s.kafka_bootstrap, Topics(s.topic_prefix, s.partitions)))
-    print(f"kafka topics created: {', '.join(created) or 'none (all existed)'}")
-    epoch = migrate(
-        s.cassandra_contact_points,
-        s.cassandra_port,
-        s.cassandra_keyspace,
-        s.cassandra_replication_factor,
-    )
-    print(f"cassandra keyspace {s.cassandra_keyspace} ready (inbox epoch {epoch})")
+    for line in asyncio.run(open_backend(_settings(args)).migrate()):
+        print(line)
     return 0
 
 
 def _processor(args: argparse.Namespace) -> int:
     from api.logs import configure_logging
-    from streams.processor_main import run_processor
+    from api.runtime import open_backend
 
     settings = _settings(args)
     configure_logging(settings.log_level)
-    return run_processor(settings, with_commands=not args.no_commands)
+    try:
+        return open_backend(settings).run_processor(with_commands=not args.no_commands)
+    except ValueError as exc:
+        print(f"tidings processor: {exc}", file=sys.stderr)
+        return 2
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from streams.decode_kafka import print_events
+    from api.cli.decode import run_decode
 
-    s = _settings(args)
-    return asyncio.run(print_events(s.kafka_bootstrap, f"{s.topic_prefix}.events", args.limit))
+    return asyncio.run(run_decode(_settings(args), args.limit))
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from streams.verify_main import run_verify
+    from api.cli.verify import run_verify
 
     return asyncio.run(
         run_verify(_settings(args), args.acked, args.wait, args.target_dir, args.keyspace)
@@ -109,7 +102,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from streams.replay_main import run_replay
+    from api.cli.replay import run_replay
 
     return asyncio.run(
         run_replay(
@@ -119,7 +112,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from streams.audit_main import run_audit
+    from api.cli.audit import run_audit
 
     return asyncio.run(run_audit(_settings(args), args))
 
@@ -174,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     decode = sub.add_parser("decode", help="print the event log as JSON lines")
+    decode.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
     decode.add_argument("--limit", type=int, default=0, help="stop after N events (0: all)")
     decode.set_defaults(func=_decode)
 

@@ -12,10 +12,11 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
+from api.runtime import open_log_tools
+from api.settings import Settings
 from projections.audit import EventSelector, aware
 from projections.store import StoreUnavailable
 from streams.log import LogUnavailable
@@ -25,15 +26,13 @@ __all__ = ["run_replay"]
 
 
 async def run_replay(
-    settings: Any,
+    settings: Settings,
     target_dir: Path | None,
     keyspace: str | None,
     since: datetime | None,
     from_position: int | None,
     quiet: bool = False,
 ) -> int:
-    from api.runtime import open_log_tools  # the composition root chooses the adapters
-
     try:
         tools = await open_log_tools(settings)
     except (FileNotFoundError, LogUnavailable) as exc:
@@ -41,11 +40,11 @@ async def run_replay(
         return 2
     try:
         try:
-            store = await tools.target(target_dir, keyspace, create=True)
+            target = await tools.target(target_dir, keyspace, create=True)
         except (ValueError, StoreUnavailable) as exc:
             print(f"tidings replay: {exc}", file=sys.stderr)
             return 2
-        scanner = tools.scanner
+        scanner, store = tools.scanner, target.store
         after = from_position if from_position is not None else await store.tracked_offset()
         total = await scanner.remaining(after)
         started = time.monotonic()
@@ -57,12 +56,12 @@ async def run_replay(
                 progress=bar.update,
                 after=after,
             )
-        await tools.finish_replay(store, result.last_offsets)
+        await target.finish(result.last_offsets)
         elapsed = time.monotonic() - started
         rate = result.scanned / elapsed if elapsed else 0.0
         print(
             f"replayed {result.applied} of {result.scanned} events scanned in {elapsed:.1f} s "
-            f"({rate:,.0f} events/s) into {keyspace or target_dir} (epoch {store.epoch})"
+            f"({rate:,.0f} events/s) into {target.name} (epoch {store.epoch})"
         )
     finally:
         await tools.close()

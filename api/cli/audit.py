@@ -6,12 +6,14 @@ so it holds for any point in history and uses constant memory per scanned event.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 
+from api.runtime import open_log_tools
+from api.settings import Settings
 from projections.audit import Cut, EventSelector, Receipts, RoomAsOf, aware
 from proto.codec import Envelope, envelope_from_bytes, envelope_to_dict
 from streams.log import LogScanner, LogUnavailable
@@ -36,9 +38,7 @@ async def _export(scanner: LogScanner, selector: EventSelector) -> int:
     return count
 
 
-async def run_audit(settings: Any, args: Any) -> int:
-    from api.runtime import open_log_tools  # the composition root chooses the adapters
-
+async def run_audit(settings: Settings, args: argparse.Namespace) -> int:
     try:
         tools = await open_log_tools(settings)
     except (FileNotFoundError, LogUnavailable) as exc:

@@ -1,4 +1,4 @@
-"""The ``tidings verify`` driver: opens the log and live store, prints the findings as JSON."""
+"""``tidings verify``: opens the log and the live store, prints the findings as JSON."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 
+from api.runtime import open_log_tools
+from api.settings import Settings
 from projections.checker import Acked, Findings
 from projections.store import StoreUnavailable
 from projections.store_sqlite import SqliteProjectionStore
@@ -28,21 +29,19 @@ def load_acked(path: Path | None) -> list[Acked]:
 
 
 async def check(
-    settings: Any,
+    settings: Settings,
     acked: list[Acked],
     target_dir: Path | None = None,
     keyspace: str | None = None,
 ) -> Findings:
     """One verification, against a fresh rebuild in a temporary SQLite file, or against an
     existing replay (``target_dir`` embedded, ``keyspace`` distributed)."""
-    from api.runtime import open_log_tools  # the composition root chooses the adapters
-
     tools = await open_log_tools(settings)
     try:
         live = await tools.live()
         if target_dir is not None or keyspace is not None:
             target = await tools.target(target_dir, keyspace, create=False)
-            return await verify(tools.scanner, live, target, acked, rebuild=False)
+            return await verify(tools.scanner, live, target.store, acked, rebuild=False)
         with tempfile.TemporaryDirectory(prefix="tidings-verify-") as tmp:
             rebuilt = SqliteProjectionStore(Path(tmp) / "rebuilt.sqlite")
             try:
@@ -54,7 +53,7 @@ async def check(
 
 
 async def run_verify(
-    settings: Any,
+    settings: Settings,
     acked_path: Path | None,
     wait: float,
     target_dir: Path | None = None,

@@ -1,0 +1,121 @@
+"""The port the composition root builds processes from: one factory per backend.
+
+``backend_embedded.py`` (SQLite log and projections, an in-process projection runner) and
+``backend_distributed.py`` (Kafka and Cassandra) each make the adapters of their backend,
+as eventsourcing's persistence modules each have a ``Factory``. ``api/runtime.py`` picks one
+from the settings and builds every kind of process (server, processor, tools, migrate)
+from it; nothing else looks at the mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from api.hub import Hub
+from api.leases import DeviceLeases
+from api.service import TypingRelay
+from api.settings import Settings
+from projections.store import ProjectionStore
+from streams.log import CommandBus, LogScanner, ProjectionProgress
+
+__all__ = ["Backend", "Closer", "Closers", "GatewayParts", "ReplayTarget", "cancelling"]
+
+Closer = Callable[[], Awaitable[None]]
+
+
+class Closers:
+    """Things to close, last opened first; a failing closer does not stop the others."""
+
+    def __init__(self) -> None:
+        self._closers: list[Closer] = []
+
+    def add(self, closer: Closer) -> None:
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        while self._closers:
+            with contextlib.suppress(Exception):
+                await self._closers.pop()()
+
+
+def cancelling(task: asyncio.Task[None]) -> Closer:
+    """A closer that stops a background task."""
+
+    async def cancel() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return cancel
+
+
+@dataclass
+class GatewayParts:
+    """The backend's half of a gateway: where commands go, what it reads, how live
+    deliveries reach its hub."""
+
+    bus: CommandBus
+    store: ProjectionStore
+    hub: Hub
+    progress: ProjectionProgress
+    typing: TypingRelay
+    leases: DeviceLeases
+    readiness: Callable[[], Awaitable[dict[str, Any]]]
+    """The readiness report; its "ready" key says whether to serve traffic."""
+    closers: Closers = field(default_factory=Closers)
+    stale_devices: list[tuple[str, str]] = field(default_factory=list)
+    """(user, device) the projections show online that no gateway will take offline: the
+    gateway takes them offline after the grace period unless they reconnect."""
+
+
+async def _nothing_to_finish(last_offsets: dict[int, int]) -> None:
+    return None
+
+
+@dataclass
+class ReplayTarget:
+    store: ProjectionStore
+    name: str
+    """The directory or keyspace, for messages."""
+    finish: Callable[[dict[int, int]], Awaitable[None]] = _nothing_to_finish
+    """Whatever the live pipeline needs, beyond the projections, to take over the target,
+    given the last offset replayed per partition (nothing for the embedded runner: it
+    resumes from the store's own offset)."""
+
+
+class Backend(ABC):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    async def open_gateway(self) -> GatewayParts:
+        """Everything a serving process needs from the backend, started."""
+
+    @abstractmethod
+    def run_processor(self, *, with_commands: bool) -> int:
+        """Runs the command processor and projectors until stopped (blocking)."""
+
+    @abstractmethod
+    async def migrate(self) -> list[str]:
+        """Creates what the backend needs (idempotent); returns what it did, line by line."""
+
+    @abstractmethod
+    async def open_scanner(self, closers: Closers) -> LogScanner:
+        """The log, for the operator tools."""
+
+    @abstractmethod
+    async def open_projections(self, closers: Closers) -> ProjectionStore:
+        """The projection the servers read."""
+
+    @abstractmethod
+    async def open_replay_target(
+        self, closers: Closers, target_dir: Path | None, keyspace: str | None, *, create: bool
+    ) -> ReplayTarget:
+        """A replay target, never the live one (ValueError); with ``create`` it is made if
+        missing, otherwise it must exist (FileNotFoundError / StoreUnavailable)."""

@@ -1,0 +1,100 @@
+"""The embedded backend's factory: one process, a SQLite log, SQLite projections.
+
+The projection runner follows the log in the serving process and hands its deliveries to
+the hub; presence and typing never leave the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+
+from api.backend import Backend, Closer, Closers, GatewayParts, ReplayTarget, cancelling
+from api.hub import Hub
+from api.leases import NoLeases
+from projections.changes import TypingNotice
+from projections.projector import project
+from projections.store import ProjectionStore
+from projections.store_sqlite import SqliteProjectionStore
+from streams.log import LogScanner
+from streams.log_sqlite import EmbeddedLog
+from streams.runner import ProjectionRunner
+
+__all__ = ["EmbeddedBackend"]
+
+
+class EmbeddedBackend(Backend):
+    async def open_gateway(self) -> GatewayParts:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        closers = Closers()
+        log = EmbeddedLog(s.log_path, s.large_room_members)
+        closers.add(_closing(log))
+        # Projections are written on the event loop: no thread hop, no GIL contention per
+        # batch (ADR 13); the log's writer thread is the only one that waits for the disk.
+        store = SqliteProjectionStore(s.projections_path, inline_writes=True)
+        closers.add(store.close)
+        hub = Hub(store.epoch, s.flush_interval_ms / 1000)
+        runner = ProjectionRunner(log, store, project, hub.publish)
+        closers.add(cancelling(asyncio.create_task(runner.run(), name="projection-runner")))
+
+        async def relay_typing(
+            user_ids: Iterable[str], room_id: str, user_id: str, typing: bool
+        ) -> None:
+            hub.publish([TypingNotice(tuple(user_ids), room_id, user_id, typing)])
+
+        # Devices the projections still show online from an earlier run of this process.
+        stale = [(row.user_id, d) for row in await store.online_users() for d in row.devices]
+        return GatewayParts(
+            log, store, hub, runner, relay_typing, NoLeases(), runner.readiness, closers, stale
+        )
+
+    def run_processor(self, *, with_commands: bool) -> int:
+        raise ValueError(
+            "the embedded server projects in its own process; the processor runs only in "
+            "distributed mode (TIDINGS_MODE=distributed)"
+        )
+
+    async def migrate(self) -> list[str]:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return [f"embedded: {self.settings.data_dir} is ready (the server creates its files)"]
+
+    async def open_scanner(self, closers: Closers) -> LogScanner:
+        path = self.settings.log_path
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no event log at {path}: give --data-dir (or TIDINGS_DATA_DIR), or "
+                "TIDINGS_MODE=distributed for Kafka and Cassandra"
+            )
+        log = EmbeddedLog(path)
+        closers.add(_closing(log))
+        return log
+
+    async def open_projections(self, closers: Closers) -> ProjectionStore:
+        store = SqliteProjectionStore(self.settings.projections_path)
+        closers.add(store.close)
+        return store
+
+    async def open_replay_target(
+        self, closers: Closers, target_dir: Path | None, keyspace: str | None, *, create: bool
+    ) -> ReplayTarget:
+        if target_dir is None:
+            raise ValueError("give --target-dir (a new directory) in embedded mode")
+        if target_dir.resolve() == self.settings.data_dir.resolve():
+            raise ValueError("the target directory must not be the live data directory")
+        path = target_dir / "projections.sqlite"
+        if create:
+            target_dir.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise FileNotFoundError(f"no replay at {path}: run tidings replay --target-dir first")
+        store = SqliteProjectionStore(path)
+        closers.add(store.close)
+        return ReplayTarget(store, str(target_dir))
+
+
+def _closing(log: EmbeddedLog) -> Closer:
+    async def close() -> None:
+        log.close()
+
+    return close
