@@ -50,4 +50,5 @@ def fault_of(exc: Exception) -> WireFault:
         return fault(ErrorCode.UNAUTHORIZED, 401, str(exc))
     if isinstance(exc, StoreUnavailable | LogUnavailable):
         return fault(ErrorCode.UNAVAILABLE, 503, "temporarily unavailable; retry", True)
-    return fault(ErrorCode.INTERNAL, 500, "internal error; retrying is safe", True)
+    # A bug answers the same way every time: not temporary, so clients do not retry it.
+    return fault(ErrorCode.INTERNAL, 500, "internal error")

@@ -19,6 +19,8 @@ Hierarchy (mapped to wire codes only in ``api/errors.py``)::
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
     "AlreadyAMember",
     "Conflict",
@@ -33,80 +35,98 @@ __all__ = [
     "NotTheAuthor",
     "RoomNotFound",
     "RoomNotJoinable",
-    "rebuild_error",
+    "error_for_code",
 ]
 
 
 class DomainError(Exception):
-    """A command broke a rule; nothing was appended."""
+    """A command broke a rule; nothing was appended.
+
+    ``code`` names the rule for other processes (a command processor's rejection crosses
+    to the gateway by it): stable, unlike class names, and unique per class.
+    """
+
+    code: ClassVar[str] = "rule_broken"
 
 
-def rebuild_error(name: str, message: str) -> DomainError:
-    """The error a remote command processor reported, by class name (DomainError if unknown)."""
-    cls = next((c for c in _all_errors() if c.__name__ == name), DomainError)
+def error_for_code(code: str, message: str) -> DomainError:
+    """The error another process reported by its code (a plain DomainError if unknown)."""
+    cls = _by_code().get(code, DomainError)
     error = cls.__new__(cls)
     Exception.__init__(error, message)
     return error
 
 
-def _all_errors() -> list[type[DomainError]]:
-    found, todo = [], [DomainError]
+def _by_code() -> dict[str, type[DomainError]]:
+    found, todo = {}, [DomainError]
     while todo:
         cls = todo.pop()
-        found.append(cls)
+        found[cls.code] = cls
         todo.extend(cls.__subclasses__())
     return found
 
 
 class InvalidArgument(DomainError):
-    pass
+    code = "invalid_argument"
 
 
 class NotFound(DomainError):
-    pass
+    code = "not_found"
 
 
 class RoomNotFound(NotFound):
+    code = "room_not_found"
+
     def __init__(self, room_id: object) -> None:
         super().__init__(f"room {room_id} does not exist")
 
 
 class MessageNotFound(NotFound):
+    code = "message_not_found"
+
     def __init__(self, message_id: str) -> None:
         super().__init__(f"message {message_id} does not exist in this room")
 
 
 class Forbidden(DomainError):
-    pass
+    code = "forbidden"
 
 
 class NotAMember(Forbidden):
+    code = "not_a_member"
+
     def __init__(self, user_id: str) -> None:
         super().__init__(f"{user_id} is not a member of this room")
 
 
 class NotTheAuthor(Forbidden):
+    code = "not_the_author"
+
     def __init__(self) -> None:
         super().__init__("only the author may change this message")
 
 
 class InsufficientRole(Forbidden):
-    pass
+    code = "insufficient_role"
 
 
 class RoomNotJoinable(Forbidden):
-    pass
+    code = "room_not_joinable"
 
 
 class Conflict(DomainError):
-    pass
+    code = "conflict"
 
 
 class AlreadyAMember(Conflict):
+    code = "already_a_member"
+
     def __init__(self, user_id: str) -> None:
         super().__init__(f"{user_id} is already a member of this room")
 
 
 class LastOwnerCannotLeave(Conflict):
+    code = "last_owner_cannot_leave"
+
     def __init__(self) -> None:
         super().__init__("the last owner must hand ownership to another member first")

@@ -27,6 +27,7 @@ from projections.store import (
     ProjectionStore,
     Projector,
     RoomRow,
+    StoreUnavailable,
     StreamHead,
 )
 from proto.codec import Envelope, envelope_from_bytes
@@ -141,6 +142,16 @@ class _InboxAppender:
         return out
 
 
+@contextlib.contextmanager
+def _unavailable_on_failure() -> Iterator[None]:
+    """SQLite's operational failures (disk full or unwritable, the file locked for longer
+    than the timeout, an I/O error) as the port's error: the caller may retry."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(f"the projections cannot be used now: {exc}") from exc
+
+
 class SqliteProjectionStore(ProjectionStore):
     def __init__(self, path: str | Path, *, inline_writes: bool = False) -> None:
         """Queries run in worker threads. :meth:`apply` does too, unless ``inline_writes``:
@@ -176,7 +187,9 @@ class SqliteProjectionStore(ProjectionStore):
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
+        """One write transaction: committed whole, or rolled back whole when anything in it
+        fails (the caller retries the batch from the same offset)."""
+        with self._write_lock, _unavailable_on_failure():
             self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield self._writer
@@ -187,7 +200,7 @@ class SqliteProjectionStore(ProjectionStore):
 
     async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         def run() -> list[tuple[Any, ...]]:
-            with self._read_lock:
+            with self._read_lock, _unavailable_on_failure():
                 return self._reader.execute(sql, tuple(params)).fetchall()
 
         return await asyncio.to_thread(run)
@@ -196,7 +209,8 @@ class SqliteProjectionStore(ProjectionStore):
         """A bounded index lookup: inline with inline writes, else like :meth:`_read`."""
         if self._lookups is None:
             return await self._read(sql, params)
-        return self._lookups.execute(sql, tuple(params)).fetchall()
+        with _unavailable_on_failure():
+            return self._lookups.execute(sql, tuple(params)).fetchall()
 
     # ------------------------------------------------------------------ writes
 

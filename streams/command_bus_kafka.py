@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from domain.commands import Command
-from domain.errors import rebuild_error
+from domain.errors import error_for_code
 from proto.commands import command_key, encode_command
 from proto.tidings.v1 import internal_pb2 as ip
 from streams.log import CommandBus, CommandResult, LogUnavailable
@@ -105,7 +105,7 @@ class KafkaCommandBus(CommandBus):
         finally:
             self._pending.pop(request_id, None)
         if reply.WhichOneof("outcome") == "rejected":
-            raise rebuild_error(reply.rejected.error, reply.rejected.message)
+            raise error_for_code(reply.rejected.code, reply.rejected.message)
         return CommandResult(
             reply.event, duplicate=reply.duplicate, offset=reply.offset, partition=reply.partition
         )

@@ -276,7 +276,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def _rejection(error: DomainError) -> ip.CommandRejection:
-    return ip.CommandRejection(error=type(error).__name__, message=str(error))
+    return ip.CommandRejection(code=error.code, message=str(error))
 
 
 async def _close(producer: AIOKafkaProducer) -> None:

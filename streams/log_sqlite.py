@@ -13,13 +13,14 @@ import bisect
 import contextlib
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from eventsourcing import persistence as es
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
@@ -36,7 +37,14 @@ from proto.codec import (
     envelope_from_bytes,
     payload_kind,
 )
-from streams.log import CommandBus, CommandResult, EventLog, LogRecord, LogScanner
+from streams.log import (
+    CommandBus,
+    CommandResult,
+    EventLog,
+    LogRecord,
+    LogScanner,
+    LogUnavailable,
+)
 
 __all__ = ["EmbeddedLog"]
 
@@ -50,6 +58,16 @@ def _load_epoch(path: str) -> str:
         epoch = uuid.uuid4().hex[:12]
         conn.execute("INSERT INTO tidings_meta VALUES ('epoch', ?)", (epoch,))
         return epoch
+
+
+@contextlib.contextmanager
+def _unavailable_on_failure() -> Iterator[None]:
+    """SQLite's operational failures (disk full or unwritable, the file locked for longer
+    than the lock timeout, an I/O error) as the port's error: the caller may retry."""
+    try:
+        yield
+    except (sqlite3.OperationalError, es.OperationalError) as exc:
+        raise LogUnavailable(f"the event log cannot be used now: {exc}") from exc
 
 
 class ProtobufMapper(Mapper[UUID]):
@@ -267,7 +285,8 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         loop = asyncio.get_running_loop()
         missing = self._streams.missing([_stream_of(c) for c in commands])
         if missing:
-            await loop.run_in_executor(self._writer, self._streams.load, missing)
+            with _unavailable_on_failure():
+                await loop.run_in_executor(self._writer, self._streams.load, missing)
         outcomes: list[Outcome | _Decided] = []
         events: list[DomainEvent] = []
         for command in commands:
@@ -281,7 +300,8 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         try:
             encoded = [self._mapper.encode(event) for event in events]
             stored = [record for record, _ in encoded]
-            offsets = await loop.run_in_executor(self._writer, self._insert, events, stored)
+            with _unavailable_on_failure():
+                offsets = await loop.run_in_executor(self._writer, self._insert, events, stored)
         except Exception as exc:
             self._forget()
             if len(commands) == 1:
@@ -302,7 +322,8 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             and (o.decision.answer.originator_id, o.decision.answer.position) not in envelopes
         ]
         if earlier:  # duplicates of events of earlier batches: read them back
-            found = await loop.run_in_executor(self._writer, self._load_all, earlier)
+            with _unavailable_on_failure():
+                found = await loop.run_in_executor(self._writer, self._load_all, earlier)
             envelopes.update(found)
         return [
             outcome if not isinstance(outcome, _Decided) else _answer(outcome, offsets, envelopes)
@@ -381,12 +402,13 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             # log's single writer) the knowledge that nothing follows _last_offset.
             start = bisect.bisect_right(self._tail, after, key=lambda r: r.offset)
             return self._tail[start : start + limit]
-        notifications = await asyncio.to_thread(
-            self._app.recorder.select_notifications,
-            after,
-            limit,
-            inclusive_of_start=False,
-        )
+        with _unavailable_on_failure():
+            notifications = await asyncio.to_thread(
+                self._app.recorder.select_notifications,
+                after,
+                limit,
+                inclusive_of_start=False,
+            )
         return [LogRecord(n.id, n.state) for n in notifications]
 
     async def wait(self, after: int, timeout: float) -> None:
@@ -397,7 +419,8 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
                 )
 
     async def head(self) -> int:
-        return await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
+        with _unavailable_on_failure():
+            return await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
 
     # ------------------------------------------------------------------ LogScanner
 

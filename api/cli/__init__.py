@@ -69,7 +69,7 @@ def _gateway(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from api.runtime import open_backend
 
-    for line in asyncio.run(open_backend(_settings(args)).migrate()):
+    for line in asyncio.run(open_backend(_settings(args, mode="distributed")).migrate()):
         print(line)
     return 0
 
@@ -78,13 +78,9 @@ def _processor(args: argparse.Namespace) -> int:
     from api.logs import configure_logging
     from api.runtime import open_backend
 
-    settings = _settings(args)
+    settings = _settings(args, mode="distributed")
     configure_logging(settings.log_level)
-    try:
-        return open_backend(settings).run_processor(with_commands=not args.no_commands)
-    except ValueError as exc:
-        print(f"tidings processor: {exc}", file=sys.stderr)
-        return 2
+    return open_backend(settings).run_processor(with_commands=not args.no_commands)
 
 
 def _decode(args: argparse.Namespace) -> int:

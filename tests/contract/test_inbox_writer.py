@@ -3,7 +3,6 @@ inboxes through it; the embedded store appends inside its own transaction instea
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,18 +12,14 @@ from projections.store import InboxWriter
 from projections.store_cassandra import CassandraProjectionStore
 from proto.codec import Envelope
 from tests.contract.test_projection_store import cassandra_store, conversation
-from tests.infra import drop_keyspace
 
 
 @pytest.fixture
 async def writer_and_store(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[InboxWriter, CassandraProjectionStore]]:
-    store = await cassandra_store(tmp_path)
-    assert isinstance(store, CassandraProjectionStore)
-    yield store.inbox_writer, store
-    await store.close()
-    await asyncio.to_thread(drop_keyspace, store.keyspace)
+    async with cassandra_store(tmp_path) as store:
+        yield store.inbox_writer, store
 
 
 def positions(entries: list) -> list[tuple[str, int]]:  # type: ignore[type-arg]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from uuid import uuid4
 
@@ -13,7 +14,7 @@ from domain.room import Room
 from domain.user import presence_changed
 from domain.values import AckKind, EventMeta, PresenceStatus, Role
 from projections import changes as ch
-from projections.projector import project
+from projections.projector import ProjectionView, project
 from projections.store import ProjectionStore
 from projections.store_cassandra import CassandraProjectionStore, migrate
 from projections.store_sqlite import SqliteProjectionStore
@@ -23,23 +24,36 @@ from tests.infra import CASSANDRA_HOST, CASSANDRA_PORT, drop_keyspace, fresh_nam
 ALICE, BOB = EventMeta("alice", "d1"), EventMeta("bob", "d2")
 
 
-async def sqlite_store(tmp: Path) -> ProjectionStore:
-    return SqliteProjectionStore(tmp / "projections.sqlite")
+@contextlib.asynccontextmanager
+async def sqlite_store(tmp: Path) -> AsyncIterator[ProjectionStore]:
+    store = SqliteProjectionStore(tmp / "projections.sqlite")
+    yield store
+    await store.close()
 
 
-async def cassandra_store(tmp: Path) -> ProjectionStore:
+@contextlib.asynccontextmanager
+async def sqlite_inline_store(tmp: Path) -> AsyncIterator[ProjectionStore]:
+    """As the embedded server runs it: writes and lookups on the caller's thread."""
+    store = SqliteProjectionStore(tmp / "projections.sqlite", inline_writes=True)
+    yield store
+    await store.close()
+
+
+@contextlib.asynccontextmanager
+async def cassandra_store(tmp: Path) -> AsyncIterator[CassandraProjectionStore]:
+    """A fresh keyspace, dropped afterwards."""
     require("cassandra")
     keyspace = fresh_name("contract")
     await asyncio.to_thread(migrate, [CASSANDRA_HOST], CASSANDRA_PORT, keyspace)
-    return await CassandraProjectionStore.connect([CASSANDRA_HOST], CASSANDRA_PORT, keyspace)
+    store = await CassandraProjectionStore.connect([CASSANDRA_HOST], CASSANDRA_PORT, keyspace)
+    try:
+        yield store
+    finally:
+        await store.close()
+        await asyncio.to_thread(drop_keyspace, keyspace)
 
 
-async def sqlite_inline_store(tmp: Path) -> ProjectionStore:
-    """As the embedded server runs it: writes and lookups on the caller's thread."""
-    return SqliteProjectionStore(tmp / "projections.sqlite", inline_writes=True)
-
-
-FACTORIES: dict[str, Callable[[Path], Awaitable[ProjectionStore]]] = {
+FACTORIES: dict[str, Callable[[Path], contextlib.AbstractAsyncContextManager[ProjectionStore]]] = {
     "sqlite": sqlite_store,
     "sqlite-inline": sqlite_inline_store,
     "cassandra": cassandra_store,
@@ -48,11 +62,8 @@ FACTORIES: dict[str, Callable[[Path], Awaitable[ProjectionStore]]] = {
 
 @pytest.fixture(params=sorted(FACTORIES))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ProjectionStore]:
-    s = await FACTORIES[request.param](tmp_path)
-    yield s
-    await s.close()
-    if isinstance(s, CassandraProjectionStore):
-        await asyncio.to_thread(drop_keyspace, s.keyspace)
+    async with FACTORIES[request.param](tmp_path) as s:
+        yield s
 
 
 def conversation() -> tuple[Room, list[Envelope]]:
@@ -104,20 +115,61 @@ async def test_inbox_positions_are_dense_per_user(store: ProjectionStore) -> Non
 
 
 async def test_replaying_a_batch_changes_nothing(store: ProjectionStore) -> None:
-    _, events = conversation()
+    room, events = conversation()
     await store.apply(numbered(events), project)
-    before = (await store.inbox_head("alice"), await store.rooms_of("alice"))
+
+    async def state() -> tuple[object, ...]:
+        return (
+            await store.inbox_head("alice"),
+            await store.inbox_head("bob"),
+            await store.rooms_of("alice"),
+            await store.rooms_of("bob"),
+            await store.timeline(str(room.id), before=None, after=None, limit=10),
+            await store.tracked_offset(),
+        )
+
+    before = await state()
     again = await store.apply(numbered(events), project)
     assert again == []
-    assert (await store.inbox_head("alice"), await store.rooms_of("alice")) == before
+    assert await state() == before
 
 
 async def test_batches_resume_from_the_tracked_offset(store: ProjectionStore) -> None:
     room, events = conversation()
     await store.apply(numbered(events[:3]), project)
-    await store.apply(numbered(events, 1), project)  # overlaps the first batch
+    deliveries = await store.apply(numbered(events, 1), project)  # overlaps the first batch
     timeline = await store.timeline(str(room.id), before=None, after=None, limit=10)
     assert len(timeline) == 3
+    # Only the events after the tracked offset were projected (and delivered) again.
+    fresh = {e.event_id for e in events[3:]}
+    assert deliveries
+    assert {d.envelope.event_id for d in deliveries if not isinstance(d, ch.TypingNotice)} <= fresh
+    assert await store.tracked_offset() == len(events)
+    assert await store.apply(numbered(events[:3]), project) == []  # already behind
+
+
+async def test_a_batch_whose_projection_fails_leaves_nothing_behind(
+    store: ProjectionStore,
+) -> None:
+    room, events = conversation()
+    await store.apply(numbered(events[:2]), project)  # the room, bob's join
+    bobs_inbox = await store.inbox_head("bob")
+
+    def failing(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
+        if envelope.event_id == events[4].event_id:
+            raise RuntimeError("a projector bug")
+        return project(envelope, view)
+
+    with pytest.raises(RuntimeError):
+        await store.apply(numbered(events[2:], 3), failing)
+    room_id = str(room.id)
+    assert await store.tracked_offset() == 2
+    assert await store.timeline(room_id, before=None, after=None, limit=10) == []
+    assert await store.inbox_head("bob") == bobs_inbox
+    # Retried once the bug is fixed, the batch lands exactly once.
+    await store.apply(numbered(events[2:], 3), project)
+    timeline = await store.timeline(room_id, before=None, after=None, limit=10)
+    assert [m.text for m in timeline] == ["hi Bob", "are you there?", "yes"]
 
 
 async def test_timeline_pages_both_ways(store: ProjectionStore) -> None:
@@ -250,3 +302,28 @@ async def test_leaves_removals_roles_deletions_and_settings_are_applied(
     }
     assert timeline[doomed].deleted and timeline[doomed].text == ""
     assert not timeline[kept].deleted and timeline[kept].text == "stays"
+
+
+@pytest.mark.parametrize("factory", [sqlite_store, sqlite_inline_store])
+async def test_the_embedded_store_rolls_back_a_batch_that_fails_while_writing(
+    factory: Callable[[Path], contextlib.AbstractAsyncContextManager[ProjectionStore]],
+    tmp_path: Path,
+) -> None:
+    """SQLite applies a batch in one transaction: a write that fails half-way leaves none
+    of the batch's writes behind (Cassandra has no such transaction; its batches are
+    idempotent instead, see the test above)."""
+    room, events = conversation()
+    room_id = str(room.id)
+
+    def unwritable(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
+        changes = project(envelope, view)
+        if envelope.event_id == events[4].event_id:  # after two messages were written
+            changes.append(ch.AdvanceRoom(room_id, object(), None))  # type: ignore[arg-type]
+        return changes
+
+    async with factory(tmp_path) as store:
+        await store.apply(numbered(events[:2]), project)
+        with pytest.raises(Exception):  # noqa: B017 - whatever SQLite raises for the value
+            await store.apply(numbered(events[2:], 3), unwritable)
+        assert await store.timeline(room_id, before=None, after=None, limit=10) == []
+        assert await store.tracked_offset() == 2

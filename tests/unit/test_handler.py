@@ -5,6 +5,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain import commands as c
+from domain import errors
 from domain.errors import Conflict, InvalidArgument, NotAMember, RoomNotFound
 from domain.handler import CommandHandler, Decision, EventRef
 from domain.room import Room
@@ -125,3 +126,16 @@ def test_channels_are_created_by_kind_and_direct_rooms_are_not(streams: MemorySt
     assert streams.get_room(room_id).kind is RoomKind.CHANNEL  # type: ignore[union-attr]
     with pytest.raises(InvalidArgument):
         run(streams, c.CreateRoom(ALICE, uuid4(), "dm", True, RoomKind.DIRECT))
+
+
+def test_every_domain_error_has_its_own_code_that_rebuilds_it() -> None:
+    classes, todo = [], [errors.DomainError]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    assert len({cls.code for cls in classes}) == len(classes)
+    for cls in classes:
+        rebuilt = errors.error_for_code(cls.code, "why")
+        assert type(rebuilt) is cls and str(rebuilt) == "why"
+    assert type(errors.error_for_code("from_a_newer_version", "x")) is errors.DomainError

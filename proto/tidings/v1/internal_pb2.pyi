@@ -158,12 +158,12 @@ class ChangePresenceCommand(_message.Message):
     def __init__(self, status: _Optional[_Union[_events_pb2.PresenceStatus, str]] = ...) -> None: ...
 
 class CommandRejection(_message.Message):
-    __slots__ = ("error", "message")
-    ERROR_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("message", "code")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    error: str
+    CODE_FIELD_NUMBER: _ClassVar[int]
     message: str
-    def __init__(self, error: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    code: str
+    def __init__(self, message: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class CommandReply(_message.Message):
     __slots__ = ("request_id", "event", "rejected", "duplicate", "partition", "offset")
