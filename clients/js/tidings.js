@@ -54,7 +54,12 @@ export class TidingsClient {
     this.state = "idle";
     this.userId = "";
     this._handlers = new Map();
+    // Events wait here for next() / for await, once the application has used either; a page
+    // that only uses on() never calls them, so nothing is kept for it. At most maxQueued
+    // wait (the oldest are dropped: the application is not keeping up with its own reads).
     this._queue = [];
+    this._iterating = false;
+    this.maxQueued = options.maxQueued ?? 10000;
     this._waiters = [];
     this._pending = new Map();
     this._nextId = 1;
@@ -101,6 +106,7 @@ export class TidingsClient {
   }
 
   next() {
+    this._iterating = true;
     if (this._queue.length) return Promise.resolve(this._queue.shift());
     return new Promise((resolve) => this._waiters.push(resolve));
   }
@@ -268,11 +274,7 @@ export class TidingsClient {
       const ws = new this.WebSocket(this.urls[this._urlIndex % this.urls.length]);
       this._ws = ws;
       let connected = false;
-      ws.onopen = async () => {
-        const body = { token: await this._currentToken(), deviceId: this.deviceId };
-        if (this.position !== null) body.inbox = { position: String(this.position), epoch: this.epoch };
-        ws.send(JSON.stringify({ id: "connect", connect: body }));
-      };
+      ws.onopen = async () => ws.send(JSON.stringify(this._connectFrame(await this._currentToken())));
       ws.onmessage = async (message) => {
         const frame = JSON.parse(typeof message.data === "string" ? message.data : message.data.toString());
         if (!connected && frame.reply && frame.reply.id === "connect") {
@@ -288,9 +290,7 @@ export class TidingsClient {
           const paused = this._paused;
           this._paused = null;
           for (const f of paused) this._handle(f);
-          for (const [roomId, [position, epoch]] of this.rooms) {
-            this.follow(roomId, position, epoch).catch(() => {}); // a reconnect retries
-          }
+          this._refollow();
           return;
         }
         if (this._paused) this._paused.push(frame);
@@ -299,6 +299,20 @@ export class TidingsClient {
       ws.onerror = () => {};
       ws.onclose = () => (connected ? resolve() : reject(new Disconnected("closed")));
     });
+  }
+
+  /** The first frame: resumes from the saved inbox position when there is one. */
+  _connectFrame(token) {
+    const body = { token, deviceId: this.deviceId };
+    if (this.position !== null) body.inbox = { position: String(this.position), epoch: this.epoch };
+    return { id: "connect", connect: body };
+  }
+
+  /** Follows again, from where it stopped, every room stream followed before. */
+  _refollow() {
+    for (const [roomId, [position, epoch]] of this.rooms) {
+      this.follow(roomId, position, epoch).catch(() => {}); // a reconnect retries
+    }
   }
 
   async _recovered(result) {
@@ -403,7 +417,10 @@ export class TidingsClient {
     const item = { type, ...detail };
     for (const handler of this._handlers.get(type) || []) handler(item);
     if (this._waiters.length) this._waiters.shift()(item);
-    else this._queue.push(item);
+    else if (this._iterating) {
+      this._queue.push(item);
+      if (this._queue.length > this.maxQueued) this._queue.shift();
+    }
   }
 
   async _currentToken() {

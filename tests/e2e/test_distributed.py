@@ -136,7 +136,7 @@ async def test_events_are_readable_without_tidings_code(stack: DistributedStack)
     rest = Rest(stack, "dave")
     room_id = rest.create_room("readable")
     rest.post(f"/v1/rooms/{room_id}/messages", {"text": "decode me"})
-    env = {**os.environ, **stack.env}
+    env = {**os.environ, **stack.cli_env}
     decoded = subprocess.run(
         [sys.executable, "-m", "api.cli", "decode"],
         env=env,

@@ -13,6 +13,9 @@ Channels and large rooms are room streams: the client follows one when its inbox
 (the room moved to its stream, or you joined one), re-follows each with its last room
 position on every reconnect (paging REST first when too far behind), and emits each room
 event once, whichever stream brought it.
+
+The protocol's decisions are made by :class:`tidings_client.protocol.ClientProtocol`
+(no I/O); this module carries out its actions with websockets and httpx.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import itertools
 import json
+import logging
 import os
 import random
 import uuid
@@ -33,28 +36,26 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tidings_client.events import (
-    ConnectionChanged,
-    Event,
-    InboxEvent,
-    PresenceNotice,
-    RoomEvent,
-    TypingNotice,
+from tidings_client.events import ConnectionChanged, Event
+from tidings_client.protocol import (
+    Action,
+    ClientProtocol,
+    Emit,
+    Follow,
+    PageInbox,
+    PageRoom,
+    Positions,
+    Reply,
+    Send,
+    TidingsError,
 )
 
 __all__ = ["Client", "TidingsError"]
 
+log = logging.getLogger("tidings_client")
+
 TokenProvider = Callable[[], str | Awaitable[str]]
 _FATAL = frozenset({"UNAUTHORIZED", "TOKEN_EXPIRED"})
-
-
-class TidingsError(Exception):
-    """A command the server refused; ``code`` is the protocol's ErrorCode name."""
-
-    def __init__(self, code: str, message: str, temporary: bool = False) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.temporary = temporary
 
 
 class _Disconnected(Exception):
@@ -88,22 +89,33 @@ class Client:
         self._positions_file = Path(positions_file) if positions_file else None
         self._backoff = (backoff_initial, backoff_max)
         self._reconnect_spread = reconnect_spread
-        self.position: int | None = None
-        self.epoch = ""
-        self.rooms: dict[str, tuple[int, str]] = {}
-        """Followed room streams: room id -> (last room position, epoch)."""
-        self._emitted: dict[str, int] = {}
+        self.protocol = ClientProtocol(self._load_positions())
         self._background: set[asyncio.Task[None]] = set()
-        self.user_id = ""
-        self._load_position()
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._ready = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._fatal: TidingsError | None = None
         self._established = False
+
+    @property
+    def user_id(self) -> str:
+        return self.protocol.user_id
+
+    @property
+    def position(self) -> int | None:
+        """The last inbox position received (what a reconnect resumes from)."""
+        return self.protocol.positions.position
+
+    @property
+    def epoch(self) -> str:
+        return self.protocol.positions.epoch
+
+    @property
+    def rooms(self) -> dict[str, tuple[int, str]]:
+        """Followed room streams: room id -> (last room position, epoch)."""
+        return self.protocol.positions.rooms
 
     @property
     def url(self) -> str:
@@ -196,28 +208,11 @@ class Client:
         """Follows a room stream (a channel or a large room) from ``position``, or from its
         head; missed events are emitted first. The client does this by itself for rooms its
         inbox announces, and again after every reconnect."""
-        body: dict[str, Any] = {"roomId": room_id}
-        if position is not None:
-            body |= {"position": str(position), "epoch": epoch}
-            self.rooms[room_id] = (position, epoch)  # the pushes after the reply move it on
-        result = await self.request("follow", body)
-        recovery = result.get("recovery", "")
-        start = result.get("position", {})
-        head, stream_epoch = int(start.get("position", 0)), start.get("epoch", "")
-        if recovery == "RECOVERY_TOO_FAR_BEHIND" and position is not None:
-            await self.request("unfollow", {"roomId": room_id})
-            last = await self._page_room(room_id, position, head)
-            await self.follow(room_id, last, stream_epoch)
-            return
-        if recovery in ("RECOVERY_EPOCH_CHANGED", "RECOVERY_FUTURE_POSITION"):
-            await self._events.put(ConnectionChanged("not_recovered", recovery))
-        current = self.rooms.get(room_id)
-        if current is None or current[1] != stream_epoch or current[0] < head:
-            self.rooms[room_id] = (head, stream_epoch)  # live pushes continue after head
-            self._save_positions()
+        result = await self.request("follow", self.protocol.follow_frame(room_id, position, epoch))
+        await self._carry_out(self.protocol.followed(room_id, position, result))
 
     async def unfollow(self, room_id: str) -> None:
-        self.rooms.pop(room_id, None)
+        self.protocol.unfollowed(room_id)
         self._save_positions()
         await self.request("unfollow", {"roomId": room_id})
 
@@ -227,21 +222,18 @@ class Client:
         """One command on the current connection; TidingsError if the server refuses it."""
         await self._wait_ready(timeout)
         assert self._ws is not None
-        frame_id = str(next(self._ids))
+        frame_id, frame = self.protocol.command(command, body)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[frame_id] = future
         try:
-            await self._ws.send(json.dumps({"id": frame_id, command: body}))
+            await self._ws.send(json.dumps(frame))
             reply = await asyncio.wait_for(future, timeout)
         except websockets.ConnectionClosed as exc:
             raise _Disconnected() from exc
         finally:
             self._pending.pop(frame_id, None)
         if "error" in reply:
-            error = reply["error"]
-            raise TidingsError(
-                error.get("code", ""), error.get("message", ""), error.get("temporary", False)
-            )
+            raise TidingsError.from_reply(reply["error"])
         result: dict[str, Any] = reply.get(command, {})
         return result
 
@@ -291,8 +283,11 @@ class Client:
                     self._fatal = exc
                     self._ready.set()  # wake waiters so they see the error
                     return
+                log.warning("tidings connect refused: %s", exc)
+            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                log.info("tidings connection lost: %r", exc)
             except Exception:
-                pass
+                log.exception("tidings connection failed")
             finally:
                 self._ready.clear()
                 for future in self._pending.values():
@@ -311,24 +306,16 @@ class Client:
     async def _session(self) -> None:
         async with websockets.connect(self.url, max_size=2**22) as ws:
             self._ws = ws
-            body: dict[str, Any] = {
-                "token": await self._current_token(),
-                "deviceId": self.device_id,
-            }
-            if self.position is not None:
-                body["inbox"] = {"position": str(self.position), "epoch": self.epoch}
-            await ws.send(json.dumps({"id": "connect", "connect": body}))
-            reply = await self._connect_reply(ws)
-            if "error" in reply:
-                error = reply["error"]
-                raise TidingsError(error["code"], error.get("message", ""))
-            await self._recovered(reply["connect"])
+            token = await self._current_token()
+            await ws.send(json.dumps(self.protocol.connect_frame(token, self.device_id)))
+            actions = self.protocol.connected(await self._connect_reply(ws))
+            follows = [a for a in actions if isinstance(a, Follow)]
+            await self._carry_out([a for a in actions if not isinstance(a, Follow)])
             self._established = True
             self._ready.set()
-            for room_id, (position, epoch) in list(self.rooms.items()):
-                self._in_background(self.follow(room_id, position, epoch))
+            await self._carry_out(follows)
             async for raw in ws:
-                await self._handle(ws, json.loads(raw))
+                await self._carry_out(self.protocol.receive(json.loads(raw)))
 
     @staticmethod
     async def _connect_reply(ws: ClientConnection) -> dict[str, Any]:
@@ -339,117 +326,61 @@ class Client:
                 reply: dict[str, Any] = frame["reply"]
                 return reply
 
-    async def _recovered(self, result: dict[str, Any]) -> None:
-        self.user_id = result["userId"]
-        recovery = result.get("recovery", "")
-        head = int(result["inbox"].get("position", 0))
-        epoch = result["inbox"]["epoch"]
-        if recovery == "RECOVERY_RECOVERED":
-            await self._events.put(ConnectionChanged("resumed", recovery))
-            return
-        if recovery == "RECOVERY_TOO_FAR_BEHIND" and self.position is not None:
-            await self._page_inbox(self.position, head)  # fill the gap over REST
-            await self._events.put(ConnectionChanged("resumed", recovery))
-            return
-        if recovery in ("RECOVERY_EPOCH_CHANGED", "RECOVERY_FUTURE_POSITION"):
-            await self._events.put(ConnectionChanged("not_recovered", recovery))
-        else:
-            await self._events.put(ConnectionChanged("connected", recovery))
-        self._advance(head, epoch)
-
-    async def _page_inbox(self, after: int, head: int) -> None:
-        headers = {"Authorization": f"Bearer {await self._current_token()}"}
-        async with httpx.AsyncClient(base_url=self.http_url, headers=headers, timeout=30) as http:
-            while after < head:
-                response = await http.get("/v1/inbox", params={"after": after, "limit": 200})
-                response.raise_for_status()
-                page = response.json()
-                if not page["events"]:
-                    break
-                for item in page["events"]:
-                    event = InboxEvent.from_push(item)
-                    self._advance(event.position, event.epoch)
+    async def _carry_out(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            match action:
+                case Emit(event):
                     await self._events.put(event)
-                after = page["events"][-1]["position"]
+                case Reply(request_id, reply):
+                    future = self._pending.get(request_id)
+                    if future is not None and not future.done():
+                        future.set_result(reply)
+                case Send(frame):
+                    if self._ws is not None:
+                        await self._ws.send(json.dumps(frame))
+                case Follow(room_id, position, epoch):
+                    # In the background: the reply comes through the frame loop.
+                    self._in_background(self.follow(room_id, position, epoch))
+                case PageInbox(after, head):
+                    await self._page("/v1/inbox", after, head, self.protocol.paged_inbox)
+                case PageRoom(room_id, after, head, epoch):
+                    await self.request("unfollow", {"roomId": room_id})
+                    path = f"/v1/rooms/{room_id}/stream"
+                    last = await self._page(path, after, head, self.protocol.paged_room)
+                    await self.follow(room_id, last, epoch)
+        if self.protocol.changed:
+            self._save_positions()
 
-    async def _page_room(self, room_id: str, after: int, head: int) -> int:
-        """Emits a room stream's events after ``after`` read over REST; returns the last."""
+    async def _page(
+        self, path: str, after: int, head: int, take: Callable[[dict[str, Any]], list[Action]]
+    ) -> int:
+        """Reads events after ``after`` up to ``head`` over REST, each through ``take``;
+        returns the last position read."""
         headers = {"Authorization": f"Bearer {await self._current_token()}"}
         async with httpx.AsyncClient(base_url=self.http_url, headers=headers, timeout=30) as http:
             while after < head:
-                response = await http.get(
-                    f"/v1/rooms/{room_id}/stream", params={"after": after, "limit": 200}
-                )
+                response = await http.get(path, params={"after": after, "limit": 200})
                 response.raise_for_status()
-                page = response.json()
-                if not page["events"]:
+                events = response.json()["events"]
+                if not events:
                     break
-                for item in page["events"]:
-                    await self._emit(RoomEvent.from_push(item))
-                after = page["events"][-1]["position"]
+                for item in events:
+                    await self._carry_out(take(item))
+                after = int(events[-1]["position"])
         return after
 
     def _in_background(self, work: Awaitable[None]) -> None:
         async def run() -> None:
-            with contextlib.suppress(Exception):  # a reconnect re-follows
+            try:
                 await work
+            except (_Disconnected, TimeoutError, TidingsError, httpx.HTTPError) as exc:
+                log.info("tidings background work stopped (a reconnect redoes it): %r", exc)
+            except Exception:
+                log.exception("tidings background work failed")
 
         task = asyncio.create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _emit(self, event: InboxEvent) -> None:
-        """Emits a room's events once each: a followed room's event may come both in the
-        inbox (what concerns you) and in its stream."""
-        room_position = event.room_position
-        if event.room_id in self.rooms or isinstance(event, RoomEvent):
-            if room_position <= self._emitted.get(event.room_id, 0):
-                return
-            self._emitted[event.room_id] = room_position
-        await self._events.put(event)
-
-    def _follows_after(self, event: InboxEvent) -> None:
-        """Starts or stops following a room stream when the inbox says so."""
-        me = event.payload.get("userId") == self.user_id
-        if event.kind == "roomStreamStarted" or (event.kind == "memberJoined" and me):
-            if event.room_id not in self.rooms:
-                # A join to a small room is refused (not a stream): nothing to follow.
-                self._in_background(self.follow(event.room_id, event.room_position, event.epoch))
-        elif event.kind == "memberLeft" and me:
-            self.rooms.pop(event.room_id, None)
-            self._save_positions()
-
-    async def _handle(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
-        if "reply" in frame:
-            future = self._pending.get(frame["reply"].get("id", ""))
-            if future is not None and not future.done():
-                future.set_result(frame["reply"])
-            return
-        push = frame.get("push", {})
-        if "event" in push:
-            event = InboxEvent.from_push(push["event"])
-            if self.position is not None and event.position <= self.position:
-                return  # already seen
-            self._advance(event.position, event.epoch)
-            await self._emit(event)
-            self._follows_after(event)
-        elif "room" in push:
-            room_event = RoomEvent.from_push(push["room"])
-            self.rooms[room_event.room_id] = (room_event.position, room_event.epoch)
-            self._save_positions()
-            await self._emit(room_event)
-        elif "ping" in push:
-            await ws.send('{"pong":{}}')
-        elif "presence" in push:
-            p = push["presence"]
-            await self._events.put(
-                PresenceNotice(
-                    p["userId"], p.get("deviceId", ""), p.get("status", ""), p.get("online", False)
-                )
-            )
-        elif "typing" in push:
-            t = push["typing"]
-            await self._events.put(TypingNotice(t["roomId"], t["userId"], t.get("typing", False)))
 
     async def _current_token(self) -> str:
         if self._token_provider is None:
@@ -460,21 +391,14 @@ class Client:
 
     # ------------------------------------------------------------------ positions
 
-    def _advance(self, position: int, epoch: str) -> None:
-        self.position, self.epoch = position, epoch
-        self._save_positions()
-
     def _save_positions(self) -> None:
+        self.protocol.changed = False
         if self._positions_file is not None:
             tmp = self._positions_file.with_suffix(".tmp")
-            rooms = {room: list(at) for room, at in self.rooms.items()}
-            saved = {"position": self.position, "epoch": self.epoch, "rooms": rooms}
-            tmp.write_text(json.dumps(saved))
+            tmp.write_text(self.protocol.positions.to_json())
             os.replace(tmp, self._positions_file)
 
-    def _load_position(self) -> None:
+    def _load_positions(self) -> Positions:
         if self._positions_file is not None and self._positions_file.exists():
-            saved = json.loads(self._positions_file.read_text())
-            if saved.get("position") is not None:
-                self.position, self.epoch = int(saved["position"]), str(saved["epoch"])
-            self.rooms = {r: (int(p), str(e)) for r, (p, e) in saved.get("rooms", {}).items()}
+            return Positions.from_json(self._positions_file.read_text())
+        return Positions()
