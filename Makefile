@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install run test lint infra infra-stop browser js-test bench proto clean
+.PHONY: install run test lint infra infra-stop browser js-test bench mutation proto clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test: lint infra browser
 # one run, one table; peers are installed under ~/.cache/tidings/peers on first use.
 bench: infra
 	$(BIN)/python bench/run.py
+
+# Mutation testing of the pure core (cosmic-ray), in a copy of the tree; about half an hour.
+# Prints each area's score; survivors are listed in test-artifacts/mutation/.
+mutation: install
+	$(BIN)/pip install -q -e '.[dev,mutation]'
+	scripts/mutation.sh
 
 proto: install
 	PATH=$(BIN):$$PATH scripts/gen_proto.sh
