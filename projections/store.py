@@ -1,11 +1,17 @@
 """The projection store ports, split by job as eventsourcing splits its recorders.
 
-- :class:`ProjectionReader`: the queries REST and sessions make;
+- :class:`ProjectionReader`: the queries REST and sessions make (rooms, timelines, inboxes,
+  room streams, presence);
 - :class:`StateWriter`: reads what a batch's projection needs, writes its state changes
   idempotently, and tracks how far it got;
 - :class:`InboxWriter`: appends events to users' inboxes at dense positions, deduplicated;
 - :class:`ProjectionStore`: a reader that also applies whole batches of the log with their
-  offset (the embedded runner and ``tidings replay`` drive it).
+  offset and returns the live deliveries they make (the embedded runner and
+  ``tidings replay`` drive it).
+
+An adapter raises :class:`StoreUnavailable` for any failure that retrying may cure (a
+database down or unreachable, a disk full, a lock held too long), never its driver's own
+errors.
 
 Every writer runs the same pure core, :func:`projections.batch.project_batch`. Adapters:
 ``store_sqlite.py`` (embedded), ``store_cassandra.py`` and ``inbox_cassandra.py``

@@ -1,12 +1,16 @@
 """The command processor on Kafka: the single writer of each partition's streams.
 
-It consumes ``tidings.commands`` in a consumer group. When it is assigned partition p it
-starts a transactional producer with ``transactional_id = tidings-cmd-p`` (which fences any
-older owner of p and aborts its open transaction), rebuilds p's state from ``tidings.events``
-(read committed), and then, per batch of commands, appends the decided events to events
-partition p, the replies to ``tidings.replies`` and the consumed offsets in one transaction.
-A crash anywhere aborts the transaction: the batch is decided again by the next owner, so an
-event is in the log exactly once and every acknowledged command's events are committed.
+It consumes ``<prefix>.commands`` in the consumer group ``<prefix>-command-processor``.
+When it is assigned partition p it starts a transactional producer with
+``transactional_id = <prefix>-command-processor-p`` (which fences any older owner of p and
+aborts its open transaction), rebuilds p's state from ``<prefix>.events`` (read committed),
+and then, per batch of commands, decides them with the pure
+:class:`streams.command_processor.PartitionState` and appends the decided events to events
+partition p, the replies to ``<prefix>.replies`` (a rejection carries the broken rule's
+code, ``domain.errors.DomainError.code``) and the consumed offsets in one transaction. A crash
+anywhere aborts the transaction, and so does one not committed within
+:data:`TRANSACTION_SECONDS`: the batch is decided again by the next owner, so an event is in
+the log exactly once and every acknowledged command's events are committed (ADR 6).
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 Stage 1 (:meth:`ProjectionPipeline.on_events`, events topic): read what the batch needs
 (one prefetch), project it with the pure core (:func:`projections.batch.project_batch`),
 write its state changes (concurrently: each write is stamped with its event's position),
-publish an InboxRecord per (member, room event), keyed by user, each room-stream event once
-(keyed by its stream: gateways deliver it to their followers) and the presence notices,
+publish an InboxRecord per inbox entry the projector decided (every member's, for a small
+room; for a room stream only the move to it and members' own joins, leaves and roles),
+keyed by user, and live records (``streams/live_records.py``) for each room-stream event
+(once, keyed by its stream: gateways deliver it to their followers) and presence change,
 then record each partition's last offset (for read-your-writes).
 Stage 2 (:meth:`ProjectionPipeline.on_inbox`, inbox topic): append the batch's records to
 the users' inboxes (the inbox writer deduplicates by source stream position) and publish
-each new entry for live delivery.
+each new entry as a live record for the gateways.
 
 Kafka sends are pipelined: a batch enqueues all of its records, then awaits their acks.
 Both stages are idempotent, so at-least-once delivery from the host is enough. A store or
