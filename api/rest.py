@@ -15,6 +15,7 @@ from api.rest_models import (
     ROLE_NAMES,
     ROLE_VALUES,
     AddMemberIn,
+    ChangeRoleIn,
     CreateRoomIn,
     ErrorBody,
     EventOut,
@@ -157,6 +158,20 @@ async def add_member(room_id: str, body: AddMemberIn, user: User, service: Servi
         wait_projected=True,
     )
     return MemberOut(user_id=body.user_id, role=body.role, joined_at=result.envelope.position)
+
+
+@router.put(
+    "/rooms/{room_id}/members/{member_id}",
+    summary="Change a member's role (owners only; the last owner cannot step down)",
+)
+async def change_role(
+    room_id: str, member_id: str, body: ChangeRoleIn, user: User, service: Service
+) -> MemberOut:
+    role = Role(ROLE_VALUES[body.role])
+    command = c.ChangeRole(_meta(user), parse_room_id(room_id), member_id, role)
+    await service.execute(command, wait_projected=True)
+    joined = [m.joined_at for m in await service.members(user, room_id) if m.user_id == member_id]
+    return MemberOut(user_id=member_id, role=body.role, joined_at=joined[0] if joined else 0)
 
 
 @router.delete(

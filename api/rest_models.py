@@ -60,6 +60,10 @@ class AddMemberIn(Model):
     role: Literal["member", "admin", "owner"] = "member"
 
 
+class ChangeRoleIn(Model):
+    role: Literal["member", "admin", "owner"]
+
+
 class SendIn(Model):
     client_msg_id: str = Field("", max_length=MAX_CLIENT_MSG_ID_LENGTH)
     text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)

@@ -19,8 +19,6 @@ from tests.e2e.client import WsClient
 from tests.e2e.conftest import Rest, Server, eventually
 from tests.e2e.server import SECRET, ServerProcess
 
-pytestmark = pytest.mark.e2e
-
 
 async def test_malformed_frames_get_error_codes_and_the_connection_survives(
     server: Server, rest: Callable[..., Rest]

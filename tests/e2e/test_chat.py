@@ -5,12 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import pytest
-
 from tests.e2e.client import WsClient
 from tests.e2e.conftest import Rest, Server, eventually
-
-pytestmark = pytest.mark.e2e
 
 
 async def test_two_users_chat(server: Server, rest: Callable[..., Rest]) -> None:

@@ -19,7 +19,6 @@ from tests.e2e.conftest import FAST, Rest, eventually
 from tests.e2e.server import DistributedStack
 from tests.infra import KAFKA
 
-pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -10,12 +10,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.conftest import FAST, Rest
 from tests.e2e.server import DistributedStack
 
-pytestmark = pytest.mark.e2e
 JS = Path(__file__).resolve().parents[2] / "clients" / "js"
 
 

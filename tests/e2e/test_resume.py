@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import pytest
-
 from tests.e2e.client import WsClient
 from tests.e2e.conftest import Rest, Server, eventually
 from tests.e2e.server import ServerProcess
-
-pytestmark = pytest.mark.e2e
 
 
 async def test_reconnect_gets_exactly_the_missed_events_then_live(

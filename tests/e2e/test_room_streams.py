@@ -8,12 +8,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.e2e.client import WsClient
 from tests.e2e.conftest import FAST, LARGE_ROOM_MEMBERS, Rest, Server, eventually
-
-pytestmark = pytest.mark.e2e
 
 CATCH_UP_LIMIT = int(FAST["TIDINGS_CATCH_UP_LIMIT"])
 

@@ -203,3 +203,35 @@ def test_a_dead_projection_runner_makes_the_gateway_unready(
         assert time.monotonic() < deadline, "the gateway stayed ready"
         time.sleep(0.05)
     assert client.get("/readyz").json()["ready"] is False
+
+
+def test_role_rules_over_rest(client: TestClient, settings: Settings) -> None:
+    """Only owners add owners and change roles; the last owner can neither step down nor
+    leave a room with other members (each answer is the documented code)."""
+    room_id = shared_room(client, settings, "olga", "adam", "mia")
+
+    def as_user(user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(settings, user)}"}
+
+    members = f"/v1/rooms/{room_id}/members"
+    made_admin = client.put(f"{members}/adam", json={"role": "admin"}, headers=as_user("olga"))
+    assert made_admin.status_code == 200 and made_admin.json()["role"] == "admin"
+
+    by_admin = client.post(
+        members, json={"userId": "zoe", "role": "owner"}, headers=as_user("adam")
+    )
+    assert by_admin.status_code == 403 and by_admin.json()["error"]["code"] == "FORBIDDEN"
+    promoted = client.put(f"{members}/mia", json={"role": "admin"}, headers=as_user("adam"))
+    assert promoted.status_code == 403
+    step_down = client.put(f"{members}/olga", json={"role": "member"}, headers=as_user("olga"))
+    assert step_down.status_code == 409 and step_down.json()["error"]["code"] == "CONFLICT"
+    leave = client.delete(f"{members}/olga", headers=as_user("olga"))
+    assert leave.status_code == 409
+
+    roles = {m["userId"]: m["role"] for m in client.get(members, headers=as_user("olga")).json()}
+    assert roles == {"olga": "owner", "adam": "admin", "mia": "member"}
+    # With a second owner, the first may step down.
+    assert client.put(f"{members}/mia", json={"role": "owner"}, headers=as_user("olga")).is_success
+    assert client.put(
+        f"{members}/olga", json={"role": "member"}, headers=as_user("olga")
+    ).is_success
