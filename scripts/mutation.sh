@@ -12,6 +12,7 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$root" && git ls-files -z | xargs -0 cp --parents -t "$work")
+ln -s "$root/.venv" "$work/.venv"  # protoc and friends, for the tests that use them
 
 # area | modules to mutate | tests that guard them
 areas=(
@@ -40,9 +41,15 @@ test-command = "$python -m pytest -x -q -p no:cacheprovider -k 'not cassandra' $
 name = "local"
 TOML
   rm -f "$area.sqlite"
+  # Unmutated, the tests must pass: otherwise every mutant would count as killed.
+  if ! (eval "$python -m pytest -x -q -p no:cacheprovider -k 'not cassandra' $tests" >"$area.baseline" 2>&1); then
+    echo "$area: the tests fail without any mutation:" >&2
+    tail -n 20 "$area.baseline" >&2
+    exit 1
+  fi
   "$root/.venv/bin/cosmic-ray" init "$area.toml" "$area.sqlite"
   "$root/.venv/bin/cosmic-ray" exec "$area.toml" "$area.sqlite"
-  "$root/.venv/bin/cr-report" --show-diff "$area.sqlite" >"$out/$area.txt" || true
+  "$root/.venv/bin/cr-report" --show-diff --surviving-only "$area.sqlite" >"$out/$area.txt" || true
   echo "$area: $(tail -n 3 "$out/$area.txt" | tr '\n' ' ')" | tee -a "$summary"
 done
 cat "$summary"
