@@ -75,13 +75,16 @@ class KafkaLogScanner(LogScanner):
         consumer = self._consumer()
         await consumer.start()
         try:
-            for partition in partitions:
+            # Every partition's end as of the call: what is appended during the scan is not
+            # part of it, whichever partition it lands in.
+            tps = [TopicPartition(self._topic, p) for p in partitions]
+            ends = await consumer.end_offsets(tps)
+            for partition, tp in zip(partitions, tps, strict=True):
                 start = self._start(partition, after)
                 if start < 0:
                     continue
-                tp = TopicPartition(self._topic, partition)
                 consumer.assign([tp])
-                end = (await consumer.end_offsets([tp]))[tp]
+                end = ends[tp]
                 if start >= end:
                     continue
                 consumer.seek(tp, start)
