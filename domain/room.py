@@ -218,8 +218,8 @@ class Room(Aggregate):
             raise InvalidArgument("use leave to leave a room")
         if target_role >= actor_role and actor_role is not Role.OWNER:
             raise InsufficientRole("admins may remove members only")
-        if target_role is Role.OWNER and self._owners() == {user_id}:
-            raise LastOwnerCannotLeave()
+        # The last owner is never removed here: only an owner removes an owner, and an
+        # owner removing themselves is told to leave (where the last-owner rule applies).
         self._left(meta=meta, user_id=user_id, removed_by=meta.user_id)
 
     def change_role(self, meta: EventMeta, user_id: str, role: Role) -> None:

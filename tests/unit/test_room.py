@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from uuid import uuid4
 
 import pytest
@@ -15,7 +16,18 @@ from domain.errors import (
     RoomNotJoinable,
 )
 from domain.room import Room
-from domain.values import MAX_TEXT_LENGTH, AckKind, EventMeta, Role, RoomKind, direct_room_id
+from domain.values import (
+    MAX_CLIENT_MSG_ID_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_USER_ID_LENGTH,
+    AckKind,
+    EventMeta,
+    Role,
+    RoomKind,
+    check_user_id,
+    direct_room_id,
+    event_id,
+)
 
 ALICE, BOB, CAROL = EventMeta("alice"), EventMeta("bob"), EventMeta("carol")
 
@@ -233,3 +245,50 @@ def test_direct_conversations_never_move() -> None:
     room = Room.create_direct(uuid4(), ALICE, "bob")
     room.grow(ALICE, large_room_members=1)
     assert not room.streamed
+
+
+def test_owners_remove_and_demote_other_owners() -> None:
+    room = group()
+    room.add_member(ALICE, "bob", Role.OWNER)
+    room.change_role(ALICE, "bob", Role.ADMIN)  # an owner demotes another owner
+    assert room.members["bob"] is Role.ADMIN
+    room.change_role(ALICE, "bob", Role.OWNER)
+    room.remove_member(ALICE, "bob")  # and removes one
+    assert "bob" not in room.members
+
+
+def test_client_message_ids_and_user_ids_up_to_their_limits_are_accepted() -> None:
+    room = group()
+    at_limit = "c" * MAX_CLIENT_MSG_ID_LENGTH
+    room.post_message(ALICE, at_limit, "fits")
+    with pytest.raises(InvalidArgument):
+        room.post_message(ALICE, at_limit + "c", "too long an id")
+    longest = "u" * MAX_USER_ID_LENGTH
+    assert check_user_id(longest) == longest
+    with pytest.raises(InvalidArgument):
+        check_user_id(longest + "u")
+
+
+def test_a_message_is_recorded_at_the_position_of_its_event() -> None:
+    room = group()
+    for text in ("one", "two", "three"):  # odd and even versions alike
+        message_id = room.post_message(ALICE, "", text)
+        assert room.messages[message_id].position == room.version
+
+
+def test_event_ids_are_the_uuid5_of_stream_and_position() -> None:
+    namespace = uuid.UUID("6f1c3b1e-7d0a-4f57-9a51-2f4c9b1f7a10")
+    for stream, position in (("room:x", 1), ("user:alice", 12345), ("room:ü", 2**40)):
+        expected = str(uuid.uuid5(namespace, f"{stream}#{position}"))
+        assert event_id(stream, position) == expected
+
+
+def test_a_growing_room_streams_from_the_position_of_the_move() -> None:
+    room = group()
+    for user in ("bob", "carol", "dave"):
+        room.add_member(ALICE, user)
+    assert room.version % 2 == 1  # so that neither version + 1 nor its neighbours coincide
+    room.grow(ALICE, large_room_members=3)
+    assert room.streamed and room.streamed_since == room.version
+    room.grow(ALICE, large_room_members=3)  # once
+    assert [type(e).__name__ for e in room.collect_events()].count("StreamStarted") == 1
