@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -16,8 +17,8 @@ def frames(session: Session) -> list[dict[str, Any]]:
     return [json.loads(f) for f in session.frames_to_send()]
 
 
-def connected(now: float = 0.0) -> Session:
-    session = Session(CONFIG, now)
+def connected(config: SessionConfig = CONFIG, now: float = 0.0) -> Session:
+    session = Session(config, now)
     frame = session.receive_text('{"id":"1","connect":{"token":"t"}}', now)
     assert frame is not None and frame.WhichOneof("command") == "connect"
     session.authenticated("alice", "d1", expires_at=1000.0)
@@ -192,3 +193,16 @@ def test_commands_sent_right_after_connect_wait_behind_it() -> None:
     frame = session.receive_text('{"id":"2","send":{"roomId":"r","text":"x"}}', 0)
     assert frame is not None and frame.WhichOneof("command") == "send"
     assert session.close_code is None
+
+
+def test_the_queue_bound_counts_bytes_not_yet_taken() -> None:
+    config = dataclasses.replace(CONFIG, max_queued_frames=1000, max_queued_bytes=100)
+    session = connected(config)
+    session.send("a" * 60)
+    assert session.next_frame() == "a" * 60  # taken: its bytes no longer count
+    session.send("b" * 60)
+    assert session.frames_to_send() == ["b" * 60]  # all taken: nothing counts
+    session.send("c" * 60)
+    assert session.close_code is None  # 60 bytes waiting
+    session.send("d" * 60)  # 120 bytes waiting > 100
+    assert session.close_code == CloseCode.SLOW_CONSUMER
