@@ -24,6 +24,7 @@ class WsClient:
         self.position = 0
         self.epoch = ""
         self.answer_pings = True
+        self.pings_answered = 0
         self._ids = itertools.count(1)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reader = asyncio.create_task(self._read())
@@ -73,6 +74,7 @@ class WsClient:
                 elif "ping" in frame["push"]:
                     if self.answer_pings:
                         await self.ws.send('{"pong":{}}')
+                        self.pings_answered += 1
                 else:
                     await self.notices.put(frame["push"])
 
@@ -123,6 +125,25 @@ class WsClient:
             if kind in notice:
                 found: dict[str, Any] = notice[kind]
                 return found
+
+    async def events_before(self, sentinel: str, timeout: float = 10) -> list[dict[str, Any]]:
+        """The inbox events that come before the message with text ``sentinel`` (sent after
+        whatever must, or must not, arrive first: a check that does not depend on time)."""
+        before: list[dict[str, Any]] = []
+        while True:
+            push = await self.next_event(timeout)
+            if push["event"].get("messagePosted", {}).get("text") == sentinel:
+                return before
+            before.append(push)
+
+    async def room_events_before(self, sentinel: str, timeout: float = 10) -> list[dict[str, Any]]:
+        """As :meth:`events_before`, for the room streams this client follows."""
+        before: list[dict[str, Any]] = []
+        while True:
+            push = await self.next_room_event(timeout)
+            if push["event"].get("messagePosted", {}).get("text") == sentinel:
+                return before
+            before.append(push)
 
     def drain_events(self) -> list[dict[str, Any]]:
         out = []
