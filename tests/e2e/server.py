@@ -205,6 +205,16 @@ class DistributedStack:
         self._wait_for_pipeline(timeout)
         return self
 
+    def heal(self, timeout: float = 90.0) -> None:
+        """Starts again whatever a test killed and did not restart (it failed half-way), so
+        that the next test on a shared stack finds it whole."""
+        if self.processor.popen is None or self.processor.popen.poll() is not None:
+            self.processor.start()
+            self._wait_for_pipeline(timeout)
+        for index, gateway in enumerate(self.gateways):
+            if gateway.popen is None or gateway.popen.poll() is not None:
+                self.start_gateway(index, timeout)
+
     def start_gateway(self, index: int, timeout: float = 60.0) -> None:
         self.gateways[index].start()
         wait_ready(self.http_urls[index], self.gateways[index], timeout)

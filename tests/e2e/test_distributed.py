@@ -29,6 +29,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedStack
     cluster.stop()
 
 
+@pytest.fixture(autouse=True)
+def whole_stack(stack: DistributedStack) -> Iterator[None]:
+    """Tests here kill gateways and the processor; the next one finds them running again."""
+    yield
+    stack.heal()
+
+
 async def test_a_killed_gateways_clients_resume_exactly_on_another(
     stack: DistributedStack,
 ) -> None:
