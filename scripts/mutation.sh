@@ -18,7 +18,7 @@ ln -s "$root/.venv" "$work/.venv"  # protoc and friends, for the tests that use 
 areas=(
   "domain|domain|tests/unit/test_room.py tests/unit/test_handler.py tests/unit/test_codec.py tests/unit/test_commands_codec.py tests/unit/test_live_records.py"
   "projector|projections/projector.py|tests/unit/test_projector.py tests/unit/test_batch.py tests/unit/test_checker.py tests/contract/test_projection_store.py"
-  "session|api/session.py|tests/unit/test_session.py tests/inprocess"
+  "session|api/session.py|tests/unit/test_session.py"
   "recovery|api/recovery.py|tests/unit/test_recovery.py"
 )
 wanted=("$@")
