@@ -8,11 +8,13 @@ from uuid import uuid4
 
 import pytest
 
+from api.recovery import Recovery
 from domain.room import Room
 from domain.user import presence_changed
 from domain.values import AckKind, EventMeta, PresenceStatus, Role, RoomKind
 from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry, TypingNotice
 from proto.codec import encode_event
+from proto.tidings.v1 import client_pb2 as cp
 from proto.tidings.v1 import events_pb2 as pb
 from streams.live_records import decode_live, encode_live
 
@@ -55,6 +57,7 @@ def test_a_record_of_an_unknown_kind_is_skipped() -> None:
         (Role, pb.Role),
         (AckKind, pb.AckKind),
         (PresenceStatus, pb.PresenceStatus),
+        (Recovery, cp.Recovery),
     ],
 )
 def test_domain_enums_mirror_the_schema(domain_enum: type[IntEnum], proto_enum: object) -> None:
