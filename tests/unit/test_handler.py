@@ -76,6 +76,7 @@ def test_duplicate_post_appends_nothing_and_names_the_original(streams: MemorySt
     run(streams, c.CreateRoom(ALICE, room_id, "general"))
     first = run(streams, c.PostMessage(ALICE, room_id, "m-1", "hi"))
     saved = len(streams.saved)
+    assert not first.duplicate and len(first.pending) == 1
     again = run(streams, c.PostMessage(ALICE, room_id, "m-1", "hi"))
     assert again.duplicate and again.pending == ()
     assert again.answer == first.answer == EventRef(room_id, 3)

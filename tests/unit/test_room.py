@@ -18,6 +18,7 @@ from domain.errors import (
 from domain.room import Room
 from domain.values import (
     MAX_CLIENT_MSG_ID_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
     MAX_TEXT_LENGTH,
     MAX_USER_ID_LENGTH,
     AckKind,
@@ -292,3 +293,67 @@ def test_a_growing_room_streams_from_the_position_of_the_move() -> None:
     assert room.streamed and room.streamed_since == room.version
     room.grow(ALICE, large_room_members=3)  # once
     assert [type(e).__name__ for e in room.collect_events()].count("StreamStarted") == 1
+
+
+def test_a_message_id_is_the_id_of_its_event() -> None:
+    room = group()
+    message_id = room.post_message(ALICE, "", "hello")
+    (posted,) = room.collect_events()
+    assert message_id == event_id(room.stream, posted.originator_version)
+
+
+def test_direct_conversations_are_private_and_need_two_people() -> None:
+    for me, peer in (("bob", "alice"), ("alice", "bob")):  # ids sorting either way
+        room = Room.create_direct(uuid4(), EventMeta(me), peer)
+        assert not room.public and room.kind is RoomKind.DIRECT
+    with pytest.raises(InvalidArgument):
+        Room.create_direct(uuid4(), ALICE, "alice")
+
+
+def test_authors_edit_their_own_messages_only_and_admins_delete_any() -> None:
+    room = group()
+    room.add_member(ALICE, "aaron")  # sorts before alice
+    room.add_member(ALICE, "zed")  # and after
+    room.add_member(ALICE, "adele", Role.ADMIN)
+    message_id = room.post_message(ALICE, "", "mine")
+    for other in ("aaron", "zed"):
+        with pytest.raises(NotTheAuthor):
+            room.edit_message(EventMeta(other), message_id, "theirs")
+        with pytest.raises(NotTheAuthor):
+            room.delete_message(EventMeta(other), message_id)
+    room.delete_message(EventMeta("adele"), message_id)  # an admin deletes anyone's
+
+
+def test_channel_owners_and_admins_post() -> None:
+    channel = Room.create_channel(uuid4(), ALICE, "news", True)
+    channel.add_member(ALICE, "adele", Role.ADMIN)
+    channel.add_member(ALICE, "bob")
+    assert channel.streamed and channel.streamed_since == 1
+    channel.post_message(ALICE, "", "from the owner")
+    channel.post_message(EventMeta("adele"), "", "from an admin")
+    with pytest.raises(InsufficientRole):
+        channel.post_message(BOB, "", "from a reader")
+
+
+def test_a_room_at_or_below_the_size_does_not_move() -> None:
+    room = group()
+    room.add_member(ALICE, "bob")
+    room.grow(ALICE, large_room_members=2)  # 2 members: not more than 2
+    room.grow(ALICE, large_room_members=5)
+    assert not room.streamed
+
+
+def test_acks_name_an_existing_position_from_the_first() -> None:
+    room = group()
+    room.ack(ALICE, AckKind.READ, 1)
+    for beyond in (0, room.version + 1):
+        with pytest.raises(InvalidArgument):
+            room.ack(ALICE, AckKind.READ, beyond)
+
+
+def test_texts_and_names_up_to_their_limits_are_accepted() -> None:
+    room = group()
+    room.post_message(ALICE, "", "t" * MAX_TEXT_LENGTH)
+    room.change_settings(ALICE, "n" * MAX_ROOM_NAME_LENGTH, True)
+    with pytest.raises(InvalidArgument):
+        room.change_settings(ALICE, "n" * (MAX_ROOM_NAME_LENGTH + 1), True)
