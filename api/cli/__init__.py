@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from api.settings import Settings
+from projections.store import StoreUnavailable
+from streams.log import LogUnavailable
 
 __all__ = ["main"]
 
@@ -234,7 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     version.set_defaults(func=lambda _: print(metadata.version("tidings")) or 0)
 
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except (FileNotFoundError, ValueError, LogUnavailable, StoreUnavailable) as exc:
+        # What an operator can fix (a path, an option, a server down): one line, exit 2.
+        print(f"tidings {args.command}: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

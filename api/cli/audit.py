@@ -16,7 +16,7 @@ from api.runtime import open_log_tools
 from api.settings import Settings
 from projections.audit import Cut, EventSelector, Receipts, RoomAsOf, aware
 from proto.codec import Envelope, envelope_from_bytes, envelope_to_dict
-from streams.log import LogScanner, LogUnavailable
+from streams.log import LogScanner
 
 __all__ = ["run_audit"]
 
@@ -39,11 +39,7 @@ async def _export(scanner: LogScanner, selector: EventSelector) -> int:
 
 
 async def run_audit(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        tools = await open_log_tools(settings)
-    except (FileNotFoundError, LogUnavailable) as exc:
-        print(f"tidings audit: {exc}", file=sys.stderr)
-        return 2
+    tools = await open_log_tools(settings)
     try:
         if args.audit == "export":
             selector = EventSelector(
@@ -63,8 +59,5 @@ async def run_audit(settings: Settings, args: argparse.Namespace) -> int:
         await _fold(tools.scanner, answer.observe)
         print(orjson.dumps(answer.report(), option=orjson.OPT_INDENT_2).decode())
         return 0
-    except LogUnavailable as exc:
-        print(f"tidings audit: {exc}", file=sys.stderr)
-        return 2
     finally:
         await tools.close()

@@ -8,20 +8,14 @@ import orjson
 
 from api.runtime import open_log_tools
 from api.settings import Settings
-from projections.store import StoreUnavailable
 from proto.codec import envelope_from_bytes, envelope_to_dict
-from streams.log import LogUnavailable
 
 __all__ = ["run_decode"]
 
 
 async def run_decode(settings: Settings, limit: int = 0) -> int:
     """Prints every committed event up to the current end (or the first ``limit``)."""
-    try:
-        tools = await open_log_tools(settings)
-    except (FileNotFoundError, LogUnavailable) as exc:
-        print(f"tidings decode: {exc}", file=sys.stderr)
-        return 2
+    tools = await open_log_tools(settings)
     out = sys.stdout.buffer
     printed = 0
     try:
@@ -35,9 +29,6 @@ async def run_decode(settings: Settings, limit: int = 0) -> int:
             printed += 1
             if limit and printed >= limit:
                 break
-    except (LogUnavailable, StoreUnavailable) as exc:
-        print(f"tidings decode: {exc}", file=sys.stderr)
-        return 2
     finally:
         out.flush()
         await tools.close()

@@ -18,8 +18,6 @@ from tqdm import tqdm
 from api.runtime import open_log_tools
 from api.settings import Settings
 from projections.audit import EventSelector, aware
-from projections.store import StoreUnavailable
-from streams.log import LogUnavailable
 from streams.replay import ReplayResult, replay
 
 __all__ = ["run_replay"]
@@ -33,17 +31,9 @@ async def run_replay(
     from_position: int | None,
     quiet: bool = False,
 ) -> int:
+    tools = await open_log_tools(settings)
     try:
-        tools = await open_log_tools(settings)
-    except (FileNotFoundError, LogUnavailable) as exc:
-        print(f"tidings replay: {exc}", file=sys.stderr)
-        return 2
-    try:
-        try:
-            target = await tools.target(target_dir, keyspace, create=True)
-        except (ValueError, StoreUnavailable) as exc:
-            print(f"tidings replay: {exc}", file=sys.stderr)
-            return 2
+        target = await tools.target(target_dir, keyspace, create=True)
         scanner, store = tools.scanner, target.store
         after = from_position if from_position is not None else await store.tracked_offset()
         total = await scanner.remaining(after)

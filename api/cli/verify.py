@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -13,9 +12,7 @@ import orjson
 from api.runtime import open_log_tools
 from api.settings import Settings
 from projections.checker import Acked, Findings
-from projections.store import StoreUnavailable
 from projections.store_sqlite import SqliteProjectionStore
-from streams.log import LogUnavailable
 from streams.verify import verify
 
 __all__ = ["check", "run_verify"]
@@ -62,11 +59,7 @@ async def run_verify(
     acked = load_acked(acked_path)
     deadline = time.monotonic() + wait
     while True:
-        try:
-            findings = await check(settings, acked, target_dir, keyspace)
-        except (FileNotFoundError, ValueError, StoreUnavailable, LogUnavailable) as exc:
-            print(f"tidings verify: {exc}", file=sys.stderr)
-            return 2
+        findings = await check(settings, acked, target_dir, keyspace)
         if findings.ok or time.monotonic() >= deadline:
             break
         await asyncio.sleep(1.0)

@@ -36,7 +36,7 @@ async def embedded_bus(tmp: Path) -> AsyncIterator[CommandBus]:
 
 
 @contextlib.asynccontextmanager
-async def kafka_bus(tmp: Path) -> AsyncIterator[CommandBus]:
+async def kafka_log(tmp: Path) -> AsyncIterator[tuple[CommandBus, Topics]]:
     """A command processor and a gateway-side bus on fresh topics of the real broker."""
     require("kafka")
     topics = Topics(fresh_name("contract"), partitions=2)
@@ -47,13 +47,19 @@ async def kafka_bus(tmp: Path) -> AsyncIterator[CommandBus]:
     await bus.start()
     try:
         await asyncio.wait_for(processor.ready.wait(), 60)
-        yield bus
+        yield bus, topics
     finally:
         await bus.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await asyncio.to_thread(delete_topics, topics.prefix)
+
+
+@contextlib.asynccontextmanager
+async def kafka_bus(tmp: Path) -> AsyncIterator[CommandBus]:
+    async with kafka_log(tmp) as (bus, _):
+        yield bus
 
 
 BUSES: dict[str, Callable[[Path], contextlib.AbstractAsyncContextManager[CommandBus]]] = {

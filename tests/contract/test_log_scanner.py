@@ -15,14 +15,11 @@ import pytest
 from domain import commands as c
 from domain.values import EventMeta
 from proto.codec import envelope_from_bytes
-from streams.command_bus_kafka import KafkaCommandBus
-from streams.command_processor_kafka import KafkaCommandProcessor
 from streams.log import CommandBus, LogRecord, LogScanner
 from streams.log_kafka import KafkaLogScanner
 from streams.log_sqlite import EmbeddedLog
-from streams.topics import Topics
-from streams.topics_kafka import ensure_topics
-from tests.infra import KAFKA, delete_topics, fresh_name, require
+from tests.contract.test_command_log import kafka_log
+from tests.infra import KAFKA
 
 ALICE = EventMeta("alice", "d", "t")
 
@@ -40,22 +37,8 @@ async def embedded(tmp: Path) -> AsyncIterator[Adapters]:
 
 @contextlib.asynccontextmanager
 async def kafka(tmp: Path) -> AsyncIterator[Adapters]:
-    require("kafka")
-    topics = Topics(fresh_name("scan"), partitions=2)
-    await ensure_topics(KAFKA, topics)
-    processor = KafkaCommandProcessor(KAFKA, topics, "epoch", group_id=f"{topics.prefix}-cmd")
-    task = asyncio.create_task(processor.run())
-    bus = KafkaCommandBus(KAFKA, topics, "gw-scan", timeout=20)
-    await bus.start()
-    try:
-        await asyncio.wait_for(processor.ready.wait(), 60)
+    async with kafka_log(tmp) as (bus, topics):
         yield bus, KafkaLogScanner(KAFKA, topics.events)
-    finally:
-        await bus.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await asyncio.to_thread(delete_topics, topics.prefix)
 
 
 ADAPTERS: dict[str, Callable[[Path], contextlib.AbstractAsyncContextManager[Adapters]]] = {

@@ -275,3 +275,17 @@ async def test_distributed_replay_audit_analytics_and_switch(tmp_path: Path) -> 
         assert code == 0 and json.loads(out)["ok"], out
     finally:
         await asyncio.to_thread(stack.stop)  # drops the switched-to keyspace
+
+
+async def test_decode_prints_the_embedded_log_as_json_lines(
+    fresh_server: ServerProcess,
+) -> None:
+    server = fresh_server.start()
+    talk = await conversation(server)
+    code, out = await tidings(server, "decode")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [line["offset"] for line in lines] == list(range(1, len(lines) + 1))
+    posted = [e["event"]["eventId"] for e in lines if "messagePosted" in e["event"]]
+    assert posted == talk["ids"]
+    code, out = await tidings(server, "decode", "--limit", "2")
+    assert len(out.splitlines()) == 2
