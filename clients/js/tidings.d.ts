@@ -52,6 +52,8 @@ export interface ClientOptions {
   backoffMax?: number;
   /** Seconds over which the first reconnect after a dropped connection is spread (default 3). */
   reconnectSpread?: number;
+  /** Events kept for next() / for await; beyond it the oldest are dropped (default 1000). */
+  maxQueued?: number;
 }
 
 export class TidingsClient implements AsyncIterable<ClientEvent> {

@@ -54,12 +54,11 @@ export class TidingsClient {
     this.state = "idle";
     this.userId = "";
     this._handlers = new Map();
-    // Events wait here for next() / for await, once the application has used either; a page
-    // that only uses on() never calls them, so nothing is kept for it. At most maxQueued
-    // wait (the oldest are dropped: the application is not keeping up with its own reads).
+    // Events wait here for next() / for await, at most maxQueued of them: an application
+    // that only uses on() (the web page) never reads them, and one that iterates too slowly
+    // loses the oldest rather than all of its memory.
     this._queue = [];
-    this._iterating = false;
-    this.maxQueued = options.maxQueued ?? 10000;
+    this.maxQueued = options.maxQueued ?? 1000;
     this._waiters = [];
     this._pending = new Map();
     this._nextId = 1;
@@ -106,7 +105,6 @@ export class TidingsClient {
   }
 
   next() {
-    this._iterating = true;
     if (this._queue.length) return Promise.resolve(this._queue.shift());
     return new Promise((resolve) => this._waiters.push(resolve));
   }
@@ -417,7 +415,7 @@ export class TidingsClient {
     const item = { type, ...detail };
     for (const handler of this._handlers.get(type) || []) handler(item);
     if (this._waiters.length) this._waiters.shift()(item);
-    else if (this._iterating) {
+    else {
       this._queue.push(item);
       if (this._queue.length > this.maxQueued) this._queue.shift();
     }

@@ -53,15 +53,13 @@ for (const c of cases.connects) {
   });
 }
 
-test("events wait for next() only once the application iterates, and at most maxQueued", async () => {
-  const { client } = clientIn({ position: 0, epoch: "e", rooms: {} });
+const typing = (client, i) => client._handle({ push: { typing: { roomId: "r", userId: `u${i}`, typing: true } } });
+
+test("events wait for next(), at most maxQueued of them (an on()-only page never reads them)", async () => {
+  const { client } = clientIn({ position: 0, epoch: "e", rooms: {} }); // subscribed with on()
   client.maxQueued = 2;
-  const push = (i) => client._handle({ push: { typing: { roomId: "r", userId: `u${i}`, typing: true } } });
-  push(1);
-  assert.equal(client._queue.length, 0); // on()-only pages keep nothing
-  const first = client.next();
-  push(2);
-  assert.equal((await first).userId, "u2");
-  for (const i of [3, 4, 5]) push(i);
-  assert.deepEqual(client._queue.map((e) => e.userId), ["u4", "u5"]);
+  typing(client, 1);
+  assert.equal((await client.next()).userId, "u1");
+  for (const i of [2, 3, 4]) typing(client, i);
+  assert.deepEqual(client._queue.map((e) => e.userId), ["u3", "u4"]);
 });
