@@ -297,9 +297,9 @@ def test_a_growing_room_streams_from_the_position_of_the_move() -> None:
 
 def test_a_message_id_is_the_id_of_its_event() -> None:
     room = group()
-    message_id = room.post_message(ALICE, "", "hello")
-    (posted,) = room.collect_events()
-    assert message_id == event_id(room.stream, posted.originator_version)
+    ids = [room.post_message(ALICE, "", text) for text in ("at an odd", "and an even position")]
+    positions = [e.originator_version for e in room.collect_events()]
+    assert ids == [event_id(room.stream, p) for p in positions]
 
 
 def test_direct_conversations_are_private_and_need_two_people() -> None:
