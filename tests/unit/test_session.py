@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 from api.session import CloseCode, Session, SessionConfig, State
@@ -206,3 +207,43 @@ def test_the_queue_bound_counts_bytes_not_yet_taken() -> None:
     assert session.close_code is None  # 60 bytes waiting
     session.send("d" * 60)  # 120 bytes waiting > 100
     assert session.close_code == CloseCode.SLOW_CONSUMER
+
+
+def test_timers_count_from_the_session_clock_not_from_zero() -> None:
+    """Heartbeats, pong, connect and token deadlines, each just before and just after."""
+    start = 1000.0
+    config = dataclasses.replace(CONFIG, token_leeway=2.0)
+    session = connected(config, now=start)
+    session.refreshed(start + 3600)
+    session.tick(start + 9.5)  # the interval (10) not yet over
+    assert frames(session) == []
+    session.tick(start + 10)
+    assert frames(session) == [{"push": {"ping": {}}}]
+    session.receive_text('{"pong":{}}', start + 11)
+    session.tick(start + 19.5)
+    assert frames(session) == []  # the next ping counts from the last one
+    session.tick(start + 20)
+    assert frames(session) == [{"push": {"ping": {}}}]
+    session.tick(start + 25)  # exactly the pong timeout (5): still in time
+    assert session.close_code is None
+    session.tick(start + 25.5)
+    assert session.close_code == CloseCode.HEARTBEAT_TIMEOUT
+
+    waiting = Session(config, start)
+    waiting.tick(start + 3)  # exactly the connect timeout (3)
+    assert waiting.close_code is None
+    waiting.tick(start + 3.5)
+    assert waiting.close_code == CloseCode.CONNECT_TIMEOUT
+
+    expiring = connected(config, now=start)
+    expiring.refreshed(start + 5)
+    expiring.tick(start + 7)  # expiry + leeway (2): still valid
+    assert expiring.close_code is None
+    expiring.tick(start + 7.5)
+    assert expiring.close_code == CloseCode.TOKEN_EXPIRED
+
+
+def test_close_codes_are_the_documented_ones() -> None:
+    documented = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    for code in CloseCode:
+        assert f"| {code.value} |" in documented or f"| `{code.value}` |" in documented, code
