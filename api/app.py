@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hmac
+import math
+import time
 from collections.abc import AsyncIterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -20,7 +24,9 @@ from starlette.types import Receive, Scope, Send
 
 from api import metrics
 from api.auth import AuthError, mint_token
+from api.edge import EdgeGuard, refuse_handshake
 from api.errors import fault_of
+from api.limits import RateLimited
 from api.logs import configure_logging
 from api.rest import router
 from api.runtime import Runtime, open_runtime
@@ -45,14 +51,28 @@ class DevTokenIn(BaseModel):
     user_id: str = Field(alias="userId", min_length=1, max_length=128)
 
 
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; "
+    "img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+"""The page may load its own files and open sockets to its server, nothing else, and may
+not be framed (clickjacking)."""
+
+
 def _mount_web_page(app: FastAPI, settings: Settings) -> None:
     """The demo chat page (from a source checkout) and, in development mode only, a token
-    endpoint for it: anyone who can reach a development server can act as any user."""
+    endpoint for it: anyone who can reach a development server can act as any user (which
+    is why a development server listens on loopback only and checks the Host header)."""
     for path, (file, media_type) in WEB_FILES.items():
         if file.exists():
             app.add_api_route(
                 path,
-                lambda file=file, media_type=media_type: FileResponse(file, media_type=media_type),
+                lambda file=file, media_type=media_type: FileResponse(
+                    file, media_type=media_type, headers=PAGE_HEADERS
+                ),
                 include_in_schema=False,
             )
     if settings.development_mode:
@@ -79,7 +99,7 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def create_app(settings: Settings | None = None) -> Gateway:
+def create_app(settings: Settings | None = None) -> EdgeGuard:
     settings = settings or Settings()
     configure_logging(settings.log_level)
 
@@ -99,17 +119,27 @@ def create_app(settings: Settings | None = None) -> Gateway:
         description="Event-sourced real-time messaging: REST API. "
         "The WebSocket protocol at /v1/ws is documented in docs/protocol.md.",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.api_docs else None,
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
     )
     app.include_router(router)
 
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
         fault = fault_of(exc)
-        body = {"code": fault.name, "message": fault.message, "temporary": fault.temporary}
+        body: dict[str, Any] = {
+            "code": fault.name,
+            "message": fault.message,
+            "temporary": fault.temporary,
+        }
         headers = {"Retry-After": "1"} if fault.status == 503 else None
+        if fault.retry_after_ms:
+            body["retryAfterMs"] = fault.retry_after_ms
+            headers = {"Retry-After": str(math.ceil(fault.retry_after_ms / 1000))}
         return JSONResponse({"error": body}, status_code=fault.status, headers=headers)
 
     # Expected failures are answered here; anything else is a bug and becomes a plain 500.
-    for expected in (DomainError, AuthError, StoreUnavailable, LogUnavailable):
+    for expected in (DomainError, AuthError, StoreUnavailable, LogUnavailable, RateLimited):
         app.add_exception_handler(expected, on_error)
 
     @app.exception_handler(RequestValidationError)
@@ -131,12 +161,24 @@ def create_app(settings: Settings | None = None) -> Gateway:
         return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(request: Request) -> Response:
+        expected = settings.metrics_token
+        given = request.headers.get("authorization", "")
+        if expected is not None and not hmac.compare_digest(given, f"Bearer {expected}"):
+            return JSONResponse(
+                {"error": {"code": "UNAUTHORIZED", "message": "metrics need a bearer token"}},
+                status_code=401,
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     _mount_web_page(app, settings)
 
-    return Gateway(app)
+    return EdgeGuard(
+        Gateway(app),
+        hosts=settings.hosts,
+        origins=settings.origins,
+        max_body_bytes=settings.max_body_bytes,
+    )
 
 
 class Gateway:
@@ -159,6 +201,14 @@ class Gateway:
         runtime: Runtime | None = getattr(self.app.state, "runtime", None)
         if runtime is None:  # not started (or stopping)
             await ws.close(CloseCode.GOING_AWAY)
+            return
+        address = ws.client.host if ws.client else ""
+        wait = runtime.gateway.limits.connects.take(address, time.monotonic())
+        if wait:
+            metrics.count_command("connect", "RATE_LIMITED")
+            await refuse_handshake(
+                ws.scope, ws.send, 429, "RATE_LIMITED", "too many connects from this address", wait
+            )
             return
         metrics.CONNECTIONS.inc()
         connection = Connection(ws, runtime.gateway)

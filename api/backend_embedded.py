@@ -13,6 +13,7 @@ from pathlib import Path
 from api.backend import Backend, Closer, Closers, GatewayParts, ReplayTarget, cancelling
 from api.hub import Hub
 from api.leases import NoLeases
+from api.settings import make_private_dir
 from projections.changes import TypingNotice
 from projections.projector import project
 from projections.store import ProjectionStore
@@ -27,7 +28,7 @@ __all__ = ["EmbeddedBackend"]
 class EmbeddedBackend(Backend):
     async def open_gateway(self) -> GatewayParts:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(s.data_dir)
         closers = Closers()
         log = EmbeddedLog(s.log_path, s.large_room_members)
         closers.add(_closing(log))
@@ -57,7 +58,7 @@ class EmbeddedBackend(Backend):
         )
 
     async def migrate(self) -> list[str]:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.settings.data_dir)
         return [f"embedded: {self.settings.data_dir} is ready (the server creates its files)"]
 
     async def open_scanner(self, closers: Closers) -> LogScanner:
@@ -85,7 +86,7 @@ class EmbeddedBackend(Backend):
             raise ValueError("the target directory must not be the live data directory")
         path = target_dir / "projections.sqlite"
         if create:
-            target_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(target_dir)
         elif not path.exists():
             raise FileNotFoundError(f"no replay at {path}: run tidings replay --target-dir first")
         store = SqliteProjectionStore(path)

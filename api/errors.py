@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from api.auth import AuthError, TokenExpired
+from api.limits import RateLimited
 from domain.errors import Conflict, DomainError, Forbidden, InvalidArgument, NotFound
 from projections.store import StoreUnavailable
 from proto.wire import ErrorCode
@@ -23,6 +25,7 @@ class WireFault:
     """The HTTP status for REST."""
     message: str
     temporary: bool = False
+    retry_after_ms: int = 0
 
 
 _DOMAIN = (
@@ -44,6 +47,9 @@ def fault_of(exc: Exception) -> WireFault:
             if isinstance(exc, cls):
                 return fault(code, status, str(exc))
         return fault(ErrorCode.BAD_REQUEST, 400, str(exc))
+    if isinstance(exc, RateLimited):
+        retry = max(1, math.ceil(exc.retry_after * 1000))
+        return WireFault(ErrorCode.RATE_LIMITED, "RATE_LIMITED", 429, str(exc), True, retry)
     if isinstance(exc, TokenExpired):
         return fault(ErrorCode.TOKEN_EXPIRED, 401, str(exc))
     if isinstance(exc, AuthError):

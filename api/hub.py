@@ -27,6 +27,7 @@ from typing import Protocol
 from api.ws_frames import SharedFrame
 from domain.values import room_stream
 from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry, TypingNotice
+from proto.codec import Envelope
 from proto.wire import (
     envelope_json,
     inbox_push_frame,
@@ -58,6 +59,10 @@ class Subscriber(Protocol):
 
     def unfollowed(self, room_id: str) -> None:
         """The user left the room: the hub no longer delivers its stream to them."""
+
+    def revoked(self, device_id: str, at: float) -> None:
+        """The user's sessions on ``device_id`` ("" for all) were revoked at ``at``: a
+        connection of that device authenticated by an older token ends."""
 
 
 class Hub:
@@ -92,6 +97,9 @@ class Hub:
             if not followers:
                 del self._followers[stream]
 
+    def connections_of(self, user_id: str) -> int:
+        return len(self._by_user.get(user_id, ()))
+
     @property
     def connection_count(self) -> int:
         return sum(len(s) for s in self._by_user.values())
@@ -113,6 +121,8 @@ class Hub:
                 for subscriber in subscribers:
                     subscriber.push_inbox(delivery.position, frame)
                 touched |= subscribers
+                if delivery.envelope.WhichOneof("payload") == "sessions_revoked":
+                    self._revoke(delivery.envelope, subscribers)
             elif isinstance(delivery, LiveNotice):
                 p = delivery.envelope.presence_changed
                 frame = presence_frame(p.user_id, p.device_id, p.status, delivery.online)
@@ -121,6 +131,12 @@ class Hub:
                 frame = typing_frame(delivery.room_id, delivery.user_id, delivery.typing)
                 self._push_to(delivery.user_ids, frame, touched)
         self._schedule_flush()
+
+    @staticmethod
+    def _revoke(envelope: Envelope, subscribers: set[Subscriber]) -> None:
+        at = envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9
+        for subscriber in list(subscribers):
+            subscriber.revoked(envelope.sessions_revoked.device_id, at)
 
     def _schedule_flush(self) -> None:
         if self._flush_timer is not None or not self._touched:

@@ -17,6 +17,7 @@ from api.rest_models import (
     AddMemberIn,
     ChangeRoleIn,
     CreateRoomIn,
+    DeviceOut,
     ErrorBody,
     EventOut,
     InboxEventOut,
@@ -30,7 +31,7 @@ from api.rest_models import (
 )
 from api.service import Tidings, parse_room_id
 from domain import commands as c
-from domain.values import EventMeta, Role, RoomKind, new_trace_id
+from domain.values import EventMeta, Role, RoomKind, check_device_id, new_trace_id
 from projections.store import MessageRow, PresenceRow, RoomRow
 from proto.codec import envelope_to_dict
 
@@ -50,13 +51,17 @@ def tidings(request: Request) -> Tidings:
     return service
 
 
-def current_user(
+async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     if credentials is None:
         raise AuthError("send Authorization: Bearer <token>")
-    user_id: str = request.app.state.runtime.verifier.verify(credentials.credentials).user_id
+    runtime = request.app.state.runtime
+    claims = runtime.verifier.verify(credentials.credentials)
+    if claims.issued_at <= await runtime.service.store.revoked_at(claims.user_id, REST_DEVICE):
+        raise AuthError("token revoked")
+    user_id: str = claims.user_id
     return user_id
 
 
@@ -64,8 +69,15 @@ User = Annotated[str, Depends(current_user)]
 Service = Annotated[Tidings, Depends(tidings)]
 
 
+REST_DEVICE = "rest"
+"""The device REST requests act as (only a revocation of every device applies to it)."""
+
+INT64_MAX = 2**63 - 1
+Limit = Annotated[int, Query(ge=1, le=INT64_MAX)]
+
+
 def _meta(user_id: str) -> EventMeta:
-    return EventMeta(user_id, "rest", new_trace_id())
+    return EventMeta(user_id, REST_DEVICE, new_trace_id())
 
 
 def _room_out(row: RoomRow) -> RoomOut:
@@ -194,9 +206,13 @@ async def list_messages(
     room_id: str,
     user: User,
     service: Service,
-    before: Annotated[int | None, Query(description="Exclusive upper bound")] = None,
-    after: Annotated[int | None, Query(description="Exclusive lower bound")] = None,
-    limit: Annotated[int, Query()] = 50,
+    before: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="Exclusive upper bound")
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="Exclusive lower bound")
+    ] = None,
+    limit: Limit = 50,
 ) -> TimelineOut:
     rows, has_more = await service.timeline(user, room_id, before=before, after=after, limit=limit)
     return TimelineOut(messages=[_message_out(r) for r in rows], has_more=has_more)
@@ -227,8 +243,8 @@ async def get_message(room_id: str, message_id: str, user: User, service: Servic
 async def get_inbox(
     user: User,
     service: Service,
-    after: Annotated[int, Query(description="Exclusive lower bound")] = 0,
-    limit: Annotated[int, Query()] = 100,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX, description="Exclusive lower bound")] = 0,
+    limit: Limit = 100,
 ) -> InboxOut:
     entries, head = await service.inbox(user, after=after, limit=limit)
     epoch = service.store.epoch
@@ -250,8 +266,10 @@ async def get_room_stream(
     room_id: str,
     user: User,
     service: Service,
-    after: Annotated[int, Query(description="Exclusive lower bound (a room position)")] = 0,
-    limit: Annotated[int, Query()] = 100,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="Exclusive lower bound (a room position)")
+    ] = 0,
+    limit: Limit = 100,
 ) -> InboxOut:
     events, stream = await service.room_stream(user, room_id, after=after, limit=limit)
     epoch = service.store.epoch
@@ -273,3 +291,47 @@ async def room_presence(room_id: str, user: User, service: Service) -> list[Pres
 @router.get("/users/online", summary="Online users who share a room with me")
 async def online_users(user: User, service: Service) -> list[PresenceOut]:
     return [_presence_out(r) for r in await service.online_contacts(user)]
+
+
+@router.delete(
+    "/rooms/{room_id}/bans/{member_id}",
+    status_code=204,
+    summary="Lift a ban: a member removed from the room may join again (admins)",
+)
+async def lift_ban(room_id: str, member_id: str, user: User, service: Service) -> None:
+    command = c.LiftBan(_meta(user), parse_room_id(room_id), member_id)
+    await service.execute(command, wait_projected=True)
+
+
+@router.get("/devices", summary="My devices, with their presence and last activity")
+async def list_devices(user: User, service: Service) -> list[DeviceOut]:
+    return [
+        DeviceOut(
+            device_id=d.device_id,
+            status=_STATUS.get(d.status, "offline"),
+            last_activity=d.last_activity,
+        )
+        for d in await service.store.devices(user)
+    ]
+
+
+@router.post(
+    "/devices/{device_id}/revoke",
+    status_code=204,
+    summary="Log a device out: its sockets close and its tokens issued until now are refused",
+)
+async def revoke_device(device_id: str, user: User, service: Service) -> None:
+    await service.execute(
+        c.RevokeSessions(_meta(user), check_device_id(device_id) or REST_DEVICE),
+        wait_projected=True,
+    )
+
+
+@router.post(
+    "/sessions/revoke",
+    status_code=204,
+    summary="Log out everywhere: every socket of yours closes and every token issued "
+    "until now is refused (this one included)",
+)
+async def revoke_sessions(user: User, service: Service) -> None:
+    await service.execute(c.RevokeSessions(_meta(user), ""), wait_projected=True)

@@ -12,6 +12,7 @@ from domain.values import MAX_CLIENT_MSG_ID_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TE
 __all__ = [
     "AddMemberIn",
     "CreateRoomIn",
+    "DeviceOut",
     "ErrorBody",
     "EventOut",
     "InboxEventOut",
@@ -125,6 +126,12 @@ class InboxOut(Model):
     events: list[InboxEventOut]
     head: int
     epoch: str
+
+
+class DeviceOut(Model):
+    device_id: str
+    status: Literal["online", "away", "offline"]
+    last_activity: str = Field(description="ISO time of the device's last presence change")
 
 
 class PresenceOut(Model):

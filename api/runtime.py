@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api.auth import TokenVerifier
+from api.auth import KeySetFile, TokenVerifier
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget, cancelling
 from api.leases import LeasedPresence, reap_forever
+from api.limits import BucketsByKey, GatewayLimits, Rate
 from api.presence import PresenceTracker
 from api.service import Tidings
 from api.settings import Settings
@@ -47,15 +48,29 @@ def open_backend(settings: Settings) -> Backend:
 def token_verifier(settings: Settings) -> TokenVerifier:
     public_key = settings.jwt_public_key_file.read_text() if settings.jwt_public_key_file else None
     secret = settings.jwt_secret
-    if secret is None and public_key is None:
+    if settings.development_mode:
         secret = settings.development_secret()
+    key_set = KeySetFile(settings.jwt_jwks_file) if settings.jwt_jwks_file else None
     return TokenVerifier(
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         secret=secret,
         public_key=public_key,
+        key_set=key_set,
         algorithms=settings.jwt_algorithms,
         leeway=settings.jwt_leeway_seconds,
+    )
+
+
+def gateway_limits(settings: Settings) -> GatewayLimits:
+    s = settings
+    return GatewayLimits(
+        writes=Rate(s.send_rate, s.send_burst),
+        reads=Rate(s.read_rate, s.read_burst),
+        user_writes=BucketsByKey(Rate(s.user_send_rate, s.user_send_burst)),
+        connects=BucketsByKey(Rate(s.connect_rate, s.connect_burst)),
+        max_connections_per_user=s.max_connections_per_user,
+        max_refused_in_a_row=s.max_rate_limited_in_a_row,
     )
 
 
@@ -101,7 +116,13 @@ async def open_runtime(settings: Settings) -> Runtime:
     parts.closers.add(cancelling(asyncio.create_task(reaper, name="presence-leases")))
     verifier = token_verifier(settings)
     gateway = GatewayContext(
-        service, parts.hub, verifier, presence, settings.session_config(), settings.catch_up_limit
+        service,
+        parts.hub,
+        verifier,
+        presence,
+        settings.session_config(),
+        settings.catch_up_limit,
+        gateway_limits(settings),
     )
     return Runtime(parts, service, verifier, presence, gateway)
 

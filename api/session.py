@@ -39,8 +39,10 @@ class CloseCode(IntEnum):
     CONNECT_TIMEOUT = 4002
     TOKEN_EXPIRED = 4003
     HEARTBEAT_TIMEOUT = 4004
+    REVOKED = 4005
     SLOW_CONSUMER = 4008
     RESYNC_REQUIRED = 4010
+    RATE_LIMITED = 4029
 
 
 class State(Enum):
@@ -58,6 +60,8 @@ class SessionConfig:
     max_queued_frames: int = 2000
     max_queued_bytes: int = 8 * 1024 * 1024
     token_leeway: float = 10.0
+    max_session_age: float = 7 * 24 * 3600.0
+    """Refresh extends a connection at most this long after it authenticated."""
 
 
 @dataclass(slots=True)
@@ -84,6 +88,7 @@ class Session:
         "config",
         "device_id",
         "inbox_position",
+        "issued_at",
         "state",
         "user_id",
     )
@@ -93,6 +98,8 @@ class Session:
         self.state = State.AWAITING_CONNECT
         self.user_id = ""
         self.device_id = ""
+        self.issued_at = 0.0
+        """When the token in force was issued (a revocation ends sessions of older ones)."""
         self.close_code: int | None = None
         self.close_reason = ""
         self.inbox_position = 0
@@ -145,11 +152,16 @@ class Session:
 
     # ------------------------------------------------------------------ connect and resume
 
-    def authenticated(self, user_id: str, device_id: str, expires_at: float | None) -> None:
-        """The connect frame's token is valid: buffer live pushes until recovery is done."""
+    def authenticated(
+        self, user_id: str, device_id: str, expires_at: float, issued_at: float, now: float
+    ) -> None:
+        """The connect frame's token is valid: buffer live pushes until recovery is done.
+        The session ends when the token expires, or at the maximum session age."""
         self.user_id = user_id
         self.device_id = device_id
-        self._expires_at = expires_at
+        self.issued_at = issued_at
+        self._opened_at = now
+        self._expires_at = min(expires_at, now + self.config.max_session_age)
         self.state = State.RECOVERING
 
     def recovered(
@@ -225,8 +237,22 @@ class Session:
             follow.position = position
             self.send(frame)
 
-    def refreshed(self, expires_at: float | None) -> None:
-        self._expires_at = expires_at
+    def refresh(self, expires_at: float, issued_at: float, now: float) -> bool:
+        """A newer token extends the session, never beyond the maximum session age;
+        False (nothing changed) when the session is already that old."""
+        limit = self._opened_at + self.config.max_session_age
+        if now >= limit:
+            return False
+        self._expires_at = min(expires_at, limit)
+        self.issued_at = max(self.issued_at, issued_at)
+        return True
+
+    def revoked(self, device_id: str, at: float) -> None:
+        """Sessions of ``device_id`` (all when empty) whose token was issued at or before
+        ``at`` end (token ``iat`` has whole seconds: one issued in the same second as the
+        revocation is refused too)."""
+        if device_id in ("", self.device_id) and self.issued_at <= at:
+            self.close(CloseCode.REVOKED, "session revoked")
 
     # ------------------------------------------------------------------ outbound
 

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.session import SessionConfig
 from domain.values import LARGE_ROOM_MEMBERS
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "is_loopback", "make_private_dir"]
 
 DEV_SECRET_FILE = "dev-jwt-secret"
+MIN_SECRET_BYTES = 32
+"""RFC 7518 section 3.2: an HS256 key must be at least as long as the hash (256 bits)."""
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -37,10 +55,61 @@ class Settings(BaseSettings):
         "is generated in the data directory and `tidings token` uses it",
     )
     jwt_public_key_file: Path | None = Field(None, description="PEM public key for RS256/ES256")
+    jwt_jwks_file: Path | None = Field(
+        None,
+        description="JSON Web Key Set (RSA / EC public keys with a kid): a token is checked "
+        "with the key its kid names; re-read when the file changes (key rotation)",
+    )
     jwt_algorithms: tuple[str, ...] | None = None
     jwt_audience: str = "tidings"
     jwt_issuer: str = "tidings"
     jwt_leeway_seconds: float = 10.0
+
+    max_session_age_seconds: float = Field(
+        7 * 24 * 3600.0,
+        gt=0,
+        description="A connection may be extended by refresh for at most this long",
+    )
+
+    # handshake and HTTP hygiene (docs/security.md)
+    allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins (scheme://host[:port]) whose pages may open a "
+        "WebSocket; empty: the server's own origin only; '*': any. Clients that send no "
+        "Origin (native apps) are always allowed",
+    )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated Host header values served ('*.example.com' allowed); "
+        "empty: loopback names in development mode, any host otherwise",
+    )
+    max_body_bytes: int = Field(64 * 1024, gt=0, description="Larger REST bodies get 413")
+    max_header_bytes: int = Field(16 * 1024, gt=0, description="Larger request heads get 431")
+    metrics_token: str | None = Field(
+        None, description="When set, /metrics requires Authorization: Bearer <this token>"
+    )
+    api_docs: bool = Field(True, description="Serve /docs and /openapi.json")
+    tls_certfile: Path | None = Field(None, description="PEM certificate: serve HTTPS and WSS")
+    tls_keyfile: Path | None = Field(None, description="PEM private key of the certificate")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies trusted to set X-Forwarded-For (uvicorn's setting); the "
+        "client address they give is the one per-address limits count",
+    )
+
+    # limits (token buckets: a rate per second and a burst)
+    send_rate: float = Field(20.0, gt=0, description="Writes per second per connection")
+    send_burst: int = Field(50, ge=1)
+    user_send_rate: float = Field(50.0, gt=0, description="Writes per second per user")
+    user_send_burst: int = Field(100, ge=1)
+    read_rate: float = Field(20.0, gt=0, description="History reads per second per connection")
+    read_burst: int = Field(40, ge=1)
+    connect_rate: float = Field(10.0, gt=0, description="Connects per second per address")
+    connect_burst: int = Field(50, ge=1)
+    max_connections_per_user: int = Field(20, ge=1, description="Per user, per gateway")
+    max_rate_limited_in_a_row: int = Field(
+        100, ge=1, description="A client refused this often in a row is disconnected (4029)"
+    )
 
     max_frame_bytes: int = 64 * 1024
     max_queued_frames: int = 2000
@@ -80,6 +149,41 @@ class Settings(BaseSettings):
         description="A gateway silent this long is dead: another takes its devices offline",
     )
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, secret: str | None) -> str | None:
+        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"TIDINGS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes "
+                f"(got {len(secret.encode())}); generate one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return secret
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return _names(self.allowed_origins)
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Host names served; ('*',) for any."""
+        if self.allowed_hosts:
+            return _names(self.allowed_hosts)
+        if self.development_mode:
+            return (*LOOPBACK_NAMES, self.host)
+        return ("*",)
+
+    def check_listen(self) -> None:
+        """A development server mints tokens for anyone who can reach it (``/dev/token``):
+        it may listen on loopback only. Raises ValueError otherwise."""
+        if self.development_mode and not is_loopback(self.host):
+            raise ValueError(
+                f"development mode (no TIDINGS_JWT_SECRET, public key or JWKS) listens on "
+                f"loopback only, not {self.host}: configure a key to serve other machines"
+            )
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("TLS needs both TIDINGS_TLS_CERTFILE and TIDINGS_TLS_KEYFILE")
+
     @property
     def cassandra_contact_points(self) -> list[str]:
         return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
@@ -100,18 +204,37 @@ class Settings(BaseSettings):
             max_queued_frames=self.max_queued_frames,
             max_queued_bytes=self.max_queued_bytes,
             token_leeway=self.jwt_leeway_seconds,
+            max_session_age=self.max_session_age_seconds,
         )
 
     def development_secret(self) -> str:
-        """The data directory's generated HS256 secret (created on first use)."""
+        """The data directory's generated HS256 secret (created on first use, readable by
+        its owner only from the first byte)."""
         path = self.data_dir / DEV_SECRET_FILE
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+        make_private_dir(self.data_dir)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
 
     @property
     def development_mode(self) -> bool:
         """No key was configured: tokens are signed with the data directory's dev secret."""
-        return self.jwt_secret is None and self.jwt_public_key_file is None
+        return (
+            self.jwt_secret is None
+            and self.jwt_public_key_file is None
+            and self.jwt_jwks_file is None
+        )
+
+
+def make_private_dir(path: Path) -> None:
+    """Creates ``path`` (and parents) readable by its owner only, and makes every file this
+    process creates from now on owner-only too (umask 077: SQLite's -wal and -shm files
+    are created by SQLite itself)."""
+    os.umask(0o077)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)

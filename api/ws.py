@@ -24,6 +24,7 @@ from api import metrics
 from api.auth import AuthError, TokenExpired, TokenVerifier
 from api.errors import fault_of
 from api.hub import Hub
+from api.limits import CommandBudget, GatewayLimits, RateLimited
 from api.presence import PresenceTracker
 from api.recovery import Recovery, plan_recovery
 from api.service import Tidings, parse_room_id
@@ -33,7 +34,7 @@ from api.ws_frames import wire_of
 from api.ws_transport import DirectWriter, direct_writer
 from domain import commands as c
 from domain.errors import InvalidArgument, NotAMember
-from domain.values import EventMeta, new_trace_id
+from domain.values import EventMeta, check_device_id, new_trace_id
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import (
     ClientFrame,
@@ -104,6 +105,7 @@ class GatewayContext:
         presence: PresenceTracker,
         session_config: SessionConfig,
         catch_up_limit: int,
+        limits: GatewayLimits,
     ) -> None:
         self.service = service
         self.hub = hub
@@ -111,6 +113,7 @@ class GatewayContext:
         self.presence = presence
         self.session_config = session_config
         self.catch_up_limit = catch_up_limit
+        self.limits = limits
         self.ticker = Ticker()
 
 
@@ -138,11 +141,13 @@ class Connection(CommandHandlers):
     when it queued the reply itself (follow: the reply, then the missed events, in order)."""
 
     __slots__ = (
+        "_budget",
         "_closer",
         "_commands",
         "_direct",
         "_executor",
         "_last_write",
+        "_refused",
         "_subscribed",
         "_writer",
         "ctx",
@@ -161,6 +166,8 @@ class Connection(CommandHandlers):
         self._executor: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._budget: CommandBudget | None = None  # made at connect
+        self._refused = 0
 
     # Subscriber (called by the hub, which flushes after a batch; never blocks)
     @property
@@ -178,6 +185,9 @@ class Connection(CommandHandlers):
 
     def push(self, frame: str) -> None:
         self.session.send(frame)
+
+    def revoked(self, device_id: str, at: float) -> None:
+        self.session.revoked(device_id, at)
 
     # ------------------------------------------------------------------ writing
 
@@ -310,6 +320,7 @@ class Connection(CommandHandlers):
                 with structlog.contextvars.bound_contextvars(trace_id=trace_id, command=command):
                     await self._connect(frame)
                 return
+            self._check_budget(command)
             meta = EventMeta(self.session.user_id, self.session.device_id, trace_id)
             handler: Handler = getattr(self, self.HANDLERS[command])
             answer = await handler(frame, meta)
@@ -322,7 +333,24 @@ class Connection(CommandHandlers):
                 # Bound here, not for every command: binding costs as much as a small command.
                 log.exception("command_failed", trace_id=trace_id, command=command)
             metrics.count_command(command, fault.name)
-            self.session.send(error_frame(frame.id, fault.code, fault.message, fault.temporary))
+            self.session.send(
+                error_frame(
+                    frame.id, fault.code, fault.message, fault.temporary, fault.retry_after_ms
+                )
+            )
+
+    def _check_budget(self, command: str) -> None:
+        """Refuses a command over the connection's or the user's budget; a client that
+        keeps sending regardless is disconnected."""
+        assert self._budget is not None  # commands run only after connect
+        wait = self._budget.take(command, self.session.user_id, time.monotonic())
+        if not wait:
+            self._refused = 0
+            return
+        self._refused += 1
+        if self._refused >= self.ctx.limits.max_refused_in_a_row:
+            self.session.close(CloseCode.RATE_LIMITED, "rate limit ignored")
+        raise RateLimited(f"too many {command} commands; slow down", wait)
 
     async def _connect(self, frame: ClientFrame) -> None:
         request = frame.connect
@@ -334,12 +362,36 @@ class Connection(CommandHandlers):
             )
             self.session.reject(frame.id, code, str(exc), CloseCode.UNAUTHORIZED)
             return
-        device_id = self.ctx.presence.device_for(claims.user_id, request.device_id[:64])
-        self.session.authenticated(claims.user_id, device_id, claims.expires_at)
+        try:
+            requested = check_device_id(request.device_id)
+        except InvalidArgument as exc:
+            self.session.reject(
+                frame.id, ErrorCode.INVALID_ARGUMENT, str(exc), CloseCode.UNAUTHORIZED
+            )
+            return
+        if self.ctx.hub.connections_of(claims.user_id) >= self.ctx.limits.max_connections_per_user:
+            self.session.reject(
+                frame.id,
+                ErrorCode.RATE_LIMITED,
+                "too many connections for this user",
+                CloseCode.RATE_LIMITED,
+            )
+            return
+        store = self.ctx.service.store
+        if claims.issued_at <= await store.revoked_at(claims.user_id, requested):
+            self.session.reject(
+                frame.id, ErrorCode.UNAUTHORIZED, "token revoked", CloseCode.UNAUTHORIZED
+            )
+            return
+        device_id = self.ctx.presence.device_for(claims.user_id, requested)
+        now = time.time()
+        self.session.authenticated(
+            claims.user_id, device_id, claims.expires_at, claims.issued_at, now
+        )
+        self._budget = self.ctx.limits.budget(time.monotonic())
         structlog.contextvars.bind_contextvars(user_id=claims.user_id)
         self.ctx.hub.subscribe(self)  # live pushes are buffered from here on
         self._subscribed = True
-        store = self.ctx.service.store
         head = await store.inbox_head(claims.user_id)
         position = request.inbox.position if request.HasField("inbox") else None
         plan = plan_recovery(

@@ -7,6 +7,7 @@ connection, which maps them to wire codes (``api.errors``).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from google.protobuf.message import Message
@@ -119,5 +120,9 @@ class CommandHandlers:
         claims = self.ctx.verifier.verify(frame.refresh.token)
         if claims.user_id != self.session.user_id:
             raise AuthError("a refreshed token must be for the same user")
-        self.session.refreshed(claims.expires_at)
+        revoked = await self.ctx.service.store.revoked_at(claims.user_id, self.session.device_id)
+        if claims.issued_at <= revoked:
+            raise AuthError("token revoked")
+        if not self.session.refresh(claims.expires_at, claims.issued_at, time.time()):
+            raise AuthError("the session reached its maximum age; connect again")
         return "refresh", cp.Empty()

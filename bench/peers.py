@@ -29,7 +29,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.server import SECRET, DistributedStack, ServerProcess, token  # noqa: E402
+from tests.e2e.server import (  # noqa: E402
+    SECRET,
+    UNLIMITED,
+    DistributedStack,
+    ServerProcess,
+    token,
+)
 
 CACHE = Path(os.environ.get("TIDINGS_CACHE", Path.home() / ".cache/tidings"))
 PEERS = CACHE / "peers"
@@ -101,7 +107,8 @@ class Tidings:
         return SECRET
 
     def start(self) -> None:
-        env = {"TIDINGS_LOG_LEVEL": "warning"}
+        # Benchmarks measure capacity, not abuse: the rate limits are lifted.
+        env = {"TIDINGS_LOG_LEVEL": "warning", **UNLIMITED}
         if self.distributed:
             self.stack = DistributedStack(self.workdir / "dist", env, gateways=2).start()
         else:

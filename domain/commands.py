@@ -19,9 +19,11 @@ __all__ = [
     "EditMessage",
     "JoinRoom",
     "LeaveRoom",
+    "LiftBan",
     "OpenDirect",
     "PostMessage",
     "RemoveMember",
+    "RevokeSessions",
 ]
 
 
@@ -121,6 +123,24 @@ class ChangePresence:
     status: PresenceStatus
 
 
+@dataclass(frozen=True, slots=True)
+class RevokeSessions:
+    """Closes the user's sessions on ``device_id`` (every device when empty) and refuses
+    their tokens issued until now."""
+
+    meta: EventMeta
+    device_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LiftBan:
+    """Lets a member removed from the room join it again."""
+
+    meta: EventMeta
+    room_id: UUID
+    user_id: str
+
+
 Command = (
     CreateRoom
     | OpenDirect
@@ -135,4 +155,6 @@ Command = (
     | DeleteMessage
     | AckRoom
     | ChangePresence
+    | RevokeSessions
+    | LiftBan
 )

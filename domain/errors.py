@@ -6,12 +6,14 @@ Hierarchy (mapped to wire codes only in ``api/errors.py``)::
     ├── InvalidArgument          a value is out of range (empty text, bad position, ...)
     ├── NotFound
     │   ├── RoomNotFound
+    │   ├── NotAMember           (the same answer as RoomNotFound)
+    │   ├── MemberNotFound
     │   └── MessageNotFound
     ├── Forbidden
-    │   ├── NotAMember
     │   ├── NotTheAuthor
     │   ├── InsufficientRole
-    │   └── RoomNotJoinable
+    │   ├── RoomNotJoinable
+    │   └── Banned
     └── Conflict
         ├── AlreadyAMember
         └── LastOwnerCannotLeave
@@ -23,12 +25,14 @@ from typing import ClassVar
 
 __all__ = [
     "AlreadyAMember",
+    "Banned",
     "Conflict",
     "DomainError",
     "Forbidden",
     "InsufficientRole",
     "InvalidArgument",
     "LastOwnerCannotLeave",
+    "MemberNotFound",
     "MessageNotFound",
     "NotAMember",
     "NotFound",
@@ -74,11 +78,23 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+NO_SUCH_ROOM = "no such room, or you are not a member of it"
+"""One answer for a room that does not exist and one the caller may not see: a stranger
+cannot tell them apart (a direct room's id is derived from its two users)."""
+
+
 class RoomNotFound(NotFound):
     code = "room_not_found"
 
     def __init__(self, room_id: object) -> None:
-        super().__init__(f"room {room_id} does not exist")
+        super().__init__(NO_SUCH_ROOM)
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"{user_id} is not a member of this room")
 
 
 class MessageNotFound(NotFound):
@@ -92,11 +108,13 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
-class NotAMember(Forbidden):
+class NotAMember(NotFound):
+    """The caller is not a member: answered exactly as a room that does not exist."""
+
     code = "not_a_member"
 
     def __init__(self, user_id: str) -> None:
-        super().__init__(f"{user_id} is not a member of this room")
+        super().__init__(NO_SUCH_ROOM)
 
 
 class NotTheAuthor(Forbidden):
@@ -112,6 +130,13 @@ class InsufficientRole(Forbidden):
 
 class RoomNotJoinable(Forbidden):
     code = "room_not_joinable"
+
+
+class Banned(Forbidden):
+    code = "banned"
+
+    def __init__(self) -> None:
+        super().__init__("you were removed from this room; an admin must lift the ban")
 
 
 class Conflict(DomainError):

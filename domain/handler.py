@@ -14,7 +14,7 @@ from uuid import UUID
 from domain import commands as c
 from domain.errors import Conflict, InvalidArgument, RoomNotFound
 from domain.room import Room
-from domain.user import UserEvent, presence_changed
+from domain.user import UserEvent, presence_changed, sessions_revoked
 from domain.values import (
     LARGE_ROOM_MEMBERS,
     EventMeta,
@@ -132,6 +132,14 @@ class CommandHandler:
                 return self._user_event(
                     presence_changed(meta, self._next_user_position(meta.user_id), status)
                 )
+            case c.RevokeSessions(meta, device_id):
+                return self._user_event(
+                    sessions_revoked(meta, self._next_user_position(meta.user_id), device_id)
+                )
+            case c.LiftBan(meta, room_id, user_id):
+                room = self._room(room_id)
+                room.lift_ban(meta, user_id)
+                return self._changed(room)
         raise TypeError(f"not a command: {command!r}")  # pragma: no cover
 
     def _room(self, room_id: UUID) -> Room:

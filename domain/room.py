@@ -17,13 +17,14 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import (
     AlreadyAMember,
+    Banned,
     InsufficientRole,
     InvalidArgument,
     LastOwnerCannotLeave,
+    MemberNotFound,
     MessageNotFound,
     NotAMember,
     NotTheAuthor,
-    RoomNotJoinable,
 )
 from domain.values import (
     MAX_CLIENT_MSG_ID_LENGTH,
@@ -107,6 +108,10 @@ class Room(Aggregate):
         meta: EventMeta
         message_id: str
 
+    class BanLifted(Aggregate.Event):
+        meta: EventMeta
+        user_id: str
+
     class StreamStarted(Aggregate.Event):
         """The room grew past the large-room size: members follow it as a room stream."""
 
@@ -128,6 +133,8 @@ class Room(Aggregate):
         self.members: dict[str, Role] = {}
         self.messages: dict[str, MessageRecord] = {}
         self.accepted_client_msgs: dict[tuple[str, str], str] = {}
+        self.banned: set[str] = set()
+        """Members removed by an admin: they may not join again until the ban is lifted."""
         self.streamed_since = 1 if kind is RoomKind.CHANNEL else 0
         """The room position from which members follow the room stream; 0: inbox fan-out."""
 
@@ -188,10 +195,12 @@ class Room(Aggregate):
     # ------------------------------------------------------------------ commands
 
     def join(self, meta: EventMeta) -> None:
-        if self.kind is RoomKind.DIRECT or not self.public:
-            raise RoomNotJoinable("this room is private: a member with rights must add you")
         if self.is_member(meta.user_id):
             raise AlreadyAMember(meta.user_id)
+        if self.kind is RoomKind.DIRECT or not self.public:
+            raise NotAMember(meta.user_id)  # a stranger cannot tell it exists
+        if meta.user_id in self.banned:
+            raise Banned()
         self._joined(meta=meta, user_id=meta.user_id, role=Role.MEMBER, added_by="")
 
     def add_member(self, meta: EventMeta, user_id: str, role: Role = Role.MEMBER) -> None:
@@ -213,7 +222,7 @@ class Room(Aggregate):
 
     def remove_member(self, meta: EventMeta, user_id: str) -> None:
         actor_role = self._check_group_admin(meta.user_id)
-        target_role = self.check_member(user_id)
+        target_role = self._member_role(user_id)
         if user_id == meta.user_id:
             raise InvalidArgument("use leave to leave a room")
         if target_role >= actor_role and actor_role is not Role.OWNER:
@@ -222,10 +231,17 @@ class Room(Aggregate):
         # owner removing themselves is told to leave (where the last-owner rule applies).
         self._left(meta=meta, user_id=user_id, removed_by=meta.user_id)
 
+    def lift_ban(self, meta: EventMeta, user_id: str) -> None:
+        """An admin lets a removed member join again (adding them back also does)."""
+        self._check_group_admin(meta.user_id)
+        if user_id not in self.banned:
+            raise InvalidArgument(f"{user_id} is not banned from this room")
+        self._ban_lifted(meta=meta, user_id=user_id)
+
     def change_role(self, meta: EventMeta, user_id: str, role: Role) -> None:
         if self._check_group_admin(meta.user_id) is not Role.OWNER:
             raise InsufficientRole("only owners change roles")
-        current = self.check_member(user_id)
+        current = self._member_role(user_id)
         if current is role:
             return
         if current is Role.OWNER and self._owners() == {user_id}:
@@ -292,6 +308,13 @@ class Room(Aggregate):
             raise InsufficientRole("only admins and owners may do this")
         return role
 
+    def _member_role(self, user_id: str) -> Role:
+        """The role of the member a command is about (not the caller)."""
+        role = self.members.get(user_id)
+        if role is None:
+            raise MemberNotFound(user_id)
+        return role
+
     def _check_poster(self, user_id: str) -> Role:
         role = self.check_member(user_id)
         if self.kind is RoomKind.CHANNEL and role < Role.ADMIN:
@@ -309,10 +332,17 @@ class Room(Aggregate):
     @event(MemberJoined)
     def _joined(self, meta: EventMeta, user_id: str, role: Role, added_by: str) -> None:
         self.members[user_id] = role
+        self.banned.discard(user_id)
 
     @event(MemberLeft)
     def _left(self, meta: EventMeta, user_id: str, removed_by: str) -> None:
         del self.members[user_id]
+        if removed_by:
+            self.banned.add(user_id)
+
+    @event(BanLifted)
+    def _ban_lifted(self, meta: EventMeta, user_id: str) -> None:
+        self.banned.discard(user_id)
 
     @event(MemberRoleChanged)
     def _role_changed(self, meta: EventMeta, user_id: str, role: Role) -> None:

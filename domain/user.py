@@ -1,4 +1,4 @@
-"""A user's own stream (``user:<id>``): device presence changes.
+"""A user's own stream (``user:<id>``): device presence changes and session revocations.
 
 These events have no aggregate: they have no rule to check, and their position is simply the
 next one in the user's stream.
@@ -12,7 +12,13 @@ from eventsourcing.domain import DomainEvent
 
 from domain.values import EventMeta, PresenceStatus, user_aggregate_id
 
-__all__ = ["PresenceChanged", "UserEvent", "presence_changed"]
+__all__ = [
+    "PresenceChanged",
+    "SessionsRevoked",
+    "UserEvent",
+    "presence_changed",
+    "sessions_revoked",
+]
 
 
 class UserEvent(DomainEvent):
@@ -23,6 +29,22 @@ class UserEvent(DomainEvent):
 class PresenceChanged(UserEvent):
     device_id: str
     status: PresenceStatus
+
+
+class SessionsRevoked(UserEvent):
+    device_id: str
+    """The device whose sessions end; empty: every device of the user."""
+
+
+def sessions_revoked(meta: EventMeta, position: int, device_id: str) -> SessionsRevoked:
+    return SessionsRevoked(
+        originator_id=user_aggregate_id(meta.user_id),
+        originator_version=position,
+        timestamp=_now(),
+        meta=meta,
+        user_id=meta.user_id,
+        device_id=device_id,
+    )
 
 
 def presence_changed(meta: EventMeta, position: int, status: PresenceStatus) -> PresenceChanged:

@@ -21,6 +21,7 @@ __all__ = [
     "PresenceStatus",
     "Role",
     "RoomKind",
+    "check_device_id",
     "check_user_id",
     "direct_room_id",
     "event_id",
@@ -83,6 +84,17 @@ def check_user_id(user_id: str) -> str:
             f"user ids are 1 to {MAX_USER_ID_LENGTH} printable characters: {user_id!r}"
         )
     return user_id
+
+
+MAX_DEVICE_ID_LENGTH = 64
+
+
+def check_device_id(device_id: str) -> str:
+    """Device ids are shown to contacts and written to logs: printable (no control,
+    format or bidi characters) and short."""
+    if len(device_id) > MAX_DEVICE_ID_LENGTH or not device_id.isprintable():
+        raise InvalidArgument(f"deviceId is at most {MAX_DEVICE_ID_LENGTH} printable characters")
+    return device_id
 
 
 def room_stream(room_id: uuid.UUID | str) -> str:

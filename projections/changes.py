@@ -26,6 +26,7 @@ __all__ = [
     "RemoveMember",
     "RoomStreamEntry",
     "SetPresence",
+    "SetRevocation",
     "SetRole",
     "StartRoomStream",
     "StoreMessage",
@@ -116,6 +117,16 @@ class SetPresence:
 
 
 @dataclass(frozen=True, slots=True)
+class SetRevocation:
+    """Tokens of ``user_id`` on ``device_id`` ("" for every device) issued at or before
+    ``at`` (seconds since the epoch) are refused."""
+
+    user_id: str
+    device_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class AppendInbox:
     """Appends the event to each user's inbox at that inbox's next position."""
 
@@ -160,6 +171,7 @@ Change = (
     | DeleteMessage
     | RaiseReadState
     | SetPresence
+    | SetRevocation
     | StartRoomStream
     | AppendRoomStream
     | AppendInbox

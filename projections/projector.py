@@ -42,6 +42,8 @@ def project(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
         return _project_ack(envelope, view)
     if kind == "presence_changed":
         return _project_presence(envelope, view)
+    if kind == "sessions_revoked":
+        return _project_revocation(envelope)
     return _project_room_event(kind, envelope, view)
 
 
@@ -83,6 +85,8 @@ def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> 
         out.append(ch.EditMessage(room_id, payload.message_id, payload.text))
     elif kind == "message_deleted":
         out.append(ch.DeleteMessage(room_id, payload.message_id))
+    elif kind == "ban_lifted" and not streamed:
+        members = members | {payload.user_id}  # they learn they may join again
     out.append(ch.AdvanceRoom(room_id, envelope.position, _time(envelope)))
     if streamed:
         out.append(ch.AppendRoomStream(room_id, envelope))
@@ -104,6 +108,7 @@ _SUBJECT_OF = {
     "member_joined": "user_id",
     "member_left": "user_id",
     "member_role_changed": "user_id",
+    "ban_lifted": "user_id",
 }
 
 
@@ -119,6 +124,17 @@ def _project_ack(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
     if int(ack.kind) == AckKind.READ and ack.user_id in members:
         out.append(ch.AppendInbox(members, envelope))
     return out
+
+
+def _project_revocation(envelope: Envelope) -> list[ch.Change]:
+    """The user's inbox carries the revocation, so every gateway holding one of their
+    sockets sees it, in order, and closes the revoked ones."""
+    r = envelope.sessions_revoked
+    at = envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9
+    return [
+        ch.SetRevocation(r.user_id, r.device_id, at),
+        ch.AppendInbox(frozenset({r.user_id}), envelope),
+    ]
 
 
 def _project_presence(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from projections.batch import Prefetch
 
 __all__ = [
+    "DeviceRow",
     "InboxWriter",
     "MemberRow",
     "MessageRow",
@@ -95,6 +96,14 @@ class MessageRow:
     trace_id: str
     edited: bool = False
     deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    device_id: str
+    status: int
+    last_activity: str
+    """ISO time of the device's last presence change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +174,15 @@ class ProjectionReader(ABC):
     @abstractmethod
     async def online_users(self) -> list[PresenceRow]:
         """Every user with at least one device online or away."""
+
+    @abstractmethod
+    async def devices(self, user_id: str) -> list[DeviceRow]:
+        """The user's devices with their presence, by device id."""
+
+    @abstractmethod
+    async def revoked_at(self, user_id: str, device_id: str) -> float:
+        """The latest revocation of the user's sessions on ``device_id`` or on every
+        device (seconds since the epoch); 0.0 if none."""
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -19,6 +19,7 @@ from projections.cassandra_session import CassandraSession, gather_bounded, migr
 from projections.inbox_cassandra import CassandraInbox
 from projections.inbox_cassandra import bucket as _bucket
 from projections.store import (
+    DeviceRow,
     MemberRow,
     MessageRow,
     PresenceRow,
@@ -289,6 +290,15 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                         envelope.position,
                     )
                 ]
+            case ch.SetRevocation(user_id, device_id, at):
+                return [
+                    (
+                        "INSERT INTO revocations (user_id, device_id, revoked_at) "
+                        "VALUES (?,?,?) USING TIMESTAMP ?",
+                        (user_id, device_id, at),
+                        ts,
+                    )
+                ]
             case ch.SetPresence(user_id, device_id, status, at):
                 return [
                     (
@@ -547,6 +557,19 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
             devices = {r.device_id: r.status for r in rows}
             out.append(PresenceRow(user_id, any(s in _ONLINE for s in devices.values()), devices))
         return out
+
+    async def devices(self, user_id: str) -> list[DeviceRow]:
+        rows = await self._run(
+            "SELECT device_id, status, updated_at FROM presence WHERE user_id=?", (user_id,)
+        )
+        return [DeviceRow(r.device_id, r.status, r.updated_at) for r in rows]
+
+    async def revoked_at(self, user_id: str, device_id: str) -> float:
+        rows = await self._run(
+            "SELECT revoked_at FROM revocations WHERE user_id=? AND device_id IN ?",
+            (user_id, ["", device_id]),
+        )
+        return max((float(r.revoked_at) for r in rows), default=0.0)
 
     async def online_users(self) -> list[PresenceRow]:
         """Scans the presence table (fine for operations tooling, not for hot paths)."""

@@ -21,6 +21,7 @@ from domain.values import PresenceStatus
 from projections import changes as ch
 from projections.batch import Prefetch, project_batch, reads_of
 from projections.store import (
+    DeviceRow,
     MemberRow,
     MessageRow,
     PresenceRow,
@@ -61,6 +62,10 @@ CREATE TABLE IF NOT EXISTS read_states (
 CREATE TABLE IF NOT EXISTS presence (
     user_id TEXT NOT NULL, device_id TEXT NOT NULL, status INTEGER NOT NULL,
     updated_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, device_id)
+);
+CREATE TABLE IF NOT EXISTS revocations (
+    user_id TEXT NOT NULL, device_id TEXT NOT NULL, revoked_at REAL NOT NULL,
     PRIMARY KEY (user_id, device_id)
 );
 CREATE TABLE IF NOT EXISTS inbox (
@@ -308,6 +313,12 @@ class SqliteProjectionStore(ProjectionStore):
                     "INSERT OR REPLACE INTO presence VALUES (?,?,?,?)",
                     (user_id, device_id, status, at),
                 )
+            case ch.SetRevocation(user_id, device_id, at):
+                c.execute(
+                    "INSERT INTO revocations VALUES (?,?,?) ON CONFLICT (user_id, device_id) "
+                    "DO UPDATE SET revoked_at=max(revoked_at, excluded.revoked_at)",
+                    (user_id, device_id, at),
+                )
             case ch.StartRoomStream(room_id, since):
                 c.execute("INSERT OR IGNORE INTO room_streams VALUES (?,?,0)", (room_id, since))
             case ch.AppendRoomStream(room_id, envelope):
@@ -466,6 +477,20 @@ class SqliteProjectionStore(ProjectionStore):
             "SELECT user_id, device_id, status FROM presence WHERE status IN (?,?)", _ONLINE
         )
         return _presence_rows(sorted({r[0] for r in rows}), rows)
+
+    async def devices(self, user_id: str) -> list[DeviceRow]:
+        rows = await self._read(
+            "SELECT device_id, status, updated_at FROM presence WHERE user_id=? ORDER BY device_id",
+            (user_id,),
+        )
+        return [DeviceRow(d, s, at) for d, s, at in rows]
+
+    async def revoked_at(self, user_id: str, device_id: str) -> float:
+        rows = await self._lookup(
+            "SELECT max(revoked_at) FROM revocations WHERE user_id=? AND device_id IN ('',?)",
+            (user_id, device_id),
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else 0.0
 
     async def close(self) -> None:
         if self._checkpointer is not None:

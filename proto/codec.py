@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from domain.room import Room
-from domain.user import PresenceChanged, UserEvent
+from domain.user import PresenceChanged, SessionsRevoked, UserEvent
 from domain.values import (
     AckKind,
     EventMeta,
@@ -142,6 +142,12 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
                     up_to=event.up_to,
                 )
             )
+        case SessionsRevoked():
+            envelope.sessions_revoked.CopyFrom(
+                pb.SessionsRevoked(user_id=event.user_id, device_id=event.device_id)
+            )
+        case Room.BanLifted():
+            envelope.ban_lifted.CopyFrom(pb.BanLifted(room_id=room_id, user_id=event.user_id))
         case PresenceChanged():
             envelope.presence_changed.CopyFrom(
                 pb.PresenceChanged(
@@ -233,6 +239,7 @@ def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
         "message_deleted": lambda: Room.MessageDeleted(message_id=p.message_id, **common),
         "room_stream_started": lambda: Room.StreamStarted(members=p.members, **common),
         "acked": lambda: Room.Acked(kind=AckKind(p.kind), up_to=p.up_to, **common),
+        "ban_lifted": lambda: Room.BanLifted(user_id=p.user_id, **common),
     }
     return builders[kind]()
 
@@ -247,6 +254,13 @@ def domain_event(envelope: pb.Envelope) -> DomainEventProtocol[Any]:
             device_id=p.device_id,
             status=PresenceStatus(p.status),
             **_common(envelope, user_aggregate_id(p.user_id)),
+        )
+    if kind == "sessions_revoked":
+        r = envelope.sessions_revoked
+        return SessionsRevoked(
+            user_id=r.user_id,
+            device_id=r.device_id,
+            **_common(envelope, user_aggregate_id(r.user_id)),
         )
     return _room_event(kind, envelope)
 

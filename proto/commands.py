@@ -33,7 +33,7 @@ CommandRecord = ip.CommandRecord
 def command_key(command: c.Command) -> str:
     """The stream a command belongs to: its Kafka key, hence its partition and its writer."""
     match command:
-        case c.ChangePresence(meta, _):
+        case c.ChangePresence(meta, _) | c.RevokeSessions(meta, _):
             return user_stream(meta.user_id)
         case c.OpenDirect(meta, peer_id):
             return room_stream(direct_room_id(meta.user_id, peer_id))
@@ -99,6 +99,10 @@ def encode_command(command: c.Command, request_id: str, gateway_id: str) -> ip.C
             )
         case c.ChangePresence(_, status):
             record.change_presence.CopyFrom(ip.ChangePresenceCommand(status=int(status)))  # type: ignore[arg-type]
+        case c.RevokeSessions(_, device_id):
+            record.revoke_sessions.CopyFrom(ip.RevokeSessionsCommand(device_id=device_id))
+        case c.LiftBan(_, room_id, user_id):
+            record.lift_ban.CopyFrom(ip.LiftBanCommand(room_id=str(room_id), user_id=user_id))
     return record
 
 
@@ -146,4 +150,8 @@ def _command(record: ip.CommandRecord) -> c.Command:
             return c.AckRoom(meta, UUID(p.room_id), AckKind(p.kind), p.up_to)
         case "change_presence":
             return c.ChangePresence(meta, PresenceStatus(p.status))
+        case "revoke_sessions":
+            return c.RevokeSessions(meta, p.device_id)
+        case "lift_ban":
+            return c.LiftBan(meta, UUID(p.room_id), p.user_id)
     raise ValueError(f"unknown command {kind}")

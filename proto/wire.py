@@ -69,6 +69,8 @@ def parse_client_frame(text: str | bytes) -> cp.ClientFrame:
         raise WireError(cp.UNKNOWN_COMMAND, f"unknown command {unknown[0]!r}", frame_id)
     if len(commands) != 1:
         raise WireError(cp.BAD_REQUEST, "a frame carries exactly one command", frame_id)
+    if not isinstance(data[commands[0]], dict):
+        raise WireError(cp.BAD_REQUEST, f"command {commands[0]!r} must be a JSON object", frame_id)
     frame = _parse_simple(data, commands[0])
     if frame is None:
         frame = cp.ClientFrame()
@@ -149,8 +151,15 @@ def _event_reply_frame(frame_id: str, result_field: str, result: cp.EventResult)
     return (head + body).decode()
 
 
-def error_frame(frame_id: str, code: int, message: str, temporary: bool = False) -> str:
-    error = cp.Error(code=code, message=message, temporary=temporary)  # type: ignore[arg-type]
+def error_frame(
+    frame_id: str, code: int, message: str, temporary: bool = False, retry_after_ms: int = 0
+) -> str:
+    error = cp.Error(
+        code=code,  # type: ignore[arg-type]
+        message=message,
+        temporary=temporary,
+        retry_after_ms=retry_after_ms,
+    )
     return _dumps(cp.ServerFrame(reply=cp.Reply(id=frame_id, error=error)))
 
 

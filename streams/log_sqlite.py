@@ -189,7 +189,7 @@ def _stream_of(command: Command) -> UUID | str:
     match command:
         case c.OpenDirect(meta, peer_id):
             return direct_room_id(meta.user_id, peer_id)
-        case c.ChangePresence(meta):
+        case c.ChangePresence(meta) | c.RevokeSessions(meta):
             return meta.user_id
     room_id: UUID = getattr(command, "room_id")  # noqa: B009 - every other command has one
     return room_id

@@ -46,13 +46,17 @@ def _serve(args: argparse.Namespace, **forced: Any) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.http_protocol import bounded_http_protocol
+    from api.logs import hide_query_strings
     from api.ws_transport import DirectWriteProtocol
 
     settings = _settings(args, **forced)
-    uvicorn.run(
+    settings.check_listen()
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        http=bounded_http_protocol(settings.max_header_bytes),
         ws=DirectWriteProtocol,
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
@@ -60,7 +64,14 @@ def _serve(args: argparse.Namespace, **forced: Any) -> int:
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
     )
+    hide_query_strings()  # after uvicorn configured its loggers
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -25,6 +25,21 @@ from tests.infra import CASSANDRA_PORT, KAFKA, delete_topics, drop_keyspace, fre
 SECRET = "e2e-secret-" + "x" * 40
 
 
+UNLIMITED = {
+    "TIDINGS_SEND_RATE": "100000",
+    "TIDINGS_SEND_BURST": "100000",
+    "TIDINGS_USER_SEND_RATE": "100000",
+    "TIDINGS_USER_SEND_BURST": "100000",
+    "TIDINGS_READ_RATE": "100000",
+    "TIDINGS_READ_BURST": "100000",
+    "TIDINGS_CONNECT_RATE": "100000",
+    "TIDINGS_CONNECT_BURST": "100000",
+    "TIDINGS_MAX_CONNECTIONS_PER_USER": "100000",
+}
+"""Most tests drive a server harder than the default rate limits allow; the security tests
+(tests/e2e/test_security.py) give the limits they test."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,7 +107,7 @@ class ServerProcess:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
-        self.env = {"TIDINGS_JWT_SECRET": SECRET, **(env or {})}
+        self.env = {"TIDINGS_JWT_SECRET": SECRET, **UNLIMITED, **(env or {})}
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self.process: Process | None = None
 
@@ -160,6 +175,7 @@ class DistributedStack:
             "TIDINGS_CASSANDRA_KEYSPACE": name,
             "TIDINGS_PROCESSOR_APP_ID": f"{name}-projector",
             "TIDINGS_PARTITIONS": "2",
+            **UNLIMITED,
             **(env or {}),
         }
         self.ports = [free_port() for _ in range(gateways)]

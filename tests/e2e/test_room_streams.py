@@ -103,7 +103,7 @@ async def test_each_not_recovered_outcome_is_explicit(
     # Not a member, or not a room stream: refused.
     stranger, _ = await WsClient.connect(server.ws_url, server.token("stranger"))
     refused = await stranger.follow(room_id)
-    assert refused["error"]["code"] == "FORBIDDEN", refused
+    assert refused["error"]["code"] == "NOT_FOUND", refused
     small = rest("otto").create_room("small")
     not_a_stream = await otto.follow(small)
     assert not_a_stream["error"]["code"] == "INVALID_ARGUMENT", not_a_stream

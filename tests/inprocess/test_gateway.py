@@ -26,7 +26,12 @@ Frame = dict[str, Any]
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, presence_grace_seconds=GRACE, jwt_leeway_seconds=0)
+    return Settings(
+        data_dir=tmp_path,
+        presence_grace_seconds=GRACE,
+        jwt_leeway_seconds=0,
+        allowed_hosts="testserver",
+    )
 
 
 @pytest.fixture
@@ -188,7 +193,7 @@ def test_a_dead_projection_runner_makes_the_gateway_unready(
     client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert client.get("/readyz").status_code == 200
-    store = client.app.app.state.runtime.parts.store  # type: ignore[attr-defined]
+    store = client.app.app.app.state.runtime.parts.store  # type: ignore[attr-defined]
 
     async def projector_bug(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug in a projector")

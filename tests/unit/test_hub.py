@@ -39,6 +39,9 @@ class Follower:
     def unfollowed(self, room_id: str) -> None:
         self.dropped.append(room_id)
 
+    def revoked(self, device_id: str, at: float) -> None:
+        pass
+
 
 def channel_events(messages: int) -> tuple[str, list[Envelope]]:
     room = Room.create_channel(uuid4(), OLGA, "news", True)

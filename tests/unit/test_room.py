@@ -7,13 +7,14 @@ import pytest
 
 from domain.errors import (
     AlreadyAMember,
+    Banned,
     InsufficientRole,
     InvalidArgument,
     LastOwnerCannotLeave,
+    MemberNotFound,
     MessageNotFound,
     NotAMember,
     NotTheAuthor,
-    RoomNotJoinable,
 )
 from domain.room import Room
 from domain.values import (
@@ -61,7 +62,7 @@ def test_anyone_joins_a_public_room_but_not_twice() -> None:
 
 def test_private_rooms_are_joined_only_by_being_added() -> None:
     room = group(public=False)
-    with pytest.raises(RoomNotJoinable):
+    with pytest.raises(NotAMember):  # answered as if the room did not exist
         room.join(BOB)
     room.add_member(ALICE, "bob")
     assert room.is_member("bob")
@@ -195,7 +196,7 @@ def test_direct_conversations_have_two_members_and_no_admins() -> None:
     room = Room.create_direct(direct_room_id("alice", "bob"), ALICE, "bob")
     assert room.kind is RoomKind.DIRECT
     assert set(room.members) == {"alice", "bob"}
-    with pytest.raises(RoomNotJoinable):
+    with pytest.raises(NotAMember):
         room.join(CAROL)
     with pytest.raises(InsufficientRole):
         room.add_member(ALICE, "carol")
@@ -357,3 +358,39 @@ def test_texts_and_names_up_to_their_limits_are_accepted() -> None:
     room.change_settings(ALICE, "n" * MAX_ROOM_NAME_LENGTH, True)
     with pytest.raises(InvalidArgument):
         room.change_settings(ALICE, "n" * (MAX_ROOM_NAME_LENGTH + 1), True)
+
+
+def test_a_removed_member_is_banned_until_an_admin_lifts_it() -> None:
+    room = group()
+    room.join(BOB)
+    room.join(CAROL)
+    room.remove_member(ALICE, "bob")
+    with pytest.raises(Banned):
+        room.join(BOB)
+    room.leave(CAROL)
+    room.join(CAROL)  # leaving by yourself is no ban
+    with pytest.raises(InsufficientRole):
+        room.lift_ban(CAROL, "bob")
+    with pytest.raises(InvalidArgument):
+        room.lift_ban(ALICE, "carol")
+    room.lift_ban(ALICE, "bob")
+    room.join(BOB)
+    assert room.is_member("bob")
+
+
+def test_an_admin_adding_a_banned_user_lifts_the_ban() -> None:
+    room = group()
+    room.join(BOB)
+    room.remove_member(ALICE, "bob")
+    room.add_member(ALICE, "bob")
+    room.leave(BOB)
+    room.join(BOB)
+    assert "bob" not in room.banned
+
+
+def test_commands_about_a_non_member_name_them() -> None:
+    room = group()
+    with pytest.raises(MemberNotFound, match="dave"):
+        room.remove_member(ALICE, "dave")
+    with pytest.raises(MemberNotFound):
+        room.change_role(ALICE, "dave", Role.ADMIN)

@@ -22,7 +22,7 @@ def connected(config: SessionConfig = CONFIG, now: float = 0.0) -> Session:
     session = Session(config, now)
     frame = session.receive_text('{"id":"1","connect":{"token":"t"}}', now)
     assert frame is not None and frame.WhichOneof("command") == "connect"
-    session.authenticated("alice", "d1", expires_at=1000.0)
+    session.authenticated("alice", "d1", expires_at=now + 1000.0, issued_at=now, now=now)
     session.recovered('{"reply":{"id":"1"}}', 0, [], complete_required=False)
     session.frames_to_send()
     return session
@@ -58,7 +58,7 @@ def test_error_replies_echo_the_frame_id_when_readable() -> None:
 def test_live_pushes_during_recovery_are_buffered_and_merged() -> None:
     session = Session(CONFIG, 0)
     session.receive_text('{"id":"1","connect":{"token":"t"}}', 0)
-    session.authenticated("alice", "d1", None)
+    session.authenticated("alice", "d1", 1e12, 0.0, 0.0)
     session.push_inbox(5, "live-5")
     session.push_inbox(4, "live-4")
     session.recovered("reply", 2, [(3, "h-3"), (4, "h-4")], complete_required=True)
@@ -71,7 +71,7 @@ def test_live_pushes_during_recovery_are_buffered_and_merged() -> None:
 def test_a_gap_during_recovery_is_never_hidden() -> None:
     session = Session(CONFIG, 0)
     session.receive_text('{"id":"1","connect":{"token":"t"}}', 0)
-    session.authenticated("alice", "d1", None)
+    session.authenticated("alice", "d1", 1e12, 0.0, 0.0)
     session.push_inbox(6, "live-6")
     session.recovered("reply", 2, [(3, "h-3")], complete_required=True)
     assert session.close_code == CloseCode.RESYNC_REQUIRED
@@ -117,7 +117,7 @@ def test_connect_timeout() -> None:
 
 def test_token_expiry_closes_unless_refreshed() -> None:
     session = connected()
-    session.refreshed(2000.0)
+    assert session.refresh(2000.0, 1.0, 1.0)
     session.tick(1005)
     assert session.close_code is None
     session.tick(2011)
@@ -133,7 +133,7 @@ def test_second_connect_is_rejected() -> None:
 def test_nothing_precedes_the_connect_reply() -> None:
     session = Session(CONFIG, 0)
     session.receive_text('{"id":"1","connect":{"token":"t"}}', 0)
-    session.authenticated("alice", "d1", None)
+    session.authenticated("alice", "d1", 1e12, 0.0, 0.0)
     session.send("presence-notice")
     session.push_inbox(1, "live-1")
     session.recovered("reply", 0, [], complete_required=True)
@@ -214,7 +214,7 @@ def test_timers_count_from_the_session_clock_not_from_zero() -> None:
     start = 1000.0
     config = dataclasses.replace(CONFIG, token_leeway=2.0)
     session = connected(config, now=start)
-    session.refreshed(start + 3600)
+    session.refresh(start + 3600, start, start)
     session.tick(start + 9.5)  # the interval (10) not yet over
     assert frames(session) == []
     session.tick(start + 10)
@@ -236,7 +236,7 @@ def test_timers_count_from_the_session_clock_not_from_zero() -> None:
     assert waiting.close_code == CloseCode.CONNECT_TIMEOUT
 
     expiring = connected(config, now=start)
-    expiring.refreshed(start + 5)
+    expiring.refresh(start + 5, start, start)
     expiring.tick(start + 7)  # expiry + leeway (2): still valid
     assert expiring.close_code is None
     expiring.tick(start + 7.5)
@@ -247,3 +247,32 @@ def test_close_codes_are_the_documented_ones() -> None:
     documented = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
     for code in CloseCode:
         assert f"| {code.value} |" in documented or f"| `{code.value}` |" in documented, code
+
+
+def test_refresh_never_extends_a_session_beyond_its_maximum_age() -> None:
+    config = dataclasses.replace(CONFIG, max_session_age=100.0, token_leeway=0.0)
+    session = connected(config, now=0.0)
+    assert session.refresh(10_000.0, 50.0, 50.0)
+    session.tick(99.5)
+    assert session.close_code is None
+    session.tick(100.5)  # the token is valid, the session is too old
+    assert session.close_code == CloseCode.TOKEN_EXPIRED
+    old = connected(config, now=0.0)
+    assert not old.refresh(10_000.0, 100.0, 100.0)
+
+
+def test_a_revocation_closes_sessions_of_older_tokens_on_that_device() -> None:
+    other_device = connected()
+    other_device.revoked("d2", at=5.0)
+    assert other_device.close_code is None
+    newer = connected()
+    newer.issued_at = 10.0
+    newer.revoked("d1", at=5.0)
+    assert newer.close_code is None
+    same_second = connected()
+    same_second.issued_at = 5.0
+    same_second.revoked("", at=5.0)
+    assert same_second.close_code == CloseCode.REVOKED
+    device = connected()
+    device.revoked("d1", at=5.0)
+    assert device.close_code == CloseCode.REVOKED

@@ -21,6 +21,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INVALID_ARGUMENT: _ClassVar[ErrorCode]
     UNAVAILABLE: _ClassVar[ErrorCode]
     INTERNAL: _ClassVar[ErrorCode]
+    RATE_LIMITED: _ClassVar[ErrorCode]
 
 class Recovery(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -41,6 +42,7 @@ CONFLICT: ErrorCode
 INVALID_ARGUMENT: ErrorCode
 UNAVAILABLE: ErrorCode
 INTERNAL: ErrorCode
+RATE_LIMITED: ErrorCode
 RECOVERY_UNSPECIFIED: Recovery
 RECOVERY_NOT_REQUESTED: Recovery
 RECOVERY_RECOVERED: Recovery
@@ -211,14 +213,16 @@ class ServerFrame(_message.Message):
     def __init__(self, reply: _Optional[_Union[Reply, _Mapping]] = ..., push: _Optional[_Union[Push, _Mapping]] = ...) -> None: ...
 
 class Error(_message.Message):
-    __slots__ = ("code", "message", "temporary")
+    __slots__ = ("code", "message", "temporary", "retry_after_ms")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     TEMPORARY_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     code: ErrorCode
     message: str
     temporary: bool
-    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ...) -> None: ...
+    retry_after_ms: int
+    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...
 
 class Reply(_message.Message):
     __slots__ = ("id", "error", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh", "follow", "unfollow")

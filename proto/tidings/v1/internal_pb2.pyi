@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CommandRecord(_message.Message):
-    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence")
+    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence", "revoke_sessions", "lift_ban")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,8 @@ class CommandRecord(_message.Message):
     DELETE_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ACK_ROOM_FIELD_NUMBER: _ClassVar[int]
     CHANGE_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    LIFT_BAN_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     gateway_id: str
     actor: _events_pb2.Actor
@@ -43,7 +45,9 @@ class CommandRecord(_message.Message):
     delete_message: DeleteMessageCommand
     ack_room: AckRoomCommand
     change_presence: ChangePresenceCommand
-    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ...) -> None: ...
+    revoke_sessions: RevokeSessionsCommand
+    lift_ban: LiftBanCommand
+    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ..., revoke_sessions: _Optional[_Union[RevokeSessionsCommand, _Mapping]] = ..., lift_ban: _Optional[_Union[LiftBanCommand, _Mapping]] = ...) -> None: ...
 
 class CreateRoomCommand(_message.Message):
     __slots__ = ("room_id", "name", "public", "kind")
@@ -156,6 +160,20 @@ class ChangePresenceCommand(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     status: _events_pb2.PresenceStatus
     def __init__(self, status: _Optional[_Union[_events_pb2.PresenceStatus, str]] = ...) -> None: ...
+
+class RevokeSessionsCommand(_message.Message):
+    __slots__ = ("device_id",)
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    def __init__(self, device_id: _Optional[str] = ...) -> None: ...
+
+class LiftBanCommand(_message.Message):
+    __slots__ = ("room_id", "user_id")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
 
 class CommandRejection(_message.Message):
     __slots__ = ("message", "code")
