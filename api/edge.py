@@ -60,10 +60,6 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class EdgeGuard:
     """ASGI middleware applying the rules above; refusals are answered here."""
 
@@ -107,20 +103,26 @@ class EdgeGuard:
         return f"request bodies are limited to {self.max_body_bytes} bytes"
 
     async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Counts a streamed body as the application reads it."""
+        """Counts a streamed body as the application reads it; past the limit, the
+        application sees the client gone and the answer is 413."""
         received = 0
-        started = False
+        too_large = started = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body_bytes:
-                raise BodyTooLarge
+                too_large = True
+                return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if too_large:
+                return  # the application's answer to a cut body is replaced below
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [*message.get("headers", ()), NOSNIFF]
@@ -128,9 +130,11 @@ class EdgeGuard:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", self._too_large)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await self._refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", self._too_large)
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
