@@ -109,7 +109,11 @@ async def open_runtime(settings: Settings) -> Runtime:
         await service.execute(c.ChangePresence(meta, status))
 
     emit = LeasedPresence(log_presence, parts.leases)
-    presence = PresenceTracker(emit, settings.presence_grace_seconds)
+    presence = PresenceTracker(
+        emit,
+        settings.presence_grace_seconds,
+        Rate(settings.presence_rate, settings.presence_burst),
+    )
     presence.adopt_stale(parts.stale_devices)
     reaper = reap_forever(parts.leases, emit, settings.presence_lease_seconds)
     # Closers run last first: the reaper stops before the store closes.

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     connect_rate: float = Field(10.0, gt=0, description="Connects per second per address")
     connect_burst: int = Field(50, ge=1)
     max_connections_per_user: int = Field(20, ge=1, description="Per user, per gateway")
+    presence_rate: float = Field(
+        1.0, gt=0, description="Presence events written per second per user, past the burst"
+    )
+    presence_burst: int = Field(
+        10, ge=1, description="Changes beyond the budget wait and are coalesced"
+    )
     max_rate_limited_in_a_row: int = Field(
         100, ge=1, description="A client refused this often in a row is disconnected (4029)"
     )

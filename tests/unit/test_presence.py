@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from api.limits import Rate
 from api.presence import PresenceTracker
 from domain.values import PresenceStatus
 
@@ -78,4 +79,25 @@ async def test_offline_after_the_grace_period_never_overtakes_online() -> None:
     await until(lambda: len(emit.events) == 2)
     assert emit.events == [("cy", device, ONLINE), ("cy", device, OFFLINE)]
     assert tracker.device_for("cy", "") != device  # gone offline: a new unnamed device
+    await tracker.close()
+
+
+async def test_churn_past_the_budget_is_coalesced_into_what_changed() -> None:
+    """Devices that come and go while a user's budget is spent write nothing; what is
+    still true when the budget allows is written then."""
+    emit = Recorder()
+    tracker = PresenceTracker(emit, grace_seconds=0.0, budget=Rate(per_second=5, burst=2))
+    tracker.connected("dan", "d0")
+    tracker.connected("dan", "d1")  # the burst: two events
+    for i in range(2, 40):  # churn with a new device each time
+        tracker.connected("dan", f"d{i}")
+        tracker.disconnected("dan", f"d{i}")
+    tracker.connected("dan", "stays")
+    await until(lambda: ("dan", "stays", ONLINE) in emit.events)
+    await settle(tracker)
+    churned = {f"d{i}" for i in range(2, 40)}
+    online = [d for _, d, s in emit.events if s == ONLINE and d in churned]
+    offline = [d for _, d, s in emit.events if s == OFFLINE and d in churned]
+    assert sorted(online) == sorted(offline)  # whatever was written is balanced
+    assert len(emit.events) < 10  # instead of 2 per churned connection (76)
     await tracker.close()
