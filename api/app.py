@@ -18,8 +18,10 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from api import metrics
@@ -141,6 +143,27 @@ def create_app(settings: Settings | None = None) -> EdgeGuard:
     # Expected failures are answered here; anything else is a bug and becomes a plain 500.
     for expected in (DomainError, AuthError, StoreUnavailable, LogUnavailable, RateLimited):
         app.add_exception_handler(expected, on_error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Routing and body errors in the same shape as every other error."""
+        codes = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+        body = {"code": codes.get(exc.status_code, "BAD_REQUEST"), "message": str(exc.detail)}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_methods_at(request))
+        return JSONResponse(
+            {"error": {**body, "temporary": False}}, status_code=exc.status_code, headers=headers
+        )
+
+    def _methods_at(request: Request) -> list[str]:
+        """Every method some route serves at this path (Starlette names only the first
+        route's)."""
+        methods: set[str] = set()
+        for route in app.routes:
+            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+                methods |= route.methods or set()
+        return sorted(methods)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

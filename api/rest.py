@@ -14,6 +14,7 @@ from api.rest_models import (
     KIND_NAMES,
     ROLE_NAMES,
     ROLE_VALUES,
+    STATUS_NAMES,
     AddMemberIn,
     ChangeRoleIn,
     CreateRoomIn,
@@ -31,7 +32,8 @@ from api.rest_models import (
 )
 from api.service import Tidings, parse_room_id
 from domain import commands as c
-from domain.values import EventMeta, Role, RoomKind, check_device_id, new_trace_id
+from domain.errors import InvalidArgument, UserNotFound
+from domain.values import EventMeta, Role, RoomKind, check_device_id, check_user_id, new_trace_id
 from projections.store import MessageRow, PresenceRow, RoomRow
 from proto.codec import envelope_to_dict
 
@@ -40,7 +42,7 @@ __all__ = ["router"]
 _bearer = HTTPBearer(auto_error=False)
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422, 503)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 router = APIRouter(prefix="/v1", responses=_ERRORS)
@@ -74,6 +76,14 @@ REST_DEVICE = "rest"
 
 INT64_MAX = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=INT64_MAX)]
+
+
+def _user(user_id: str) -> str:
+    """A user named in a path or body: one whose id cannot exist is not found (404)."""
+    try:
+        return check_user_id(user_id)
+    except InvalidArgument:
+        raise UserNotFound() from None
 
 
 def _meta(user_id: str) -> EventMeta:
@@ -110,14 +120,11 @@ def _message_out(row: MessageRow) -> MessageOut:
     )
 
 
-_STATUS = {1: "online", 2: "away", 3: "offline"}
-
-
 def _presence_out(row: PresenceRow) -> PresenceOut:
     return PresenceOut(
         user_id=row.user_id,
         online=row.online,
-        devices={d: _STATUS.get(s, "offline") for d, s in row.devices.items()},
+        devices={d: STATUS_NAMES.get(s, "offline") for d, s in row.devices.items()},
     )
 
 
@@ -148,7 +155,7 @@ async def get_room(room_id: str, user: User, service: Service) -> RoomOut:
     responses={201: {"description": "Created"}, 200: {"description": "Already existed"}},
 )
 async def open_direct(peer_id: str, user: User, service: Service, response: Response) -> RoomOut:
-    result = await service.execute(c.OpenDirect(_meta(user), peer_id), wait_projected=True)
+    result = await service.execute(c.OpenDirect(_meta(user), _user(peer_id)), wait_projected=True)
     response.status_code = 200 if result.duplicate else 201
     return _room_out(await service.room(user, result.envelope.room_created.room_id))
 
@@ -165,7 +172,7 @@ async def list_members(room_id: str, user: User, service: Service) -> list[Membe
 async def add_member(room_id: str, body: AddMemberIn, user: User, service: Service) -> MemberOut:
     result = await service.execute(
         c.AddMember(
-            _meta(user), parse_room_id(room_id), body.user_id, Role(ROLE_VALUES[body.role])
+            _meta(user), parse_room_id(room_id), _user(body.user_id), Role(ROLE_VALUES[body.role])
         ),
         wait_projected=True,
     )
@@ -180,7 +187,7 @@ async def change_role(
     room_id: str, member_id: str, body: ChangeRoleIn, user: User, service: Service
 ) -> MemberOut:
     role = Role(ROLE_VALUES[body.role])
-    command = c.ChangeRole(_meta(user), parse_room_id(room_id), member_id, role)
+    command = c.ChangeRole(_meta(user), parse_room_id(room_id), _user(member_id), role)
     await service.execute(command, wait_projected=True)
     joined = [m.joined_at for m in await service.members(user, room_id) if m.user_id == member_id]
     return MemberOut(user_id=member_id, role=body.role, joined_at=joined[0] if joined else 0)
@@ -196,7 +203,7 @@ async def remove_member(room_id: str, member_id: str, user: User, service: Servi
     command: c.Command = (
         c.LeaveRoom(_meta(user), rid)
         if member_id == user
-        else c.RemoveMember(_meta(user), rid, member_id)
+        else c.RemoveMember(_meta(user), rid, _user(member_id))
     )
     await service.execute(command, wait_projected=True)
 
@@ -207,7 +214,7 @@ async def list_messages(
     user: User,
     service: Service,
     before: Annotated[
-        int | None, Query(ge=0, le=INT64_MAX, description="Exclusive upper bound")
+        int | None, Query(ge=1, le=INT64_MAX, description="Exclusive upper bound")
     ] = None,
     after: Annotated[
         int | None, Query(ge=0, le=INT64_MAX, description="Exclusive lower bound")
@@ -222,6 +229,7 @@ async def list_messages(
     "/rooms/{room_id}/messages",
     status_code=201,
     summary="Send a message (idempotent by clientMsgId)",
+    responses={200: {"description": "Sent before with this clientMsgId", "model": EventOut}},
 )
 async def send_message(
     room_id: str, body: SendIn, user: User, service: Service, response: Response
@@ -299,7 +307,7 @@ async def online_users(user: User, service: Service) -> list[PresenceOut]:
     summary="Lift a ban: a member removed from the room may join again (admins)",
 )
 async def lift_ban(room_id: str, member_id: str, user: User, service: Service) -> None:
-    command = c.LiftBan(_meta(user), parse_room_id(room_id), member_id)
+    command = c.LiftBan(_meta(user), parse_room_id(room_id), _user(member_id))
     await service.execute(command, wait_projected=True)
 
 
@@ -308,7 +316,7 @@ async def list_devices(user: User, service: Service) -> list[DeviceOut]:
     return [
         DeviceOut(
             device_id=d.device_id,
-            status=_STATUS.get(d.status, "offline"),
+            status=STATUS_NAMES.get(d.status, "offline"),
             last_activity=d.last_activity,
         )
         for d in await service.store.devices(user)
@@ -322,7 +330,7 @@ async def list_devices(user: User, service: Service) -> list[DeviceOut]:
 )
 async def revoke_device(device_id: str, user: User, service: Service) -> None:
     await service.execute(
-        c.RevokeSessions(_meta(user), check_device_id(device_id) or REST_DEVICE),
+        c.RevokeSessions(_meta(user), check_device_id(device_id)),
         wait_projected=True,
     )
 

@@ -29,11 +29,16 @@ __all__ = [
 RoleName = Literal["member", "admin", "owner"]
 ROLE_NAMES: dict[int, RoleName] = {1: "member", 2: "admin", 3: "owner"}
 ROLE_VALUES: dict[RoleName, int] = {v: k for k, v in ROLE_NAMES.items()}
-KIND_NAMES = {1: "group", 2: "direct", 3: "channel"}
+KindName = Literal["group", "direct", "channel"]
+KIND_NAMES: dict[int, KindName] = {1: "group", 2: "direct", 3: "channel"}
+StatusName = Literal["online", "away", "offline"]
+STATUS_NAMES: dict[int, StatusName] = {1: "online", 2: "away", 3: "offline"}
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+    )
 
 
 class ErrorDetail(Model):
@@ -130,11 +135,11 @@ class InboxOut(Model):
 
 class DeviceOut(Model):
     device_id: str
-    status: Literal["online", "away", "offline"]
+    status: StatusName
     last_activity: str = Field(description="ISO time of the device's last presence change")
 
 
 class PresenceOut(Model):
     user_id: str
     online: bool
-    devices: dict[str, Literal["online", "away", "offline"]]
+    devices: dict[str, StatusName]

@@ -12,7 +12,13 @@ from uuid import UUID
 import structlog
 
 from domain.commands import Command
-from domain.errors import InvalidArgument, MessageNotFound, NotAMember, RoomNotFound
+from domain.errors import (
+    InvalidArgument,
+    MessageNotFound,
+    NotAMember,
+    NotARoomStream,
+    RoomNotFound,
+)
 from projections.changes import InboxEntry
 from projections.store import (
     MemberRow,
@@ -119,8 +125,9 @@ class Tidings:
         limit: int = 50,
     ) -> tuple[list[MessageRow], bool]:
         """A page of messages and whether more exist in the paging direction."""
-        if not 1 <= limit <= self.history_page_max:
-            raise InvalidArgument(f"limit must be between 1 and {self.history_page_max}")
+        if limit < 1:
+            raise InvalidArgument("limit must be at least 1")
+        limit = min(limit, self.history_page_max)  # a page holds at most that many
         if (before is not None and before < 1) or (after is not None and after < 0):
             raise InvalidArgument("before must be >= 1 and after >= 0")
         await self.require_member(user_id, room_id)
@@ -139,8 +146,9 @@ class Tidings:
 
     async def inbox(self, user_id: str, *, after: int, limit: int) -> tuple[list[InboxEntry], int]:
         """Inbox entries after a position, and the current head."""
-        if not 1 <= limit <= self.history_page_max:
-            raise InvalidArgument(f"limit must be between 1 and {self.history_page_max}")
+        if limit < 1:
+            raise InvalidArgument("limit must be at least 1")
+        limit = min(limit, self.history_page_max)  # a page holds at most that many
         if after < 0:
             raise InvalidArgument("after must be >= 0")
         head = await self.store.inbox_head(user_id)
@@ -150,14 +158,15 @@ class Tidings:
         self, user_id: str, room_id: str, *, after: int, limit: int
     ) -> tuple[list[Envelope], StreamHead]:
         """Room-stream events after a room position, and the stream's start and head."""
-        if not 1 <= limit <= self.history_page_max:
-            raise InvalidArgument(f"limit must be between 1 and {self.history_page_max}")
+        if limit < 1:
+            raise InvalidArgument("limit must be at least 1")
+        limit = min(limit, self.history_page_max)  # a page holds at most that many
         if after < 0:
             raise InvalidArgument("after must be >= 0")
         await self.require_member(user_id, room_id)
         stream = await self.store.room_stream_head(room_id)
         if stream is None:
-            raise InvalidArgument("this room is not a room stream: its events reach your inbox")
+            raise NotARoomStream()
         return await self.store.room_stream(room_id, after=after, limit=limit), stream
 
     async def room_presence(self, user_id: str, room_id: str) -> list[PresenceRow]:

@@ -33,7 +33,7 @@ from api.ws_commands import CommandHandlers
 from api.ws_frames import wire_of
 from api.ws_transport import DirectWriter, direct_writer
 from domain import commands as c
-from domain.errors import InvalidArgument, NotAMember
+from domain.errors import InvalidArgument, NotAMember, NotARoomStream
 from domain.values import EventMeta, check_device_id, new_trace_id
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import (
@@ -442,7 +442,7 @@ class Connection(CommandHandlers):
         try:
             stream = await store.room_stream_head(room_id)
             if stream is None:
-                raise InvalidArgument("this room is not a room stream: its events reach your inbox")
+                raise NotARoomStream()
             position = request.position if request.HasField("position") else None
             plan = plan_recovery(
                 position,

@@ -8,6 +8,8 @@ Hierarchy (mapped to wire codes only in ``api/errors.py``)::
     │   ├── RoomNotFound
     │   ├── NotAMember           (the same answer as RoomNotFound)
     │   ├── MemberNotFound
+    │   ├── UserNotFound
+    │   ├── BanNotFound
     │   └── MessageNotFound
     ├── Forbidden
     │   ├── NotTheAuthor
@@ -16,7 +18,8 @@ Hierarchy (mapped to wire codes only in ``api/errors.py``)::
     │   └── Banned
     └── Conflict
         ├── AlreadyAMember
-        └── LastOwnerCannotLeave
+        ├── LastOwnerCannotLeave
+        └── NotARoomStream
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import ClassVar
 
 __all__ = [
     "AlreadyAMember",
+    "BanNotFound",
     "Banned",
     "Conflict",
     "DomainError",
@@ -35,10 +39,12 @@ __all__ = [
     "MemberNotFound",
     "MessageNotFound",
     "NotAMember",
+    "NotARoomStream",
     "NotFound",
     "NotTheAuthor",
     "RoomNotFound",
     "RoomNotJoinable",
+    "UserNotFound",
     "error_for_code",
 ]
 
@@ -88,6 +94,20 @@ class RoomNotFound(NotFound):
 
     def __init__(self, room_id: object) -> None:
         super().__init__(NO_SUCH_ROOM)
+
+
+class BanNotFound(NotFound):
+    code = "ban_not_found"
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"{user_id} is not banned from this room")
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("no such user: user ids are 1 to 128 printable characters")
 
 
 class MemberNotFound(NotFound):
@@ -148,6 +168,13 @@ class AlreadyAMember(Conflict):
 
     def __init__(self, user_id: str) -> None:
         super().__init__(f"{user_id} is already a member of this room")
+
+
+class NotARoomStream(Conflict):
+    code = "not_a_room_stream"
+
+    def __init__(self) -> None:
+        super().__init__("this room is not a room stream: its events reach your inbox")
 
 
 class LastOwnerCannotLeave(Conflict):

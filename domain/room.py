@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import (
     AlreadyAMember,
     Banned,
+    BanNotFound,
     InsufficientRole,
     InvalidArgument,
     LastOwnerCannotLeave,
@@ -235,7 +236,7 @@ class Room(Aggregate):
         """An admin lets a removed member join again (adding them back also does)."""
         self._check_group_admin(meta.user_id)
         if user_id not in self.banned:
-            raise InvalidArgument(f"{user_id} is not banned from this room")
+            raise BanNotFound(user_id)
         self._ban_lifted(meta=meta, user_id=user_id)
 
     def change_role(self, meta: EventMeta, user_id: str, role: Role) -> None:

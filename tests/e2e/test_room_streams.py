@@ -106,7 +106,7 @@ async def test_each_not_recovered_outcome_is_explicit(
     assert refused["error"]["code"] == "NOT_FOUND", refused
     small = rest("otto").create_room("small")
     not_a_stream = await otto.follow(small)
-    assert not_a_stream["error"]["code"] == "INVALID_ARGUMENT", not_a_stream
+    assert not_a_stream["error"]["code"] == "CONFLICT", not_a_stream
     for client in (otto, ria, stranger):
         await client.close()
 

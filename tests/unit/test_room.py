@@ -8,6 +8,7 @@ import pytest
 from domain.errors import (
     AlreadyAMember,
     Banned,
+    BanNotFound,
     InsufficientRole,
     InvalidArgument,
     LastOwnerCannotLeave,
@@ -371,7 +372,7 @@ def test_a_removed_member_is_banned_until_an_admin_lifts_it() -> None:
     room.join(CAROL)  # leaving by yourself is no ban
     with pytest.raises(InsufficientRole):
         room.lift_ban(CAROL, "bob")
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(BanNotFound):
         room.lift_ban(ALICE, "carol")
     room.lift_ban(ALICE, "bob")
     room.join(BOB)
