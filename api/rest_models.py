@@ -72,7 +72,7 @@ class ChangeRoleIn(Model):
 
 class SendIn(Model):
     client_msg_id: str = Field("", max_length=MAX_CLIENT_MSG_ID_LENGTH)
-    text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=r"\S")
 
 
 class RoomOut(Model):

@@ -338,6 +338,8 @@ class Connection(CommandHandlers):
                     frame.id, fault.code, fault.message, fault.temporary, fault.retry_after_ms
                 )
             )
+            if self._refused >= self.ctx.limits.max_refused_in_a_row:
+                self.session.close(CloseCode.RATE_LIMITED, "rate limit ignored")
 
     def _check_budget(self, command: str) -> None:
         """Refuses a command over the connection's or the user's budget; a client that
@@ -347,9 +349,7 @@ class Connection(CommandHandlers):
         if not wait:
             self._refused = 0
             return
-        self._refused += 1
-        if self._refused >= self.ctx.limits.max_refused_in_a_row:
-            self.session.close(CloseCode.RATE_LIMITED, "rate limit ignored")
+        self._refused += 1  # past the limit in a row, the connection closes after the reply
         raise RateLimited(f"too many {command} commands; slow down", wait)
 
     async def _connect(self, frame: ClientFrame) -> None:
