@@ -1,6 +1,8 @@
 export class TidingsError extends Error {
   code: string;
   temporary: boolean;
+  /** RATE_LIMITED: milliseconds to wait before retrying (0 otherwise). */
+  retryAfterMs: number;
 }
 
 export interface SavedPositions {

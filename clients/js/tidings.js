@@ -6,10 +6,11 @@
 const FATAL = new Set(["UNAUTHORIZED", "TOKEN_EXPIRED"]);
 
 export class TidingsError extends Error {
-  constructor(code, message, temporary = false) {
+  constructor(code, message, temporary = false, retryAfterMs = 0) {
     super(`${code}: ${message}`);
     this.code = code;
     this.temporary = temporary;
+    this.retryAfterMs = retryAfterMs; // RATE_LIMITED: how long to wait before retrying
   }
 }
 
@@ -176,7 +177,10 @@ export class TidingsClient {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = response.status === 204 ? null : await response.json();
-    if (!response.ok) throw new TidingsError(data.error.code, data.error.message, data.error.temporary);
+    if (!response.ok) {
+      const { code, message, temporary, retryAfterMs } = data.error;
+      throw new TidingsError(code, message, temporary, retryAfterMs || 0);
+    }
     return data;
   }
 
@@ -194,20 +198,25 @@ export class TidingsClient {
         reject(new Disconnected(String(error)));
       }
     });
-    if (reply.error) throw new TidingsError(reply.error.code, reply.error.message, reply.error.temporary);
+    if (reply.error) {
+      const { code, message, temporary, retryAfterMs } = reply.error;
+      throw new TidingsError(code, message, temporary, retryAfterMs || 0);
+    }
     return reply[command] || {};
   }
 
   async _retrying(command, body, timeout) {
     const deadline = Date.now() + timeout * 1000;
     for (let attempt = 0; ; attempt++) {
+      let wait = 0;
       try {
         return await this.request(command, body, Math.max((deadline - Date.now()) / 1000, 0.1));
       } catch (error) {
         if (error instanceof TidingsError && !error.temporary) throw error;
+        if (error instanceof TidingsError) wait = error.retryAfterMs / 1000;
       }
       if (Date.now() > deadline) throw new Error(`${command} did not succeed within ${timeout} s`);
-      await sleep(this._delay(attempt));
+      await sleep(Math.max(wait, this._delay(attempt)));
     }
   }
 

@@ -215,8 +215,9 @@ async def test_floods_are_refused_and_others_are_served(limited: Server) -> None
     assert connects <= DEFAULTS.connect_burst + DEFAULTS.connect_rate * connect_elapsed + 1
     rss = gateway_process(limited).memory_info().rss / 2**20
     print(
-        f"\nFLOOD {limited.mode}: {flood_size} sends in {elapsed:.1f} s -> accepted {accepted} "
-        f"({accepted / elapsed:.1f}/s), RATE_LIMITED {limited_count}, closed {code}; "
+        f"\nFLOOD {limited.mode}: {flood_size} sends written; in {elapsed:.1f} s, "
+        f"accepted {accepted} ({accepted / elapsed:.1f}/s), "
+        f"RATE_LIMITED {limited_count}, closed {code}; "
         f"other user's send p95 {p95(before):.1f} ms before, {p95(during):.1f} ms during; "
         f"connects: {connects} accepted, {refusals} refused (429) in {connect_elapsed:.1f} s; "
         f"gateway RSS {rss:.0f} MiB"

@@ -116,3 +116,11 @@ def test_positions_survive_saving() -> None:
     saved = Positions(7, "e1", {"r": (3, "e1")})
     assert Positions.from_json(saved.to_json()) == saved
     assert Positions.from_json('{"position": null, "epoch": ""}') == Positions()
+
+
+def test_a_rate_limited_reply_carries_its_retry_hint() -> None:
+    error = TidingsError.from_reply(
+        {"code": "RATE_LIMITED", "message": "slow down", "temporary": True, "retryAfterMs": 250}
+    )
+    assert error.temporary and error.retry_after == 0.25
+    assert TidingsError.from_reply({"code": "INTERNAL", "message": "bug"}).retry_after == 0.0

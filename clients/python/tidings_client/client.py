@@ -244,6 +244,7 @@ class Client:
         attempt = 0
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
+            wait = 0.0
             try:
                 return await self.request(command, body, timeout=max(remaining, 0.1))
             except (_Disconnected, TimeoutError):
@@ -251,9 +252,10 @@ class Client:
             except TidingsError as exc:
                 if not exc.temporary:
                     raise
+                wait = exc.retry_after  # RATE_LIMITED says how long
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"{command} did not succeed within {timeout} s")
-            await asyncio.sleep(self._delay(attempt))
+            await asyncio.sleep(max(wait, self._delay(attempt)))
             attempt += 1
 
     # ------------------------------------------------------------------ the connection loop

@@ -44,14 +44,23 @@ Frame = dict[str, Any]
 class TidingsError(Exception):
     """A command the server refused; ``code`` is the protocol's ErrorCode name."""
 
-    def __init__(self, code: str, message: str, temporary: bool = False) -> None:
+    def __init__(
+        self, code: str, message: str, temporary: bool = False, retry_after: float = 0.0
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.temporary = temporary
+        self.retry_after = retry_after
+        """RATE_LIMITED: seconds to wait before retrying."""
 
     @classmethod
     def from_reply(cls, error: Frame) -> TidingsError:
-        return cls(error.get("code", ""), error.get("message", ""), error.get("temporary", False))
+        return cls(
+            error.get("code", ""),
+            error.get("message", ""),
+            error.get("temporary", False),
+            int(error.get("retryAfterMs", 0)) / 1000,
+        )
 
 
 @dataclass(frozen=True, slots=True)
