@@ -171,14 +171,20 @@ class Tidings:
 
     async def room_presence(self, user_id: str, room_id: str) -> list[PresenceRow]:
         await self.require_member(user_id, room_id)
+        if await self.store.quiet_rooms([room_id]):  # a direct room not answered yet
+            return await self.store.presence([user_id])
         members = await self.store.members(room_id)
         return await self.store.presence([m.user_id for m in members])
 
     async def online_contacts(self, user_id: str) -> list[PresenceRow]:
-        """Online users who share a room with ``user_id`` (and the user, if online)."""
+        """Online users who share presence with ``user_id`` through a room (and the user,
+        if online): not through a direct room its peer has not answered."""
         contacts = {user_id}
-        for room in await self.store.rooms_of(user_id):
-            contacts.update(m.user_id for m in await self.store.members(room.room_id))
+        rooms = [room.room_id for room in await self.store.rooms_of(user_id)]
+        quiet = await self.store.quiet_rooms(rooms)
+        for room_id in rooms:
+            if room_id not in quiet:
+                contacts.update(m.user_id for m in await self.store.members(room_id))
         return [row for row in await self.store.presence(sorted(contacts)) if row.online]
 
     # ------------------------------------------------------------------ ephemeral

@@ -112,10 +112,11 @@ class CommandHandler:
                 room = self._room(room_id)
                 before = room.version
                 message_id = room.post_message(meta, client_msg_id, text)
+                position = room.messages[message_id].position
                 if room.version == before:
-                    original = room.messages[message_id].position
-                    return Decision((), EventRef(room_id, original), duplicate=True)
-                return self._changed(room)
+                    return Decision((), EventRef(room_id, position), duplicate=True)
+                # The answer is the message, even when a DirectAnswered follows it.
+                return Decision((room,), EventRef(room_id, position))
             case c.EditMessage(meta, room_id, message_id, text):
                 room = self._room(room_id)
                 room.edit_message(meta, message_id, text)

@@ -109,6 +109,12 @@ class Room(Aggregate):
         meta: EventMeta
         message_id: str
 
+    class DirectAnswered(Aggregate.Event):
+        """The peer of a direct conversation posted in it: from here on the two share
+        presence (a stranger who opens a conversation learns nothing until answered)."""
+
+        meta: EventMeta
+
     class BanLifted(Aggregate.Event):
         meta: EventMeta
         user_id: str
@@ -134,6 +140,9 @@ class Room(Aggregate):
         self.members: dict[str, Role] = {}
         self.messages: dict[str, MessageRecord] = {}
         self.accepted_client_msgs: dict[tuple[str, str], str] = {}
+        self.opener = meta.user_id
+        self.answered = kind is not RoomKind.DIRECT
+        """A direct conversation is answered once its peer (not its opener) posted."""
         self.banned: set[str] = set()
         """Members removed by an admin: they may not join again until the ban is lifted."""
         self.streamed_since = 1 if kind is RoomKind.CHANNEL else 0
@@ -273,6 +282,8 @@ class Room(Aggregate):
         self._posted(
             meta=meta, message_id=message_id, client_msg_id=client_msg_id, text=check_text(text)
         )
+        if not self.answered and meta.user_id != self.opener:
+            self._answered(meta=meta)
         return message_id
 
     def edit_message(self, meta: EventMeta, message_id: str, text: str) -> None:
@@ -340,6 +351,10 @@ class Room(Aggregate):
         del self.members[user_id]
         if removed_by:
             self.banned.add(user_id)
+
+    @event(DirectAnswered)
+    def _answered(self, meta: EventMeta) -> None:
+        self.answered = True
 
     @event(BanLifted)
     def _ban_lifted(self, meta: EventMeta, user_id: str) -> None:

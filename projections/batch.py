@@ -31,6 +31,8 @@ class Prefetch:
     members: dict[str, set[str]] = field(default_factory=dict)
     rooms_of: dict[str, set[str]] = field(default_factory=dict)
     online: dict[str, set[str]] = field(default_factory=dict)
+    quiet: set[str] = field(default_factory=set)
+    """Rooms of the presence users that share no presence (unanswered direct rooms)."""
     streamed: dict[str, int] = field(default_factory=dict)
     """Room -> position its room stream starts at, for the batch's rooms that have one
     (their members are not read: nothing is fanned out to them)."""
@@ -64,8 +66,8 @@ class BatchView:
     def contacts(self, user_id: str) -> frozenset[str]:
         out: set[str] = set()
         for room_id in self._p.rooms_of.get(user_id, ()):
-            if room_id in self._p.streamed:
-                continue  # presence is not broadcast to a large room's members
+            if room_id in self._p.streamed or room_id in self._p.quiet:
+                continue  # a large room, or a direct room not answered yet
             out.update(self._p.members.get(room_id, ()))
         out.discard(user_id)
         return frozenset(out)
@@ -88,6 +90,11 @@ class BatchView:
             case ch.RemoveMember(room_id, user_id):
                 p.members.get(room_id, set()).discard(user_id)
                 p.rooms_of.get(user_id, set()).discard(room_id)
+            case ch.SetQuiet(room_id, quiet):
+                if quiet:
+                    p.quiet.add(room_id)
+                else:
+                    p.quiet.discard(room_id)
             case ch.SetPresence(user_id, device_id, status):
                 devices = p.online.setdefault(user_id, set())
                 if status in _ONLINE:

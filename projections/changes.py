@@ -26,6 +26,7 @@ __all__ = [
     "RemoveMember",
     "RoomStreamEntry",
     "SetPresence",
+    "SetQuiet",
     "SetRevocation",
     "SetRole",
     "StartRoomStream",
@@ -117,6 +118,15 @@ class SetPresence:
 
 
 @dataclass(frozen=True, slots=True)
+class SetQuiet:
+    """Whether the room's members share presence through it: a direct room is quiet
+    until its peer answers."""
+
+    room_id: str
+    quiet: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SetRevocation:
     """Tokens of ``user_id`` on ``device_id`` ("" for every device) issued at or before
     ``at`` (seconds since the epoch) are refused."""
@@ -172,6 +182,7 @@ Change = (
     | RaiseReadState
     | SetPresence
     | SetRevocation
+    | SetQuiet
     | StartRoomStream
     | AppendRoomStream
     | AppendInbox

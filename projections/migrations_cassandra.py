@@ -42,6 +42,7 @@ def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {ks}.presence ("
         "user_id text, device_id text, status int, updated_at text, "
         "PRIMARY KEY (user_id, device_id)) WITH default_time_to_live = 86400",
+        f"CREATE TABLE IF NOT EXISTS {ks}.quiet_rooms (room_id text PRIMARY KEY)",
         f"CREATE TABLE IF NOT EXISTS {ks}.revocations ("
         "user_id text, device_id text, revoked_at double, PRIMARY KEY (user_id, device_id))",
         f"CREATE TABLE IF NOT EXISTS {ks}.inbox ("

@@ -56,6 +56,8 @@ def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> 
     if kind in ("room_created", "room_settings_changed"):
         room_kind = payload.kind if kind == "room_created" else 0
         out.append(ch.UpsertRoom(room_id, room_kind, payload.name, payload.public))
+        if room_kind == RoomKind.DIRECT:
+            out.append(ch.SetQuiet(room_id, True))
         if room_kind == RoomKind.CHANNEL:
             out.append(ch.StartRoomStream(room_id, envelope.position))
             streamed = True
@@ -85,6 +87,8 @@ def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> 
         out.append(ch.EditMessage(room_id, payload.message_id, payload.text))
     elif kind == "message_deleted":
         out.append(ch.DeleteMessage(room_id, payload.message_id))
+    elif kind == "direct_answered":
+        out.append(ch.SetQuiet(room_id, False))
     elif kind == "ban_lifted" and not streamed:
         members = members | {payload.user_id}  # they learn they may join again
     out.append(ch.AdvanceRoom(room_id, envelope.position, _time(envelope)))

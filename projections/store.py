@@ -176,6 +176,10 @@ class ProjectionReader(ABC):
         """Every user with at least one device online or away."""
 
     @abstractmethod
+    async def quiet_rooms(self, room_ids: Sequence[str]) -> set[str]:
+        """Those of the rooms whose members share no presence (unanswered direct rooms)."""
+
+    @abstractmethod
     async def devices(self, user_id: str) -> list[DeviceRow]:
         """The user's devices with their presence, by device id."""
 

@@ -89,6 +89,8 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
         for room_id, rows in zip(candidates, streams, strict=True):
             if rows and rows[0].since:
                 out.streamed[room_id] = rows[0].since
+        presence_rooms = sorted(set().union(*out.rooms_of.values())) if out.rooms_of else []
+        out.quiet = await self.quiet_rooms(presence_rooms)
         room_ids = [r for r in candidates if r not in out.streamed]
         members = await gather_bounded(
             self._run("SELECT user_id FROM room_members WHERE room_id=?", (r,)) for r in room_ids
@@ -289,6 +291,18 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                         (envelope.position, room_id),
                         envelope.position,
                     )
+                ]
+            case ch.SetQuiet(room_id, quiet):
+                if quiet:
+                    return [
+                        (
+                            "INSERT INTO quiet_rooms (room_id) VALUES (?) USING TIMESTAMP ?",
+                            (room_id,),
+                            ts,
+                        )
+                    ]
+                return [
+                    ("DELETE FROM quiet_rooms USING TIMESTAMP ? WHERE room_id=?", (room_id,), ts)
                 ]
             case ch.SetRevocation(user_id, device_id, at):
                 return [
@@ -557,6 +571,13 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
             devices = {r.device_id: r.status for r in rows}
             out.append(PresenceRow(user_id, any(s in _ONLINE for s in devices.values()), devices))
         return out
+
+    async def quiet_rooms(self, room_ids: Sequence[str]) -> set[str]:
+        ids = sorted(set(room_ids))
+        found = await gather_bounded(
+            self._run("SELECT room_id FROM quiet_rooms WHERE room_id=?", (r,)) for r in ids
+        )
+        return {room_id for room_id, rows in zip(ids, found, strict=True) if rows}
 
     async def devices(self, user_id: str) -> list[DeviceRow]:
         rows = await self._run(

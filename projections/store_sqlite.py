@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS presence (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (user_id, device_id)
 );
+CREATE TABLE IF NOT EXISTS quiet_rooms (room_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS revocations (
     user_id TEXT NOT NULL, device_id TEXT NOT NULL, revoked_at REAL NOT NULL,
     PRIMARY KEY (user_id, device_id)
@@ -107,6 +108,12 @@ def _prefetch(conn: sqlite3.Connection, events: Sequence[Envelope]) -> Prefetch:
             (user_id, *_ONLINE),
         )
         out.online[user_id] = {r[0] for r in rows}
+        for (room_id,) in conn.execute(
+            "SELECT q.room_id FROM quiet_rooms q JOIN members m ON m.room_id = q.room_id "
+            "WHERE m.user_id=?",
+            (user_id,),
+        ):
+            out.quiet.add(room_id)
     for room_id in rooms:
         row = conn.execute("SELECT since FROM room_streams WHERE room_id=?", (room_id,)).fetchone()
         if row is not None:
@@ -313,6 +320,11 @@ class SqliteProjectionStore(ProjectionStore):
                     "INSERT OR REPLACE INTO presence VALUES (?,?,?,?)",
                     (user_id, device_id, status, at),
                 )
+            case ch.SetQuiet(room_id, quiet):
+                if quiet:
+                    c.execute("INSERT OR IGNORE INTO quiet_rooms VALUES (?)", (room_id,))
+                else:
+                    c.execute("DELETE FROM quiet_rooms WHERE room_id=?", (room_id,))
             case ch.SetRevocation(user_id, device_id, at):
                 c.execute(
                     "INSERT INTO revocations VALUES (?,?,?) ON CONFLICT (user_id, device_id) "
@@ -477,6 +489,15 @@ class SqliteProjectionStore(ProjectionStore):
             "SELECT user_id, device_id, status FROM presence WHERE status IN (?,?)", _ONLINE
         )
         return _presence_rows(sorted({r[0] for r in rows}), rows)
+
+    async def quiet_rooms(self, room_ids: Sequence[str]) -> set[str]:
+        ids = sorted(set(room_ids))
+        if not ids:
+            return set()
+        rows = await self._read(
+            f"SELECT room_id FROM quiet_rooms WHERE room_id IN ({','.join('?' * len(ids))})", ids
+        )
+        return {r[0] for r in rows}
 
     async def devices(self, user_id: str) -> list[DeviceRow]:
         rows = await self._read(

@@ -146,6 +146,8 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
             envelope.sessions_revoked.CopyFrom(
                 pb.SessionsRevoked(user_id=event.user_id, device_id=event.device_id)
             )
+        case Room.DirectAnswered():
+            envelope.direct_answered.CopyFrom(pb.DirectAnswered(room_id=room_id))
         case Room.BanLifted():
             envelope.ban_lifted.CopyFrom(pb.BanLifted(room_id=room_id, user_id=event.user_id))
         case PresenceChanged():
@@ -240,6 +242,7 @@ def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
         "room_stream_started": lambda: Room.StreamStarted(members=p.members, **common),
         "acked": lambda: Room.Acked(kind=AckKind(p.kind), up_to=p.up_to, **common),
         "ban_lifted": lambda: Room.BanLifted(user_id=p.user_id, **common),
+        "direct_answered": lambda: Room.DirectAnswered(**common),
     }
     return builders[kind]()
 

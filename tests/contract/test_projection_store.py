@@ -11,14 +11,14 @@ from uuid import uuid4
 import pytest
 
 from domain.room import Room
-from domain.user import presence_changed
-from domain.values import AckKind, EventMeta, PresenceStatus, Role
+from domain.user import presence_changed, sessions_revoked
+from domain.values import AckKind, EventMeta, PresenceStatus, Role, direct_room_id
 from projections import changes as ch
 from projections.projector import ProjectionView, project
 from projections.store import ProjectionStore
 from projections.store_cassandra import CassandraProjectionStore, migrate
 from projections.store_sqlite import SqliteProjectionStore
-from proto.codec import Envelope, encode_event
+from proto.codec import Envelope, encode_event, payload_kind
 from tests.infra import CASSANDRA_HOST, CASSANDRA_PORT, drop_keyspace, fresh_name, require
 
 ALICE, BOB = EventMeta("alice", "d1"), EventMeta("bob", "d2")
@@ -327,3 +327,43 @@ async def test_the_embedded_store_rolls_back_a_batch_that_fails_while_writing(
             await store.apply(numbered(events[2:], 3), unwritable)
         assert await store.timeline(room_id, before=None, after=None, limit=10) == []
         assert await store.tracked_offset() == 2
+
+
+async def test_a_direct_room_shares_presence_only_once_answered(store: ProjectionStore) -> None:
+    room = Room.create_direct(direct_room_id("alice", "bob"), ALICE, "bob")
+    room.post_message(ALICE, "a1", "hello?")
+    opened = [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
+    presence = encode_event(presence_changed(BOB, 1, PresenceStatus.ONLINE), "e")
+    deliveries = await store.apply(numbered([*opened, presence]), project)
+    notice = [d for d in deliveries if isinstance(d, ch.LiveNotice)]
+    assert notice and "alice" not in notice[0].user_ids  # a stranger learns nothing
+    assert await store.quiet_rooms([str(room.id), "other"]) == {str(room.id)}
+
+    room.post_message(BOB, "b1", "hi")  # answered
+    answered = [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
+    assert [payload_kind(e) for e in answered] == ["message_posted", "direct_answered"]
+    again = encode_event(presence_changed(BOB, 2, PresenceStatus.ONLINE), "e")
+    start = len(opened) + 2
+    deliveries = await store.apply(numbered([*answered, again], start), project)
+    notice = [d for d in deliveries if isinstance(d, ch.LiveNotice)]
+    assert "alice" in notice[0].user_ids
+    assert await store.quiet_rooms([str(room.id)]) == set()
+
+
+async def test_revocations_and_devices(store: ProjectionStore) -> None:
+    events = [
+        encode_event(presence_changed(ALICE, 1, PresenceStatus.ONLINE), "e"),
+        encode_event(sessions_revoked(ALICE, 2, "phone"), "e"),
+        encode_event(sessions_revoked(ALICE, 3, ""), "e"),
+    ]
+    deliveries = await store.apply(numbered(events), project)
+    inbox = [d for d in deliveries if isinstance(d, ch.InboxEntry)]
+    assert [d.user_id for d in inbox] == ["alice", "alice"]  # every gateway of hers hears it
+    device_at, all_at = (e.occurred_at.seconds + e.occurred_at.nanos / 1e9 for e in events[1:])
+    assert await store.revoked_at("alice", "laptop") == pytest.approx(all_at)
+    assert await store.revoked_at("alice", "phone") == pytest.approx(max(device_at, all_at))
+    assert await store.revoked_at("bob", "phone") == 0.0
+    [device] = await store.devices("alice")
+    assert device.device_id == "d1" and device.status == PresenceStatus.ONLINE
+    assert device.last_activity
+    assert await store.devices("carol") == []

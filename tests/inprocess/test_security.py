@@ -358,3 +358,22 @@ def test_the_data_directory_is_private(serve: Callable[..., Any], tmp_path: Path
     assert any(f.name == "dev-jwt-secret" for f in files)
     for file in files:
         assert stat.S_IMODE(file.stat().st_mode) & 0o077 == 0, file
+
+
+def test_a_direct_room_shares_presence_once_answered(serve: Callable[..., Any]) -> None:
+    client, settings = serve()
+    mallory, bob = bearer(settings, "mallory"), bearer(settings, "bob")
+    room = client.post("/v1/direct/bob", headers=mallory).json()["roomId"]
+    bob_ws = connect(client, settings, "bob", device="bob-phone")
+    watcher = connect(client, settings, "mallory")
+    online = client.get("/v1/users/online", headers=mallory).json()
+    assert all(row["userId"] != "bob" for row in online)
+    presence = client.get(f"/v1/rooms/{room}/presence", headers=mallory).json()
+    assert [row["userId"] for row in presence] == ["mallory"]  # bob's devices stay hidden
+
+    assert "send" in bob_ws.command("send", roomId=room, text="who is this?")
+    assert inbox_event(watcher, "directAnswered")  # answered: from here on, shared
+    rows = {r["userId"]: r for r in client.get(f"/v1/rooms/{room}/presence", headers=bob).json()}
+    assert rows["bob"]["devices"] == {"bob-phone": "online"}
+    mine = client.get(f"/v1/rooms/{room}/presence", headers=mallory).json()
+    assert {row["userId"] for row in mine} == {"mallory", "bob"}

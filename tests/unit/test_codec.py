@@ -8,8 +8,8 @@ import pytest
 from eventsourcing.domain import DomainEvent
 
 from domain.room import Room
-from domain.user import presence_changed
-from domain.values import AckKind, EventMeta, PresenceStatus, Role
+from domain.user import presence_changed, sessions_revoked
+from domain.values import AckKind, EventMeta, PresenceStatus, Role, direct_room_id
 from proto.codec import (
     CodecError,
     decode_envelope,
@@ -31,9 +31,14 @@ def every_kind_of_event() -> list[DomainEvent]:
     room.delete_message(alice, message_id)
     room.change_settings(alice, "renamed", False)
     room.remove_member(alice, "bob")
+    room.lift_ban(alice, "bob")
     room.ack(alice, AckKind.READ, 3)
     events: list[DomainEvent] = list(room.collect_events())  # type: ignore[arg-type]
+    direct = Room.create_direct(direct_room_id("alice", "bob"), alice, "bob")
+    direct.post_message(EventMeta("bob", "laptop", "trace-1"), "", "hi")
+    events.extend(direct.collect_events())  # type: ignore[arg-type]
     events.append(presence_changed(alice, 1, PresenceStatus.AWAY))
+    events.append(sessions_revoked(alice, 2, "phone"))
     return events
 
 

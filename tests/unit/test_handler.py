@@ -140,3 +140,28 @@ def test_every_domain_error_has_its_own_code_that_rebuilds_it() -> None:
         rebuilt = errors.error_for_code(cls.code, "why")
         assert type(rebuilt) is cls and str(rebuilt) == "why"
     assert type(errors.error_for_code("from_a_newer_version", "x")) is errors.DomainError
+
+
+def test_an_answer_in_a_direct_room_replies_with_the_message(streams: MemoryStreams) -> None:
+    room_id = direct_room_id("alice", "bob")
+    run(streams, c.OpenDirect(ALICE, "bob"))  # positions 1-3: created, two joins
+    answer = run(streams, c.PostMessage(BOB, room_id, "b-1", "hi"))
+    assert answer.answer == EventRef(room_id, 4)  # the message, not the DirectAnswered at 5
+    names = [type(e).__name__ for e in streams.saved]
+    assert names[-2:] == ["MessagePosted", "DirectAnswered"]
+    again = run(streams, c.PostMessage(BOB, room_id, "b-1", "hi"))
+    assert again.duplicate and again.answer == EventRef(room_id, 4)
+
+
+def test_revocations_and_lifted_bans_are_logged(streams: MemoryStreams) -> None:
+    revoked = run(streams, c.RevokeSessions(ALICE, "phone"))
+    assert type(streams.saved[-1]).__name__ == "SessionsRevoked"
+    assert streams.saved[-1].device_id == "phone"  # type: ignore[attr-defined]
+    assert revoked.answer.position == 1
+    room_id = uuid4()
+    run(streams, c.CreateRoom(ALICE, room_id, "general"))
+    run(streams, c.JoinRoom(BOB, room_id))
+    run(streams, c.RemoveMember(ALICE, room_id, "bob"))
+    run(streams, c.LiftBan(ALICE, room_id, "bob"))
+    assert type(streams.saved[-1]).__name__ == "BanLifted"
+    run(streams, c.JoinRoom(BOB, room_id))

@@ -395,3 +395,17 @@ def test_commands_about_a_non_member_name_them() -> None:
         room.remove_member(ALICE, "dave")
     with pytest.raises(MemberNotFound):
         room.change_role(ALICE, "dave", Role.ADMIN)
+
+
+def test_a_direct_room_is_answered_when_its_peer_posts() -> None:
+    room = Room.create_direct(direct_room_id("alice", "bob"), ALICE, "bob")
+    room.post_message(ALICE, "a1", "hello?")
+    room.post_message(ALICE, "a2", "anyone?")
+    assert not room.answered
+    room.collect_events()
+    room.post_message(BOB, "b1", "hi")
+    assert room.answered
+    assert event_names(room) == ["MessagePosted", "DirectAnswered"]
+    room.post_message(BOB, "b2", "again")
+    assert event_names(room) == ["MessagePosted"]  # once
+    assert group().answered  # only direct rooms wait for an answer

@@ -60,7 +60,7 @@ class Actor(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started", "sessions_revoked", "ban_lifted")
+    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started", "sessions_revoked", "ban_lifted", "direct_answered")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,7 @@ class Envelope(_message.Message):
     ROOM_STREAM_STARTED_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_REVOKED_FIELD_NUMBER: _ClassVar[int]
     BAN_LIFTED_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_ANSWERED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     stream: str
     position: int
@@ -101,7 +102,8 @@ class Envelope(_message.Message):
     room_stream_started: RoomStreamStarted
     sessions_revoked: SessionsRevoked
     ban_lifted: BanLifted
-    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ..., sessions_revoked: _Optional[_Union[SessionsRevoked, _Mapping]] = ..., ban_lifted: _Optional[_Union[BanLifted, _Mapping]] = ...) -> None: ...
+    direct_answered: DirectAnswered
+    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ..., sessions_revoked: _Optional[_Union[SessionsRevoked, _Mapping]] = ..., ban_lifted: _Optional[_Union[BanLifted, _Mapping]] = ..., direct_answered: _Optional[_Union[DirectAnswered, _Mapping]] = ...) -> None: ...
 
 class RoomCreated(_message.Message):
     __slots__ = ("room_id", "name", "kind", "public")
@@ -216,6 +218,12 @@ class SessionsRevoked(_message.Message):
     user_id: str
     device_id: str
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
+
+class DirectAnswered(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
 
 class BanLifted(_message.Message):
     __slots__ = ("room_id", "user_id")
