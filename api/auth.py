@@ -40,6 +40,9 @@ class Claims:
     user_id: str
     expires_at: float
     issued_at: float = 0.0
+    device_id: str = ""
+    """The device a token is bound to (claim ``did``): its connections are that device, so
+    revoking the device refuses the token for good."""
 
 
 class KeySetFile:
@@ -128,7 +131,10 @@ class TokenVerifier:
             user_id = check_user_id(str(claims["sub"]))
         except InvalidArgument as exc:
             raise AuthError(str(exc)) from exc
-        return Claims(user_id, float(claims["exp"]), float(claims["iat"]))
+        device = claims.get("did", "")
+        if not isinstance(device, str):
+            raise AuthError("invalid token: did must be a string")
+        return Claims(user_id, float(claims["exp"]), float(claims["iat"]), device)
 
 
 def mint_token(
@@ -139,14 +145,17 @@ def mint_token(
     issuer: str,
     ttl_seconds: int = 24 * 3600,
     now: float | None = None,
+    device_id: str = "",
 ) -> str:
-    """An HS256 token for ``user_id`` (development and tests)."""
+    """An HS256 token for ``user_id`` (development and tests), bound to a device if given."""
     issued = int(now if now is not None else time.time())
-    payload = {
+    payload: dict[str, object] = {
         "sub": check_user_id(user_id),
         "aud": audience,
         "iss": issuer,
         "iat": issued,
         "exp": issued + ttl_seconds,
     }
+    if device_id:
+        payload["did"] = device_id
     return jwt.encode(payload, secret, algorithm="HS256")

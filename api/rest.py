@@ -61,7 +61,8 @@ async def current_user(
         raise AuthError("send Authorization: Bearer <token>")
     runtime = request.app.state.runtime
     claims = runtime.verifier.verify(credentials.credentials)
-    if claims.issued_at <= await runtime.service.store.revoked_at(claims.user_id, REST_DEVICE):
+    device = claims.device_id or REST_DEVICE
+    if claims.issued_at <= await runtime.service.store.revoked_at(claims.user_id, device):
         raise AuthError("token revoked")
     user_id: str = claims.user_id
     return user_id

@@ -363,7 +363,9 @@ class Connection(CommandHandlers):
             self.session.reject(frame.id, code, str(exc), CloseCode.UNAUTHORIZED)
             return
         try:
-            requested = check_device_id(request.device_id)
+            requested = check_device_id(request.device_id or claims.device_id)
+            if claims.device_id and requested != claims.device_id:
+                raise InvalidArgument(f"this token is for device {claims.device_id!r} only")
         except InvalidArgument as exc:
             self.session.reject(
                 frame.id, ErrorCode.INVALID_ARGUMENT, str(exc), CloseCode.UNAUTHORIZED

@@ -141,6 +141,7 @@ def _token(args: argparse.Namespace) -> int:
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             ttl_seconds=args.ttl,
+            device_id=args.device,
         )
     )
     return 0
@@ -241,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("user")
     token.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
     token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
+    token.add_argument(
+        "--device", default="", help="bind the token to this device (revocable with it)"
+    )
     token.set_defaults(func=_token)
 
     version = sub.add_parser("version", help="print the version")

@@ -42,7 +42,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def token(settings: Settings, user: str, ttl: int = 3600) -> str:
+def token(settings: Settings, user: str, ttl: int = 3600, device: str = "") -> str:
     secret = settings.development_secret()
     return mint_token(
         user,
@@ -50,6 +50,7 @@ def token(settings: Settings, user: str, ttl: int = 3600) -> str:
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         ttl_seconds=ttl,
+        device_id=device,
     )
 
 

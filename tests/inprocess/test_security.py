@@ -276,6 +276,26 @@ def test_revoking_a_device_closes_its_sockets_and_refuses_its_tokens(
     connect(client, settings, "alice", device="lost-phone")  # a token issued since
 
 
+def test_a_token_bound_to_a_revoked_device_is_refused_whatever_device_it_names(
+    serve: Callable[..., Any],
+) -> None:
+    client, settings = serve()
+    bound = token(settings, "alice", device="tablet")
+    ws = open_ws(client)
+    assert ws.command("connect", token=bound)["connect"]["deviceId"] == "tablet"
+    other = open_ws(client)
+    refused = other.command("connect", token=bound, deviceId="laptop")
+    assert refused["error"]["code"] == "INVALID_ARGUMENT"
+    assert client.post("/v1/devices/tablet/revoke", headers=bearer(settings, "alice")).is_success
+    assert closed_with(ws) == CloseCode.REVOKED
+    for device in ("", "tablet"):
+        again = open_ws(client)
+        reply = again.command("connect", token=bound, deviceId=device)
+        assert reply["error"]["code"] == "UNAUTHORIZED", device
+    rest = client.get("/v1/rooms", headers={"Authorization": f"Bearer {bound}"})
+    assert rest.status_code == 401
+
+
 def test_revoking_every_session_refuses_rest_and_refresh_too(serve: Callable[..., Any]) -> None:
     client, settings = serve()
     headers = bearer(settings, "alice")
