@@ -77,7 +77,10 @@ def parse_client_frame(text: str | bytes) -> cp.ClientFrame:
         try:
             json_format.ParseDict(data, frame)
         except json_format.ParseError as exc:
-            raise WireError(cp.BAD_REQUEST, str(exc), frame_id) from exc
+            # One rule with REST: a value outside an enum is an invalid argument, not a
+            # malformed frame (numbers outside it are refused by the command handlers).
+            code = cp.INVALID_ARGUMENT if "Invalid enum value" in str(exc) else cp.BAD_REQUEST
+            raise WireError(code, str(exc), frame_id) from exc
     if not frame.id and frame.WhichOneof("command") != "pong":
         raise WireError(cp.BAD_REQUEST, "field 'id' is required", frame_id)
     return frame

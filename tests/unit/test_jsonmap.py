@@ -105,3 +105,20 @@ def test_parsed_frames_equal_json_format(text: str) -> None:
 def test_bad_frames_are_still_refused_by_json_format(text: str) -> None:
     with pytest.raises(WireError):
         parse_client_frame(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ('{"id":"1","ack":{"roomId":"r","kind":"FOO","upTo":"1"}}', cp.INVALID_ARGUMENT),
+        ('{"id":"1","presence":{"status":"AWAY"}}', cp.INVALID_ARGUMENT),
+        ('{"id":"1","send":null}', cp.BAD_REQUEST),
+        ('{"id":"1","send":{"roomId":["r"]}}', cp.BAD_REQUEST),
+    ],
+)
+def test_a_value_outside_an_enum_is_an_invalid_argument(text: str, code: int) -> None:
+    """The same rule as REST (422): a malformed frame is BAD_REQUEST, a bad enum value is
+    INVALID_ARGUMENT."""
+    with pytest.raises(WireError) as refused:
+        parse_client_frame(text)
+    assert refused.value.code == code
