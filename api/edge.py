@@ -56,8 +56,18 @@ def origin_allowed(
     return origin == own
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+def _wanted_headers(scope: Scope) -> tuple[str, str | None, str]:
+    """Host, Origin (None when absent) and Content-Length, in one pass over the headers
+    (every handshake of a connection storm comes through here)."""
+    host, origin, length = "", None, ""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value.decode("latin-1")
+        elif name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"content-length":
+            length = value.decode("latin-1")
+    return host, origin, length
 
 
 class EdgeGuard:
@@ -80,19 +90,17 @@ class EdgeGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
-        host = headers.get("host", "")
+        host, origin, length = _wanted_headers(scope)
         if not host_allowed(host, self.hosts):
             await self._refuse(scope, send, 400, "BAD_REQUEST", "this host name is not served")
             return
         if scope["type"] == "websocket":
             secure = scope.get("scheme") == "wss"
-            if not origin_allowed(headers.get("origin"), host, secure, self.origins):
+            if not origin_allowed(origin, host, secure, self.origins):
                 await self._refuse(scope, send, 403, "FORBIDDEN", "origin not allowed")
                 return
             await self.app(scope, receive, send)
             return
-        length = headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_body_bytes:
             await self._refuse(scope, send, 413, "PAYLOAD_TOO_LARGE", self._too_large)
             return

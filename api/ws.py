@@ -166,7 +166,7 @@ class Connection(CommandHandlers):
         self._executor: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
-        self._budget: CommandBudget | None = None  # made at connect
+        self._budget: CommandBudget | None = None
         self._refused = 0
 
     # Subscriber (called by the hub, which flushes after a batch; never blocks)
@@ -344,8 +344,10 @@ class Connection(CommandHandlers):
     def _check_budget(self, command: str) -> None:
         """Refuses a command over the connection's or the user's budget; a client that
         keeps sending regardless is disconnected."""
-        assert self._budget is not None  # commands run only after connect
-        wait = self._budget.take(command, self.session.user_id, time.monotonic())
+        now = time.monotonic()
+        if self._budget is None:  # made at the first command: idle connections have none
+            self._budget = self.ctx.limits.budget(now)
+        wait = self._budget.take(command, self.session.user_id, now)
         if not wait:
             self._refused = 0
             return
@@ -390,7 +392,6 @@ class Connection(CommandHandlers):
         self.session.authenticated(
             claims.user_id, device_id, claims.expires_at, claims.issued_at, now
         )
-        self._budget = self.ctx.limits.budget(time.monotonic())
         structlog.contextvars.bind_contextvars(user_id=claims.user_id)
         self.ctx.hub.subscribe(self)  # live pushes are buffered from here on
         self._subscribed = True
