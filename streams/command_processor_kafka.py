@@ -31,6 +31,7 @@ from proto.codec import CodecError, encode_event, payload_kind
 from proto.commands import decode_command
 from proto.tidings.v1 import internal_pb2 as ip
 from streams.command_processor import Outcome, PartitionState
+from streams.kafka_read import read_to, stop
 from streams.topics import FETCH_MAX_WAIT_MS, Topics
 
 __all__ = ["KafkaCommandProcessor"]
@@ -165,14 +166,12 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
             await reader.seek_to_beginning(tp)
             end = (await reader.end_offsets([tp]))[tp]
             count = 0
-            while await reader.position(tp) < end:
-                batch = await reader.getmany(tp, timeout_ms=500, max_records=5000)
-                for record in batch.get(tp, []):
-                    state.fold(record.value, record.offset)
-                    count += 1
+            async for record in read_to(reader, tp, end, timeout_ms=500, max_records=5000):
+                state.fold(record.value, record.offset)
+                count += 1
             log.info("command_partition_rebuilt", partition=partition, events=count)
         finally:
-            await reader.stop()
+            await stop(reader)
         return state
 
     # ------------------------------------------------------------------ processing

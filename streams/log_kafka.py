@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.kafka_read import read_to, stop
 from streams.log import LogRecord, LogScanner, LogUnavailable
 
 __all__ = ["KafkaLogScanner"]
@@ -68,7 +69,7 @@ class KafkaLogScanner(LogScanner):
                 if self._start(tp.partition, after) >= 0
             )
         finally:
-            await consumer.stop()
+            await stop(consumer)
 
     async def scan(self, after: int = 0) -> AsyncIterator[LogRecord]:
         partitions = await self._partitions()
@@ -88,10 +89,8 @@ class KafkaLogScanner(LogScanner):
                 if start >= end:
                     continue
                 consumer.seek(tp, start)
-                while await consumer.position(tp) < end:
-                    batch = await consumer.getmany(tp, timeout_ms=1000, max_records=self._batch)
-                    for record in batch.get(tp, []):
-                        if record.offset < end and record.value is not None:
-                            yield LogRecord(record.offset, record.value, partition)
+                async for record in read_to(consumer, tp, end, max_records=self._batch):
+                    if record.value is not None:
+                        yield LogRecord(record.offset, record.value, partition)
         finally:
-            await consumer.stop()
+            await stop(consumer)
