@@ -120,6 +120,8 @@ class CommandHandlers:
         claims = self.ctx.verifier.verify(frame.refresh.token)
         if claims.user_id != self.session.user_id:
             raise AuthError("a refreshed token must be for the same user")
+        if claims.device_id not in ("", self.session.device_id):
+            raise AuthError("a refreshed token must be for the same device")
         revoked = await self.ctx.service.store.revoked_at(claims.user_id, self.session.device_id)
         if claims.issued_at <= revoked:
             raise AuthError("token revoked")

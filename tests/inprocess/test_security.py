@@ -286,6 +286,9 @@ def test_a_token_bound_to_a_revoked_device_is_refused_whatever_device_it_names(
     other = open_ws(client)
     refused = other.command("connect", token=bound, deviceId="laptop")
     assert refused["error"]["code"] == "INVALID_ARGUMENT"
+    laptop = connect(client, settings, "alice", device="laptop")
+    swapped = laptop.command("refresh", token=token(settings, "alice", device="tablet"))
+    assert swapped["error"]["code"] == "UNAUTHORIZED"
     assert client.post("/v1/devices/tablet/revoke", headers=bearer(settings, "alice")).is_success
     assert closed_with(ws) == CloseCode.REVOKED
     for device in ("", "tablet"):
