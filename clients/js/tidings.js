@@ -68,6 +68,7 @@ export class TidingsClient {
     this._readyResolve = null;
     this._closed = false;
     this._ws = null;
+    this._endSession = null; // ends the current session at once (dropConnection)
     this._fatal = null;
     this._resetReady();
   }
@@ -97,8 +98,12 @@ export class TidingsClient {
   }
 
   /** Closes the current socket as a network failure would; the client reconnects by itself. */
+  /** Drops the connection now, as a network failure would (the client then reconnects and
+   * resumes); the session ends at once, without waiting for the closing handshake, which
+   * never completes when the network is gone. */
   dropConnection() {
     if (this._ws) this._ws.close(4999, "dropped by client");
+    if (this._endSession) this._endSession();
   }
 
   async *[Symbol.asyncIterator]() {
@@ -304,7 +309,14 @@ export class TidingsClient {
         else this._handle(frame);
       };
       ws.onerror = () => {};
-      ws.onclose = () => (connected ? resolve() : reject(new Disconnected("closed")));
+      const end = () => {
+        ws.onmessage = ws.onclose = null; // a socket being dropped says nothing more
+        this._endSession = null;
+        if (connected) resolve();
+        else reject(new Disconnected("closed"));
+      };
+      this._endSession = end;
+      ws.onclose = end;
     });
   }
 
