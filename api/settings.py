@@ -36,7 +36,11 @@ def is_loopback(host: str) -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TIDINGS_", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TIDINGS_",
+        frozen=True,
+        hide_input_in_errors=True,  # a refused secret is never echoed
+    )
 
     mode: Literal["embedded", "distributed"] = Field(
         "embedded",

@@ -405,8 +405,9 @@ def test_unsafe_starts_are_refused(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "data"), "--port", str(free_port())]
     public = cli(["serve", "--host", "0.0.0.0", *data], {})
     assert public.returncode == 2 and "loopback only" in public.stderr, public.stderr
-    weak = cli(["serve", *data], {"TIDINGS_JWT_SECRET": "abc"})
+    weak = cli(["serve", *data], {"TIDINGS_JWT_SECRET": "weakSECRET1"})
     assert weak.returncode == 2 and "at least 32 bytes" in weak.stderr, weak.stderr
+    assert "weakSECRET1" not in weak.stderr  # a refused secret is never echoed
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
