@@ -27,7 +27,7 @@ from typing import Protocol
 from api.ws_frames import SharedFrame
 from domain.values import room_stream
 from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry, TypingNotice
-from proto.codec import Envelope
+from proto.codec import Envelope, occurred_seconds
 from proto.wire import (
     envelope_json,
     inbox_push_frame,
@@ -107,6 +107,7 @@ class Hub:
     def publish(self, deliveries: Sequence[Delivery]) -> None:
         touched = self._touched
         encoded: dict[int, bytes] = {}
+        revocations: set[int] = set()  # envelopes that end sessions (looked at once each)
         for delivery in deliveries:
             if isinstance(delivery, RoomStreamEntry):
                 self._publish_room(delivery, touched)
@@ -117,11 +118,13 @@ class Hub:
                 key = id(delivery.envelope)
                 if key not in encoded:
                     encoded[key] = envelope_json(delivery.envelope)
+                    if delivery.envelope.WhichOneof("payload") == "sessions_revoked":
+                        revocations.add(key)
                 frame = inbox_push_frame(delivery.position, self.epoch, encoded[key])
                 for subscriber in subscribers:
                     subscriber.push_inbox(delivery.position, frame)
                 touched |= subscribers
-                if delivery.envelope.WhichOneof("payload") == "sessions_revoked":
+                if key in revocations:
                     self._revoke(delivery.envelope, subscribers)
             elif isinstance(delivery, LiveNotice):
                 p = delivery.envelope.presence_changed
@@ -134,7 +137,7 @@ class Hub:
 
     @staticmethod
     def _revoke(envelope: Envelope, subscribers: set[Subscriber]) -> None:
-        at = envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9
+        at = occurred_seconds(envelope)
         for subscriber in list(subscribers):
             subscriber.revoked(envelope.sessions_revoked.device_id, at)
 

@@ -6,7 +6,7 @@ next one in the user's stream.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 from eventsourcing.domain import DomainEvent
 
@@ -37,27 +37,20 @@ class SessionsRevoked(UserEvent):
 
 
 def sessions_revoked(meta: EventMeta, position: int, device_id: str) -> SessionsRevoked:
-    return SessionsRevoked(
-        originator_id=user_aggregate_id(meta.user_id),
-        originator_version=position,
-        timestamp=_now(),
-        meta=meta,
-        user_id=meta.user_id,
-        device_id=device_id,
-    )
+    return SessionsRevoked(**_header(meta, position), device_id=device_id)
 
 
 def presence_changed(meta: EventMeta, position: int, status: PresenceStatus) -> PresenceChanged:
-    return PresenceChanged(
-        originator_id=user_aggregate_id(meta.user_id),
-        originator_version=position,
-        timestamp=_now(),
-        meta=meta,
-        user_id=meta.user_id,
-        device_id=meta.device_id,
-        status=status,
-    )
+    return PresenceChanged(**_header(meta, position), device_id=meta.device_id, status=status)
 
 
-def _now() -> datetime:
-    return DomainEvent.create_timestamp()
+def _header(meta: EventMeta, position: int) -> dict[str, Any]:
+    """What every event of the user's stream carries: its place in the stream, its time
+    and who did it."""
+    return {
+        "originator_id": user_aggregate_id(meta.user_id),
+        "originator_version": position,
+        "timestamp": DomainEvent.create_timestamp(),
+        "meta": meta,
+        "user_id": meta.user_id,
+    }

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from domain.values import AckKind, PresenceStatus, RoomKind
 from projections import changes as ch
-from proto.codec import Envelope, payload_kind
+from proto.codec import Envelope, occurred_seconds, payload_kind
 
 __all__ = ["ProjectionView", "project"]
 
@@ -134,9 +134,8 @@ def _project_revocation(envelope: Envelope) -> list[ch.Change]:
     """The user's inbox carries the revocation, so every gateway holding one of their
     sockets sees it, in order, and closes the revoked ones."""
     r = envelope.sessions_revoked
-    at = envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9
     return [
-        ch.SetRevocation(r.user_id, r.device_id, at),
+        ch.SetRevocation(r.user_id, r.device_id, occurred_seconds(envelope)),
         ch.AppendInbox(frozenset({r.user_id}), envelope),
     ]
 

@@ -42,6 +42,7 @@ __all__ = [
     "encode_event",
     "envelope_from_bytes",
     "envelope_to_dict",
+    "occurred_seconds",
     "payload_kind",
 ]
 
@@ -172,6 +173,11 @@ def _set_timestamp(target: Timestamp, at: datetime) -> None:
     delta = at - _EPOCH
     target.seconds = delta.days * 86_400 + delta.seconds
     target.nanos = delta.microseconds * 1000
+
+
+def occurred_seconds(envelope: pb.Envelope) -> float:
+    """When the event occurred, in seconds since the epoch."""
+    return envelope.occurred_at.seconds + envelope.occurred_at.nanos / 1e9
 
 
 def payload_kind(envelope: pb.Envelope) -> str:

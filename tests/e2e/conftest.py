@@ -30,11 +30,15 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """The same protocol suite runs against both modes."""
-    workdir = tmp_path_factory.mktemp(f"tidings-{request.param}")
+    yield from running(request.param, tmp_path_factory.mktemp(f"tidings-{request.param}"), FAST)
+
+
+def running(mode: str, workdir: Path, env: dict[str, str]) -> Iterator[Server]:
+    """A started embedded server or distributed stack, stopped when the caller is done."""
     stack: Server = (
-        ServerProcess(workdir / "data", FAST)
-        if request.param == "embedded"
-        else DistributedStack(workdir, FAST)
+        ServerProcess(workdir / "data", env)
+        if mode == "embedded"
+        else DistributedStack(workdir, env)
     )
     stack.start()
     yield stack

@@ -36,8 +36,8 @@ from websockets.sync.client import connect as connect_sync
 from api.session import CloseCode
 from api.settings import Settings
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import FAST, Rest, Server, eventually
-from tests.e2e.server import SECRET, DistributedStack, Process, ServerProcess, free_port, token
+from tests.e2e.conftest import FAST, Rest, Server, eventually, running
+from tests.e2e.server import SECRET, Process, ServerProcess, free_port, token
 
 LIMITS = {
     f"TIDINGS_{name.upper()}": str(Settings.model_fields[name].default)
@@ -63,15 +63,7 @@ def limited(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp(f"security-{request.param}")
-    env = {**FAST, **LIMITS}
-    stack: Server = (
-        ServerProcess(workdir / "data", env)
-        if request.param == "embedded"
-        else DistributedStack(workdir, env)
-    )
-    stack.start()
-    yield stack
-    stack.stop()
+    yield from running(request.param, workdir, {**FAST, **LIMITS})
 
 
 def gateway_process(server: Server, index: int = 0) -> psutil.Process:
