@@ -91,7 +91,11 @@ class DistributedBackend(Backend):
         if with_commands:
             epoch = loop.run_until_complete(cluster_epoch(s.kafka_bootstrap))
             processor = KafkaCommandProcessor(
-                s.kafka_bootstrap, topics, epoch, large_room_members=s.large_room_members
+                s.kafka_bootstrap,
+                topics,
+                epoch,
+                large_room_members=s.large_room_members,
+                namespaces=s.namespaces,
             )
         app = create_faust_app(
             app_id=s.processor_app_id,

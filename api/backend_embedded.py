@@ -30,7 +30,7 @@ class EmbeddedBackend(Backend):
         s = self.settings
         make_private_dir(s.data_dir)
         closers = Closers()
-        log = EmbeddedLog(s.log_path, s.large_room_members)
+        log = EmbeddedLog(s.log_path, s.large_room_members, s.namespaces)
         closers.add(_closing(log))
         # Projections are written on the event loop: no thread hop, no GIL contention per
         # batch (ADR 13); the log's writer thread is the only one that waits for the disk.

@@ -11,7 +11,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.namespaces_file import AppConfig, load_app_config
 from api.session import SessionConfig
+from domain.namespaces import Namespaces
 from domain.values import LARGE_ROOM_MEMBERS
 
 __all__ = ["Settings", "is_loopback", "make_private_dir"]
@@ -158,6 +160,26 @@ class Settings(BaseSettings):
         15.0,
         description="A gateway silent this long is dead: another takes its devices offline",
     )
+
+    namespaces_file: Path | None = Field(
+        None,
+        description="TOML file declaring namespaces and plugin settings (docs/namespaces.md); "
+        "unset: one namespace, default, with every feature on",
+    )
+
+    @field_validator("namespaces_file")
+    @classmethod
+    def _readable_namespaces(cls, path: Path | None) -> Path | None:
+        load_app_config(path)  # a bad file fails at start, with its problem named
+        return path
+
+    @property
+    def app_config(self) -> AppConfig:
+        return load_app_config(self.namespaces_file)
+
+    @property
+    def namespaces(self) -> Namespaces:
+        return self.app_config.namespaces
 
     @field_validator("jwt_secret")
     @classmethod

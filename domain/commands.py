@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import AckKind, EventMeta, PresenceStatus, Role, RoomKind
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "CreateRoom",
     "DeleteMessage",
     "EditMessage",
+    "EmitEvent",
     "JoinRoom",
     "LeaveRoom",
     "LiftBan",
@@ -35,12 +37,14 @@ class CreateRoom:
     public: bool = True
     kind: RoomKind = RoomKind.GROUP
     """GROUP or CHANNEL (direct conversations are opened with :class:`OpenDirect`)."""
+    namespace: str = DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True)
 class OpenDirect:
     meta: EventMeta
     peer_id: str
+    namespace: str = DEFAULT_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,18 @@ class PostMessage:
     room_id: UUID
     client_msg_id: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EmitEvent:
+    """Emits a durable application event in a room (volatile ones never become commands)."""
+
+    meta: EventMeta
+    room_id: UUID
+    name: str
+    payload: str
+    """JSON text, already checked against the namespace's rules."""
+    client_event_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +167,7 @@ Command = (
     | ChangeRole
     | ChangeRoomSettings
     | PostMessage
+    | EmitEvent
     | EditMessage
     | DeleteMessage
     | AckRoom

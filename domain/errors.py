@@ -38,10 +38,14 @@ __all__ = [
     "LastOwnerCannotLeave",
     "MemberNotFound",
     "MessageNotFound",
+    "NamespaceNotFound",
+    "NamespaceNotGranted",
     "NotAMember",
     "NotARoomStream",
     "NotFound",
     "NotTheAuthor",
+    "Rejected",
+    "RoomFull",
     "RoomNotFound",
     "RoomNotJoinable",
     "UserNotFound",
@@ -182,3 +186,32 @@ class LastOwnerCannotLeave(Conflict):
 
     def __init__(self) -> None:
         super().__init__("the last owner must hand ownership to another member first")
+
+
+class NamespaceNotFound(NotFound):
+    code = "namespace_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"namespace {name!r} does not exist")
+
+
+class NamespaceNotGranted(Forbidden):
+    """The caller's token does not grant the namespace (claim ``ns``)."""
+
+    code = "namespace_not_granted"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"your token does not grant namespace {name!r}")
+
+
+class RoomFull(Conflict):
+    code = "room_full"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the room is full: rooms of this namespace hold {limit} members")
+
+
+class Rejected(Forbidden):
+    """A plugin's filter refused the command (docs/plugins.md); the message is the plugin's."""
+
+    code = "rejected"

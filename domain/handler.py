@@ -7,12 +7,20 @@ client with the event named by :attr:`Decision.answer`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 from uuid import UUID
 
 from domain import commands as c
-from domain.errors import Conflict, InvalidArgument, RoomNotFound
+from domain.errors import (
+    Conflict,
+    InsufficientRole,
+    InvalidArgument,
+    NamespaceNotGranted,
+    RoomFull,
+    RoomNotFound,
+)
+from domain.namespaces import DEFAULT_NAMESPACE, NamespaceRules, Namespaces
 from domain.room import Room
 from domain.user import UserEvent, presence_changed, sessions_revoked
 from domain.values import (
@@ -58,58 +66,89 @@ class Decision:
 
 
 class CommandHandler:
-    def __init__(self, streams: Streams, large_room_members: int = LARGE_ROOM_MEMBERS) -> None:
+    def __init__(
+        self,
+        streams: Streams,
+        large_room_members: int = LARGE_ROOM_MEMBERS,
+        namespaces: Namespaces | None = None,
+    ) -> None:
         """``large_room_members``: a group room with more members moves to its room stream
-        (the move is an event, so changing the setting never changes the past)."""
+        (the move is an event, so changing the setting never changes the past).
+        ``namespaces``: the deployment's namespaces (only ``default`` when None)."""
         self._streams = streams
         self._large_room_members = large_room_members
+        self._namespaces = namespaces or Namespaces()
 
     def decide(self, command: c.Command) -> Decision:
+        """The events ``command`` produces, each stamped with its room's namespace."""
+        return self._decide(self._in_namespace(command))
+
+    def _in_namespace(self, command: c.Command) -> c.Command:
+        if isinstance(command, c.CreateRoom | c.OpenDirect):
+            namespace = command.namespace
+        elif isinstance(command, c.ChangePresence | c.RevokeSessions):
+            return command
+        else:
+            room = self._streams.get_room(command.room_id)
+            namespace = room.namespace if room is not None else DEFAULT_NAMESPACE
+        stamp = "" if namespace == DEFAULT_NAMESPACE else namespace
+        if command.meta.namespace == stamp:
+            return command
+        return replace(command, meta=replace(command.meta, namespace=stamp))
+
+    def _decide(self, command: c.Command) -> Decision:
         match command:
-            case c.CreateRoom(meta, room_id, name, public, kind):
+            case c.CreateRoom(meta, room_id, name, public, kind, namespace):
+                if not self._granted(meta, namespace).create_rooms:
+                    raise InsufficientRole(
+                        f"rooms of namespace {namespace!r} are made by the operator"
+                    )
                 if self._streams.get_room(room_id) is not None:
                     raise Conflict(f"room {room_id} already exists")
                 if kind is RoomKind.CHANNEL:
-                    room = Room.create_channel(room_id, meta, name, public)
+                    room = Room.create_channel(room_id, meta, name, public, namespace)
                 elif kind is RoomKind.GROUP:
-                    room = Room.create_group(room_id, meta, name, public)
+                    room = Room.create_group(room_id, meta, name, public, namespace)
                 else:
                     raise InvalidArgument("kind must be GROUP or CHANNEL")
                 return Decision((room,), EventRef(room_id, 1))
-            case c.OpenDirect(meta, peer_id):
-                room_id = direct_room_id(meta.user_id, peer_id)
+            case c.OpenDirect(meta, peer_id, namespace):
+                self._granted(meta, namespace)
+                room_id = direct_room_id(meta.user_id, peer_id, namespace)
                 existing = self._streams.get_room(room_id)
                 if existing is not None:
                     existing.check_member(meta.user_id)
                     return Decision((), EventRef(room_id, 1), duplicate=True)
-                room = Room.create_direct(room_id, meta, peer_id)
+                room = Room.create_direct(room_id, meta, peer_id, namespace)
                 return Decision((room,), EventRef(room_id, 1))
             case c.JoinRoom(meta, room_id):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
+                self._check_room_for(room, meta.user_id)
                 room.join(meta)
                 return self._grown(room, meta)
             case c.AddMember(meta, room_id, user_id, role):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
+                self._check_room_for(room, user_id)
                 room.add_member(meta, user_id, role)
                 return self._grown(room, meta)
             case c.LeaveRoom(meta, room_id):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 room.leave(meta)
                 return self._changed(room)
             case c.RemoveMember(meta, room_id, user_id):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 room.remove_member(meta, user_id)
                 return self._changed(room)
             case c.ChangeRole(meta, room_id, user_id, role):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 room.change_role(meta, user_id, role)
                 return self._changed(room)
             case c.ChangeRoomSettings(meta, room_id, name, public):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 room.change_settings(meta, name, public)
                 return self._changed(room)
             case c.PostMessage(meta, room_id, client_msg_id, text):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 before = room.version
                 message_id = room.post_message(meta, client_msg_id, text)
                 position = room.messages[message_id].position
@@ -117,16 +156,23 @@ class CommandHandler:
                     return Decision((), EventRef(room_id, position), duplicate=True)
                 # The answer is the message, even when a DirectAnswered follows it.
                 return Decision((room,), EventRef(room_id, position))
+            case c.EmitEvent(meta, room_id, name, payload, client_event_id):
+                room = self._room(room_id, meta)
+                before = room.version
+                position = room.emit(meta, name, payload, client_event_id)
+                if room.version == before:
+                    return Decision((), EventRef(room_id, position), duplicate=True)
+                return Decision((room,), EventRef(room_id, position))
             case c.EditMessage(meta, room_id, message_id, text):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 room.edit_message(meta, message_id, text)
                 return self._changed(room)
             case c.DeleteMessage(meta, room_id, message_id):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 room.delete_message(meta, message_id)
                 return self._changed(room)
             case c.AckRoom(meta, room_id, kind, up_to):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 room.ack(meta, kind, up_to)
                 return self._changed(room)
             case c.ChangePresence(meta, status):
@@ -138,16 +184,30 @@ class CommandHandler:
                     sessions_revoked(meta, self._next_user_position(meta.user_id), device_id)
                 )
             case c.LiftBan(meta, room_id, user_id):
-                room = self._room(room_id)
+                room = self._room(room_id, meta)
                 room.lift_ban(meta, user_id)
                 return self._changed(room)
         raise TypeError(f"not a command: {command!r}")  # pragma: no cover
 
-    def _room(self, room_id: UUID) -> Room:
+    def _room(self, room_id: UUID, meta: EventMeta) -> Room:
+        """The room, if it exists in a namespace the actor's token grants (else, to them,
+        it does not exist)."""
         room = self._streams.get_room(room_id)
-        if room is None:
+        if room is None or room.namespace not in meta.namespaces:
             raise RoomNotFound(room_id)
         return room
+
+    def _granted(self, meta: EventMeta, namespace: str) -> NamespaceRules:
+        if namespace not in meta.namespaces:
+            raise NamespaceNotGranted(namespace)
+        return self._namespaces[namespace]
+
+    def _check_room_for(self, room: Room, user_id: str) -> None:
+        """Refuses a new member past the namespace's largest room (before any change: the
+        writer keeps the room in memory, so a rule must hold before the room is touched)."""
+        rules = self._namespaces[room.namespace]
+        if not room.is_member(user_id) and not rules.check_room_size(len(room.members) + 1):
+            raise RoomFull(rules.max_room_members)
 
     def _next_user_position(self, user_id: str) -> int:
         return self._streams.user_stream_length(user_id) + 1

@@ -27,6 +27,7 @@ from domain.errors import (
     NotAMember,
     NotTheAuthor,
 )
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import (
     MAX_CLIENT_MSG_ID_LENGTH,
     MAX_ROOM_NAME_LENGTH,
@@ -72,6 +73,7 @@ class Room(Aggregate):
         name: str
         kind: RoomKind
         public: bool
+        namespace: str
 
     class RoomSettingsChanged(Aggregate.Event):
         meta: EventMeta
@@ -99,6 +101,15 @@ class Room(Aggregate):
         message_id: str
         client_msg_id: str
         text: str
+
+    class EventEmitted(Aggregate.Event):
+        """An application event (docs/events.md): a named JSON payload for the members."""
+
+        meta: EventMeta
+        name: str
+        payload: str
+        """JSON text."""
+        client_event_id: str
 
     class MessageEdited(Aggregate.Event):
         meta: EventMeta
@@ -133,13 +144,17 @@ class Room(Aggregate):
         up_to: int
 
     @event(RoomCreated)
-    def __init__(self, meta: EventMeta, name: str, kind: RoomKind, public: bool) -> None:
+    def __init__(
+        self, meta: EventMeta, name: str, kind: RoomKind, public: bool, namespace: str
+    ) -> None:
         self.name = name
         self.kind = kind
         self.public = public
+        self.namespace = namespace or DEFAULT_NAMESPACE
         self.members: dict[str, Role] = {}
         self.messages: dict[str, MessageRecord] = {}
         self.accepted_client_msgs: dict[tuple[str, str], str] = {}
+        self.accepted_client_events: dict[tuple[str, str], int] = {}
         self.opener = meta.user_id
         self.answered = kind is not RoomKind.DIRECT
         """A direct conversation is answered once its peer (not its opener) posted."""
@@ -151,33 +166,67 @@ class Room(Aggregate):
     # ------------------------------------------------------------------ factories
 
     @classmethod
-    def create_group(cls, room_id: UUID, meta: EventMeta, name: str, public: bool) -> Room:
+    def create_group(
+        cls,
+        room_id: UUID,
+        meta: EventMeta,
+        name: str,
+        public: bool,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> Room:
         """A new group room; its creator is its first owner."""
-        return cls._create_owned(room_id, meta, name, public, RoomKind.GROUP)
+        return cls._create_owned(room_id, meta, name, public, RoomKind.GROUP, namespace)
 
     @classmethod
-    def create_channel(cls, room_id: UUID, meta: EventMeta, name: str, public: bool) -> Room:
+    def create_channel(
+        cls,
+        room_id: UUID,
+        meta: EventMeta,
+        name: str,
+        public: bool,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> Room:
         """A broadcast room: everybody reads, admins and owners post; its creator owns it."""
-        return cls._create_owned(room_id, meta, name, public, RoomKind.CHANNEL)
+        return cls._create_owned(room_id, meta, name, public, RoomKind.CHANNEL, namespace)
 
     @classmethod
     def _create_owned(
-        cls, room_id: UUID, meta: EventMeta, name: str, public: bool, kind: RoomKind
+        cls,
+        room_id: UUID,
+        meta: EventMeta,
+        name: str,
+        public: bool,
+        kind: RoomKind,
+        namespace: str,
     ) -> Room:
         room = cls._create(
-            cls.RoomCreated, id=room_id, meta=meta, name=_check_name(name), kind=kind, public=public
+            cls.RoomCreated,
+            id=room_id,
+            meta=meta,
+            name=_check_name(name),
+            kind=kind,
+            public=public,
+            namespace=namespace,
         )
         room._joined(meta=meta, user_id=meta.user_id, role=Role.OWNER, added_by="")
         return room
 
     @classmethod
-    def create_direct(cls, room_id: UUID, meta: EventMeta, peer_id: str) -> Room:
+    def create_direct(
+        cls, room_id: UUID, meta: EventMeta, peer_id: str, namespace: str = DEFAULT_NAMESPACE
+    ) -> Room:
         """The direct conversation between the actor and a peer, both plain members."""
         check_user_id(peer_id)
         if peer_id == meta.user_id:
             raise InvalidArgument("a direct conversation needs two different users")
         room = cls._create(
-            cls.RoomCreated, id=room_id, meta=meta, name="", kind=RoomKind.DIRECT, public=False
+            cls.RoomCreated,
+            id=room_id,
+            meta=meta,
+            name="",
+            kind=RoomKind.DIRECT,
+            public=False,
+            namespace=namespace,
         )
         room._joined(meta=meta, user_id=meta.user_id, role=Role.MEMBER, added_by="")
         room._joined(meta=meta, user_id=peer_id, role=Role.MEMBER, added_by=meta.user_id)
@@ -286,6 +335,20 @@ class Room(Aggregate):
             self._answered(meta=meta)
         return message_id
 
+    def emit(self, meta: EventMeta, name: str, payload: str, client_event_id: str) -> int:
+        """Emits an application event for the members and returns its room position; a
+        repeated client_event_id emits nothing and returns the original's position. The
+        name and payload were checked against the namespace by the caller."""
+        self._check_poster(meta.user_id)
+        if len(client_event_id) > MAX_CLIENT_MSG_ID_LENGTH:
+            raise InvalidArgument(f"client_event_id is longer than {MAX_CLIENT_MSG_ID_LENGTH}")
+        if client_event_id:
+            accepted = self.accepted_client_events.get((meta.user_id, client_event_id))
+            if accepted is not None:
+                return accepted
+        self._emitted(meta=meta, name=name, payload=payload, client_event_id=client_event_id)
+        return self.version
+
     def edit_message(self, meta: EventMeta, message_id: str, text: str) -> None:
         self._check_poster(meta.user_id)
         message = self._live_message(message_id)
@@ -375,6 +438,11 @@ class Room(Aggregate):
         self.messages[message_id] = MessageRecord(meta.user_id, self.version + 1)
         if client_msg_id:
             self.accepted_client_msgs[(meta.user_id, client_msg_id)] = message_id
+
+    @event(EventEmitted)
+    def _emitted(self, meta: EventMeta, name: str, payload: str, client_event_id: str) -> None:
+        if client_event_id:
+            self.accepted_client_events[(meta.user_id, client_event_id)] = self.version + 1
 
     @event(MessageEdited)
     def _edited(self, meta: EventMeta, message_id: str, text: str) -> None:

@@ -76,6 +76,10 @@ class EventMeta:
     user_id: str
     device_id: str = ""
     trace_id: str = ""
+    namespace: str = ""
+    """The namespace the event happens in (its room's; empty: default)."""
+    namespaces: frozenset[str] = frozenset({"default"})
+    """The namespaces the actor may act in (checked on commands, never logged)."""
 
 
 def check_user_id(user_id: str) -> str:
@@ -110,10 +114,12 @@ def user_aggregate_id(user_id: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, user_stream(user_id))
 
 
-def direct_room_id(user_a: str, user_b: str) -> uuid.UUID:
-    """The one direct conversation of a pair: the same id whoever opens it first."""
+def direct_room_id(user_a: str, user_b: str, namespace: str = "default") -> uuid.UUID:
+    """The one direct conversation of a pair in a namespace: the same id whoever opens it
+    first."""
     first, second = sorted((user_a, user_b))
-    return uuid.uuid5(_NAMESPACE, f"direct\n{first}\n{second}")
+    scope = "" if namespace == "default" else f"\n{namespace}"
+    return uuid.uuid5(_NAMESPACE, f"direct\n{first}\n{second}{scope}")
 
 
 def new_trace_id() -> str:

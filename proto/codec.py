@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from eventsourcing.utils import get_topic
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.room import Room
 from domain.user import PresenceChanged, SessionsRevoked, UserEvent
 from domain.values import (
@@ -75,6 +77,7 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
         epoch=epoch,
         actor=pb.Actor(user_id=meta.user_id, device_id=meta.device_id),
         trace_id=meta.trace_id,
+        namespace=meta.namespace,
     )
     _set_timestamp(envelope.occurred_at, event.timestamp)
     room_id = str(event.originator_id)
@@ -86,6 +89,7 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
                     name=event.name,
                     kind=int(event.kind),  # type: ignore[arg-type]
                     public=event.public,
+                    namespace=meta.namespace,
                 )
             )
         case Room.RoomSettingsChanged():
@@ -122,6 +126,12 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
                     text=event.text,
                 )
             )
+        case Room.EventEmitted():
+            emitted = envelope.event_emitted
+            emitted.room_id = room_id
+            emitted.name = event.name
+            emitted.client_event_id = event.client_event_id
+            json_format.Parse(event.payload, emitted.payload)
         case Room.MessageEdited():
             envelope.message_edited.CopyFrom(
                 pb.MessageEdited(room_id=room_id, message_id=event.message_id, text=event.text)
@@ -188,6 +198,11 @@ def payload_kind(envelope: pb.Envelope) -> str:
     return str(kind)
 
 
+def payload_json(value: struct_pb2.Value) -> str:
+    """An application event's payload as compact JSON text."""
+    return orjson.dumps(json_format.MessageToDict(value)).decode()
+
+
 def envelope_from_bytes(data: bytes) -> pb.Envelope:
     envelope = pb.Envelope()
     try:
@@ -203,7 +218,9 @@ def envelope_to_dict(envelope: pb.Envelope) -> dict[str, Any]:
 
 
 def _meta(envelope: pb.Envelope) -> EventMeta:
-    return EventMeta(envelope.actor.user_id, envelope.actor.device_id, envelope.trace_id)
+    return EventMeta(
+        envelope.actor.user_id, envelope.actor.device_id, envelope.trace_id, envelope.namespace
+    )
 
 
 def _common(envelope: pb.Envelope, originator_id: UUID) -> dict[str, Any]:
@@ -224,6 +241,7 @@ def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
             name=p.name,
             kind=RoomKind(p.kind),
             public=p.public,
+            namespace=p.namespace or DEFAULT_NAMESPACE,
             **common,
         ),
         "room_settings_changed": lambda: Room.RoomSettingsChanged(
@@ -240,6 +258,12 @@ def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
         ),
         "message_posted": lambda: Room.MessagePosted(
             message_id=p.message_id, client_msg_id=p.client_msg_id, text=p.text, **common
+        ),
+        "event_emitted": lambda: Room.EventEmitted(
+            name=p.name,
+            payload=payload_json(p.payload),
+            client_event_id=p.client_event_id,
+            **common,
         ),
         "message_edited": lambda: Room.MessageEdited(
             message_id=p.message_id, text=p.text, **common

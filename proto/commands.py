@@ -11,6 +11,7 @@ from uuid import UUID
 from google.protobuf.message import DecodeError
 
 from domain import commands as c
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import (
     AckKind,
     EventMeta,
@@ -35,8 +36,8 @@ def command_key(command: c.Command) -> str:
     match command:
         case c.ChangePresence(meta, _) | c.RevokeSessions(meta, _):
             return user_stream(meta.user_id)
-        case c.OpenDirect(meta, peer_id):
-            return room_stream(direct_room_id(meta.user_id, peer_id))
+        case c.OpenDirect(meta, peer_id, namespace):
+            return room_stream(direct_room_id(meta.user_id, peer_id, namespace))
         case _:
             return room_stream(command.room_id)
 
@@ -48,19 +49,22 @@ def encode_command(command: c.Command, request_id: str, gateway_id: str) -> ip.C
         gateway_id=gateway_id,
         actor=pb.Actor(user_id=meta.user_id, device_id=meta.device_id),
         trace_id=meta.trace_id,
+        namespaces=sorted(meta.namespaces),
+        namespace=meta.namespace,
     )
     match command:
-        case c.CreateRoom(_, room_id, name, public, kind):
+        case c.CreateRoom(_, room_id, name, public, kind, namespace):
             record.create_room.CopyFrom(
                 ip.CreateRoomCommand(
                     room_id=str(room_id),
                     name=name,
                     public=public,
                     kind=int(kind),  # type: ignore[arg-type]
+                    namespace=namespace,
                 )
             )
-        case c.OpenDirect(_, peer_id):
-            record.open_direct.CopyFrom(ip.OpenDirectCommand(peer_id=peer_id))
+        case c.OpenDirect(_, peer_id, namespace):
+            record.open_direct.CopyFrom(ip.OpenDirectCommand(peer_id=peer_id, namespace=namespace))
         case c.JoinRoom(_, room_id):
             record.join_room.CopyFrom(ip.JoinRoomCommand(room_id=str(room_id)))
         case c.AddMember(_, room_id, user_id, role):
@@ -84,6 +88,15 @@ def encode_command(command: c.Command, request_id: str, gateway_id: str) -> ip.C
         case c.PostMessage(_, room_id, client_msg_id, text):
             record.post_message.CopyFrom(
                 ip.PostMessageCommand(room_id=str(room_id), client_msg_id=client_msg_id, text=text)
+            )
+        case c.EmitEvent(_, room_id, name, payload, client_event_id):
+            record.emit_event.CopyFrom(
+                ip.EmitEventCommand(
+                    room_id=str(room_id),
+                    name=name,
+                    payload_json=payload,
+                    client_event_id=client_event_id,
+                )
             )
         case c.EditMessage(_, room_id, message_id, text):
             record.edit_message.CopyFrom(
@@ -117,7 +130,13 @@ def decode_command(data: bytes) -> tuple[ip.CommandRecord, c.Command]:
 
 
 def _command(record: ip.CommandRecord) -> c.Command:
-    meta = EventMeta(record.actor.user_id, record.actor.device_id, record.trace_id)
+    meta = EventMeta(
+        record.actor.user_id,
+        record.actor.device_id,
+        record.trace_id,
+        record.namespace,
+        frozenset(record.namespaces or [DEFAULT_NAMESPACE]),
+    )
     kind = record.WhichOneof("command")
     if kind is None:
         raise ValueError("no command")
@@ -125,9 +144,10 @@ def _command(record: ip.CommandRecord) -> c.Command:
     match kind:
         case "create_room":
             kind = RoomKind(p.kind) if p.kind else RoomKind.GROUP
-            return c.CreateRoom(meta, UUID(p.room_id), p.name, p.public, kind)
+            namespace = p.namespace or DEFAULT_NAMESPACE
+            return c.CreateRoom(meta, UUID(p.room_id), p.name, p.public, kind, namespace)
         case "open_direct":
-            return c.OpenDirect(meta, p.peer_id)
+            return c.OpenDirect(meta, p.peer_id, p.namespace or DEFAULT_NAMESPACE)
         case "join_room":
             return c.JoinRoom(meta, UUID(p.room_id))
         case "add_member":
@@ -142,6 +162,8 @@ def _command(record: ip.CommandRecord) -> c.Command:
             return c.ChangeRoomSettings(meta, UUID(p.room_id), p.name, p.public)
         case "post_message":
             return c.PostMessage(meta, UUID(p.room_id), p.client_msg_id, p.text)
+        case "emit_event":
+            return c.EmitEvent(meta, UUID(p.room_id), p.name, p.payload_json, p.client_event_id)
         case "edit_message":
             return c.EditMessage(meta, UUID(p.room_id), p.message_id, p.text)
         case "delete_message":

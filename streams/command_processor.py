@@ -17,6 +17,7 @@ from eventsourcing.domain import DomainEvent
 from domain.commands import Command
 from domain.errors import DomainError
 from domain.handler import CommandHandler, EventRef
+from domain.namespaces import Namespaces
 from domain.room import Room
 from domain.user import UserEvent
 from domain.values import LARGE_ROOM_MEMBERS
@@ -40,13 +41,15 @@ class Outcome:
 class PartitionState:
     """Implements the handler's ``Streams`` view for one partition."""
 
-    def __init__(self, large_room_members: int = LARGE_ROOM_MEMBERS) -> None:
+    def __init__(
+        self, large_room_members: int = LARGE_ROOM_MEMBERS, namespaces: Namespaces | None = None
+    ) -> None:
         self.rooms: dict[UUID, Room] = {}
         self.user_lengths: dict[str, int] = {}
         self.offsets: dict[tuple[UUID, int], int] = {}
         """(originator, position) -> events-topic offset, for events a duplicate may name."""
         self.recent: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
-        self._handler = CommandHandler(self, large_room_members)
+        self._handler = CommandHandler(self, large_room_members, namespaces)
 
     # Streams
     def get_room(self, room_id: UUID) -> Room | None:

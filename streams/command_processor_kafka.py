@@ -25,6 +25,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from domain.errors import DomainError
+from domain.namespaces import Namespaces
 from domain.user import UserEvent
 from domain.values import LARGE_ROOM_MEMBERS, room_stream, user_stream
 from proto.codec import CodecError, encode_event, payload_kind
@@ -57,9 +58,11 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         epoch: str,
         group_id: str | None = None,
         large_room_members: int = LARGE_ROOM_MEMBERS,
+        namespaces: Namespaces | None = None,
     ) -> None:
         self._bootstrap = bootstrap
         self._large_room_members = large_room_members
+        self._namespaces = namespaces
         self._topics = topics
         self._epoch = epoch
         # One group and one set of transactional ids per deployment (topic prefix): two
@@ -153,7 +156,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _rebuild(self, partition: int) -> PartitionState:
         """Folds every committed event of events partition p."""
-        state = PartitionState(self._large_room_members)
+        state = PartitionState(self._large_room_members, self._namespaces)
         tp = TopicPartition(self._topics.events, partition)
         reader = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,

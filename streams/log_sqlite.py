@@ -28,6 +28,7 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from domain import commands as c
 from domain.commands import Command
 from domain.handler import CommandHandler, Decision, EventRef
+from domain.namespaces import Namespaces
 from domain.room import Room
 from domain.values import LARGE_ROOM_MEMBERS, direct_room_id, user_aggregate_id
 from proto.codec import (
@@ -227,7 +228,12 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
     TAIL_SIZE = 1_000
     """Records kept for the projection runner, which reads them right after they are written."""
 
-    def __init__(self, path: str | Path, large_room_members: int = LARGE_ROOM_MEMBERS) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        large_room_members: int = LARGE_ROOM_MEMBERS,
+        namespaces: Namespaces | None = None,
+    ) -> None:
         db_path = str(path)
         self.epoch = _load_epoch(db_path)
         self._app = _LogApplication(db_path, self.epoch)
@@ -235,7 +241,7 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         assert isinstance(mapper, ProtobufMapper)
         self._mapper = mapper
         self._streams = _Streams(self._app)
-        self._handler = CommandHandler(self._streams, large_room_members)
+        self._handler = CommandHandler(self._streams, large_room_members, namespaces)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-writer")
         self._appended = asyncio.Condition()
         self._last_offset = self._app.recorder.max_notification_id() or 0

@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from proto.tidings.v1 import events_pb2 as _events_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -51,7 +52,7 @@ RECOVERY_EPOCH_CHANGED: Recovery
 RECOVERY_FUTURE_POSITION: Recovery
 
 class ClientFrame(_message.Message):
-    __slots__ = ("id", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh", "pong", "follow", "unfollow")
+    __slots__ = ("id", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh", "pong", "follow", "unfollow", "emit")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONNECT_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +68,7 @@ class ClientFrame(_message.Message):
     PONG_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     UNFOLLOW_FIELD_NUMBER: _ClassVar[int]
+    EMIT_FIELD_NUMBER: _ClassVar[int]
     id: str
     connect: Connect
     join: Join
@@ -82,7 +84,8 @@ class ClientFrame(_message.Message):
     pong: Pong
     follow: Follow
     unfollow: Unfollow
-    def __init__(self, id: _Optional[str] = ..., connect: _Optional[_Union[Connect, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., leave: _Optional[_Union[Leave, _Mapping]] = ..., send: _Optional[_Union[Send, _Mapping]] = ..., edit: _Optional[_Union[Edit, _Mapping]] = ..., delete: _Optional[_Union[Delete, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., presence: _Optional[_Union[SetPresence, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., history: _Optional[_Union[History, _Mapping]] = ..., refresh: _Optional[_Union[Refresh, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., follow: _Optional[_Union[Follow, _Mapping]] = ..., unfollow: _Optional[_Union[Unfollow, _Mapping]] = ...) -> None: ...
+    emit: Emit
+    def __init__(self, id: _Optional[str] = ..., connect: _Optional[_Union[Connect, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., leave: _Optional[_Union[Leave, _Mapping]] = ..., send: _Optional[_Union[Send, _Mapping]] = ..., edit: _Optional[_Union[Edit, _Mapping]] = ..., delete: _Optional[_Union[Delete, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., presence: _Optional[_Union[SetPresence, _Mapping]] = ..., typing: _Optional[_Union[Typing, _Mapping]] = ..., history: _Optional[_Union[History, _Mapping]] = ..., refresh: _Optional[_Union[Refresh, _Mapping]] = ..., pong: _Optional[_Union[Pong, _Mapping]] = ..., follow: _Optional[_Union[Follow, _Mapping]] = ..., unfollow: _Optional[_Union[Unfollow, _Mapping]] = ..., emit: _Optional[_Union[Emit, _Mapping]] = ...) -> None: ...
 
 class StreamPosition(_message.Message):
     __slots__ = ("position", "epoch")
@@ -204,6 +207,22 @@ class Unfollow(_message.Message):
     room_id: str
     def __init__(self, room_id: _Optional[str] = ...) -> None: ...
 
+class Emit(_message.Message):
+    __slots__ = ("name", "payload", "room_id", "user_id", "volatile", "client_event_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLATILE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    payload: _struct_pb2.Value
+    room_id: str
+    user_id: str
+    volatile: bool
+    client_event_id: str
+    def __init__(self, name: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., volatile: _Optional[bool] = ..., client_event_id: _Optional[str] = ...) -> None: ...
+
 class ServerFrame(_message.Message):
     __slots__ = ("reply", "push")
     REPLY_FIELD_NUMBER: _ClassVar[int]
@@ -225,7 +244,7 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...
 
 class Reply(_message.Message):
-    __slots__ = ("id", "error", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh", "follow", "unfollow")
+    __slots__ = ("id", "error", "connect", "join", "leave", "send", "edit", "delete", "ack", "presence", "typing", "history", "refresh", "follow", "unfollow", "emit")
     ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CONNECT_FIELD_NUMBER: _ClassVar[int]
@@ -241,6 +260,7 @@ class Reply(_message.Message):
     REFRESH_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     UNFOLLOW_FIELD_NUMBER: _ClassVar[int]
+    EMIT_FIELD_NUMBER: _ClassVar[int]
     id: str
     error: Error
     connect: ConnectResult
@@ -256,7 +276,8 @@ class Reply(_message.Message):
     refresh: Empty
     follow: FollowResult
     unfollow: Empty
-    def __init__(self, id: _Optional[str] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., connect: _Optional[_Union[ConnectResult, _Mapping]] = ..., join: _Optional[_Union[RoomResult, _Mapping]] = ..., leave: _Optional[_Union[Empty, _Mapping]] = ..., send: _Optional[_Union[EventResult, _Mapping]] = ..., edit: _Optional[_Union[EventResult, _Mapping]] = ..., delete: _Optional[_Union[EventResult, _Mapping]] = ..., ack: _Optional[_Union[EventResult, _Mapping]] = ..., presence: _Optional[_Union[Empty, _Mapping]] = ..., typing: _Optional[_Union[Empty, _Mapping]] = ..., history: _Optional[_Union[HistoryResult, _Mapping]] = ..., refresh: _Optional[_Union[Empty, _Mapping]] = ..., follow: _Optional[_Union[FollowResult, _Mapping]] = ..., unfollow: _Optional[_Union[Empty, _Mapping]] = ...) -> None: ...
+    emit: EmitResult
+    def __init__(self, id: _Optional[str] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., connect: _Optional[_Union[ConnectResult, _Mapping]] = ..., join: _Optional[_Union[RoomResult, _Mapping]] = ..., leave: _Optional[_Union[Empty, _Mapping]] = ..., send: _Optional[_Union[EventResult, _Mapping]] = ..., edit: _Optional[_Union[EventResult, _Mapping]] = ..., delete: _Optional[_Union[EventResult, _Mapping]] = ..., ack: _Optional[_Union[EventResult, _Mapping]] = ..., presence: _Optional[_Union[Empty, _Mapping]] = ..., typing: _Optional[_Union[Empty, _Mapping]] = ..., history: _Optional[_Union[HistoryResult, _Mapping]] = ..., refresh: _Optional[_Union[Empty, _Mapping]] = ..., follow: _Optional[_Union[FollowResult, _Mapping]] = ..., unfollow: _Optional[_Union[Empty, _Mapping]] = ..., emit: _Optional[_Union[EmitResult, _Mapping]] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()
@@ -330,6 +351,16 @@ class TimelineItem(_message.Message):
     trace_id: str
     def __init__(self, position: _Optional[int] = ..., message_id: _Optional[str] = ..., author_id: _Optional[str] = ..., text: _Optional[str] = ..., client_msg_id: _Optional[str] = ..., edited: _Optional[bool] = ..., deleted: _Optional[bool] = ..., posted_at: _Optional[str] = ..., trace_id: _Optional[str] = ...) -> None: ...
 
+class EmitResult(_message.Message):
+    __slots__ = ("event", "duplicate", "delivered")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    event: _events_pb2.Envelope
+    duplicate: bool
+    delivered: int
+    def __init__(self, event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., duplicate: _Optional[bool] = ..., delivered: _Optional[int] = ...) -> None: ...
+
 class HistoryResult(_message.Message):
     __slots__ = ("messages", "has_more")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -339,18 +370,32 @@ class HistoryResult(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[TimelineItem, _Mapping]]] = ..., has_more: _Optional[bool] = ...) -> None: ...
 
 class Push(_message.Message):
-    __slots__ = ("event", "presence", "typing", "ping", "room")
+    __slots__ = ("event", "presence", "typing", "ping", "room", "app")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
     ROOM_FIELD_NUMBER: _ClassVar[int]
+    APP_FIELD_NUMBER: _ClassVar[int]
     event: InboxEvent
     presence: PresenceNotice
     typing: TypingNotice
     ping: Ping
     room: RoomEvent
-    def __init__(self, event: _Optional[_Union[InboxEvent, _Mapping]] = ..., presence: _Optional[_Union[PresenceNotice, _Mapping]] = ..., typing: _Optional[_Union[TypingNotice, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., room: _Optional[_Union[RoomEvent, _Mapping]] = ...) -> None: ...
+    app: AppEvent
+    def __init__(self, event: _Optional[_Union[InboxEvent, _Mapping]] = ..., presence: _Optional[_Union[PresenceNotice, _Mapping]] = ..., typing: _Optional[_Union[TypingNotice, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., room: _Optional[_Union[RoomEvent, _Mapping]] = ..., app: _Optional[_Union[AppEvent, _Mapping]] = ...) -> None: ...
+
+class AppEvent(_message.Message):
+    __slots__ = ("room_id", "user_id", "name", "payload")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    name: str
+    payload: _struct_pb2.Value
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., name: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
 
 class InboxEvent(_message.Message):
     __slots__ = ("position", "epoch", "event")

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -60,7 +61,7 @@ class Actor(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started", "sessions_revoked", "ban_lifted", "direct_answered")
+    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "namespace", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started", "sessions_revoked", "ban_lifted", "direct_answered", "event_emitted")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +69,7 @@ class Envelope(_message.Message):
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     ROOM_CREATED_FIELD_NUMBER: _ClassVar[int]
     MEMBER_JOINED_FIELD_NUMBER: _ClassVar[int]
     MEMBER_LEFT_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +84,7 @@ class Envelope(_message.Message):
     SESSIONS_REVOKED_FIELD_NUMBER: _ClassVar[int]
     BAN_LIFTED_FIELD_NUMBER: _ClassVar[int]
     DIRECT_ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    EVENT_EMITTED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     stream: str
     position: int
@@ -89,6 +92,7 @@ class Envelope(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     actor: Actor
     trace_id: str
+    namespace: str
     room_created: RoomCreated
     member_joined: MemberJoined
     member_left: MemberLeft
@@ -103,19 +107,22 @@ class Envelope(_message.Message):
     sessions_revoked: SessionsRevoked
     ban_lifted: BanLifted
     direct_answered: DirectAnswered
-    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ..., sessions_revoked: _Optional[_Union[SessionsRevoked, _Mapping]] = ..., ban_lifted: _Optional[_Union[BanLifted, _Mapping]] = ..., direct_answered: _Optional[_Union[DirectAnswered, _Mapping]] = ...) -> None: ...
+    event_emitted: EventEmitted
+    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespace: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ..., sessions_revoked: _Optional[_Union[SessionsRevoked, _Mapping]] = ..., ban_lifted: _Optional[_Union[BanLifted, _Mapping]] = ..., direct_answered: _Optional[_Union[DirectAnswered, _Mapping]] = ..., event_emitted: _Optional[_Union[EventEmitted, _Mapping]] = ...) -> None: ...
 
 class RoomCreated(_message.Message):
-    __slots__ = ("room_id", "name", "kind", "public")
+    __slots__ = ("room_id", "name", "kind", "public", "namespace")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     name: str
     kind: RoomKind
     public: bool
-    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[RoomKind, str]] = ..., public: _Optional[bool] = ...) -> None: ...
+    namespace: str
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[RoomKind, str]] = ..., public: _Optional[bool] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class RoomSettingsChanged(_message.Message):
     __slots__ = ("room_id", "name", "public")
@@ -240,3 +247,15 @@ class RoomStreamStarted(_message.Message):
     room_id: str
     members: int
     def __init__(self, room_id: _Optional[str] = ..., members: _Optional[int] = ...) -> None: ...
+
+class EventEmitted(_message.Message):
+    __slots__ = ("room_id", "name", "payload", "client_event_id")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    name: str
+    payload: _struct_pb2.Value
+    client_event_id: str
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., client_event_id: _Optional[str] = ...) -> None: ...

@@ -8,11 +8,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CommandRecord(_message.Message):
-    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence", "revoke_sessions", "lift_ban")
+    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "namespaces", "namespace", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence", "revoke_sessions", "lift_ban", "emit_event")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     CREATE_ROOM_FIELD_NUMBER: _ClassVar[int]
     OPEN_DIRECT_FIELD_NUMBER: _ClassVar[int]
     JOIN_ROOM_FIELD_NUMBER: _ClassVar[int]
@@ -28,10 +30,13 @@ class CommandRecord(_message.Message):
     CHANGE_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     REVOKE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     LIFT_BAN_FIELD_NUMBER: _ClassVar[int]
+    EMIT_EVENT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     gateway_id: str
     actor: _events_pb2.Actor
     trace_id: str
+    namespaces: _containers.RepeatedScalarFieldContainer[str]
+    namespace: str
     create_room: CreateRoomCommand
     open_direct: OpenDirectCommand
     join_room: JoinRoomCommand
@@ -47,25 +52,30 @@ class CommandRecord(_message.Message):
     change_presence: ChangePresenceCommand
     revoke_sessions: RevokeSessionsCommand
     lift_ban: LiftBanCommand
-    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ..., revoke_sessions: _Optional[_Union[RevokeSessionsCommand, _Mapping]] = ..., lift_ban: _Optional[_Union[LiftBanCommand, _Mapping]] = ...) -> None: ...
+    emit_event: EmitEventCommand
+    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespaces: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ..., revoke_sessions: _Optional[_Union[RevokeSessionsCommand, _Mapping]] = ..., lift_ban: _Optional[_Union[LiftBanCommand, _Mapping]] = ..., emit_event: _Optional[_Union[EmitEventCommand, _Mapping]] = ...) -> None: ...
 
 class CreateRoomCommand(_message.Message):
-    __slots__ = ("room_id", "name", "public", "kind")
+    __slots__ = ("room_id", "name", "public", "kind", "namespace")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     name: str
     public: bool
     kind: _events_pb2.RoomKind
-    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., public: _Optional[bool] = ..., kind: _Optional[_Union[_events_pb2.RoomKind, str]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., public: _Optional[bool] = ..., kind: _Optional[_Union[_events_pb2.RoomKind, str]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class OpenDirectCommand(_message.Message):
-    __slots__ = ("peer_id",)
+    __slots__ = ("peer_id", "namespace")
     PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     peer_id: str
-    def __init__(self, peer_id: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, peer_id: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class JoinRoomCommand(_message.Message):
     __slots__ = ("room_id",)
@@ -175,6 +185,18 @@ class LiftBanCommand(_message.Message):
     user_id: str
     def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
 
+class EmitEventCommand(_message.Message):
+    __slots__ = ("room_id", "name", "payload_json", "client_event_id")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    name: str
+    payload_json: str
+    client_event_id: str
+    def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., payload_json: _Optional[str] = ..., client_event_id: _Optional[str] = ...) -> None: ...
+
 class CommandRejection(_message.Message):
     __slots__ = ("message", "code")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -208,18 +230,20 @@ class InboxRecord(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
 
 class LiveRecord(_message.Message):
-    __slots__ = ("user_ids", "room_event", "inbox", "presence", "typing")
+    __slots__ = ("user_ids", "room_event", "inbox", "presence", "typing", "app_event")
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     ROOM_EVENT_FIELD_NUMBER: _ClassVar[int]
     INBOX_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
+    APP_EVENT_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[str]
     room_event: _events_pb2.Envelope
     inbox: InboxDelivery
     presence: PresenceDelivery
     typing: TypingDelivery
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., room_event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., inbox: _Optional[_Union[InboxDelivery, _Mapping]] = ..., presence: _Optional[_Union[PresenceDelivery, _Mapping]] = ..., typing: _Optional[_Union[TypingDelivery, _Mapping]] = ...) -> None: ...
+    app_event: AppEventDelivery
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., room_event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., inbox: _Optional[_Union[InboxDelivery, _Mapping]] = ..., presence: _Optional[_Union[PresenceDelivery, _Mapping]] = ..., typing: _Optional[_Union[TypingDelivery, _Mapping]] = ..., app_event: _Optional[_Union[AppEventDelivery, _Mapping]] = ...) -> None: ...
 
 class InboxDelivery(_message.Message):
     __slots__ = ("position", "event")
@@ -246,3 +270,15 @@ class TypingDelivery(_message.Message):
     user_id: str
     typing: bool
     def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., typing: _Optional[bool] = ...) -> None: ...
+
+class AppEventDelivery(_message.Message):
+    __slots__ = ("room_id", "user_id", "name", "payload_json")
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    user_id: str
+    name: str
+    payload_json: str
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., name: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
