@@ -19,6 +19,7 @@ from pathlib import Path
 import jwt
 
 from domain.errors import InvalidArgument
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import check_user_id
 
 __all__ = ["AuthError", "Claims", "KeySetFile", "TokenExpired", "TokenVerifier", "mint_token"]
@@ -43,6 +44,9 @@ class Claims:
     device_id: str = ""
     """The device a token is bound to (claim ``did``): its connections are that device, so
     revoking the device refuses the token for good."""
+    namespaces: frozenset[str] = frozenset({DEFAULT_NAMESPACE})
+    """The namespaces the token grants (claim ``ns``, a list of names; default only when
+    absent: docs/namespaces.md)."""
 
 
 class KeySetFile:
@@ -134,7 +138,12 @@ class TokenVerifier:
         device = claims.get("did", "")
         if not isinstance(device, str):
             raise AuthError("invalid token: did must be a string")
-        return Claims(user_id, float(claims["exp"]), float(claims["iat"]), device)
+        granted = claims.get("ns", [DEFAULT_NAMESPACE])
+        if not isinstance(granted, list) or not all(isinstance(n, str) for n in granted):
+            raise AuthError("invalid token: ns must be a list of namespace names")
+        return Claims(
+            user_id, float(claims["exp"]), float(claims["iat"]), device, frozenset(granted)
+        )
 
 
 def mint_token(
@@ -146,8 +155,10 @@ def mint_token(
     ttl_seconds: int = 24 * 3600,
     now: float | None = None,
     device_id: str = "",
+    namespaces: tuple[str, ...] = (),
 ) -> str:
-    """An HS256 token for ``user_id`` (development and tests), bound to a device if given."""
+    """An HS256 token for ``user_id`` (development and tests), bound to a device if given,
+    granting ``namespaces`` (only default when empty)."""
     issued = int(now if now is not None else time.time())
     payload: dict[str, object] = {
         "sub": check_user_id(user_id),
@@ -158,4 +169,6 @@ def mint_token(
     }
     if device_id:
         payload["did"] = device_id
+    if namespaces:
+        payload["ns"] = list(namespaces)
     return jwt.encode(payload, secret, algorithm="HS256")

@@ -19,7 +19,7 @@ from typing import Any
 
 from api.hub import Hub
 from api.leases import DeviceLeases
-from api.service import TypingRelay
+from api.service import Relay
 from api.settings import Settings
 from projections.store import ProjectionStore
 from streams.log import CommandBus, LogScanner, ProjectionProgress
@@ -64,7 +64,8 @@ class GatewayParts:
     store: ProjectionStore
     hub: Hub
     progress: ProjectionProgress
-    typing: TypingRelay
+    relay: Relay
+    """Sends ephemeral deliveries (typing, volatile events) to every gateway's hub."""
     leases: DeviceLeases
     readiness: Callable[[], Awaitable[dict[str, Any]]]
     """The readiness report; its "ready" key says whether to serve traffic."""

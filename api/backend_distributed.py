@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget
 from api.hub import Hub
 from api.leases_cassandra import CassandraDeviceLeases
-from projections.changes import TypingNotice
+from projections.changes import Delivery
 from projections.store import ProjectionStore
 from projections.store_cassandra import CassandraProjectionStore
 from projections.store_cassandra import migrate as migrate_keyspace
@@ -65,17 +65,16 @@ class DistributedBackend(Backend):
             await closers.close()
             raise
 
-        async def relay_typing(
-            user_ids: Iterable[str], room_id: str, user_id: str, typing: bool
-        ) -> None:
-            await publisher.publish(TypingNotice(tuple(user_ids), room_id, user_id, typing))
+        async def relay(deliveries: Sequence[Delivery]) -> None:
+            for delivery in deliveries:
+                await publisher.publish(delivery)
 
         async def readiness() -> dict[str, Any]:
             return {"ready": True, "gateway_id": gateway_id, "connections": hub.connection_count}
 
         leases = CassandraDeviceLeases(store, gateway_id, s.presence_lease_seconds)
         progress = TrackedProgress(store, TRACKING_NAME)
-        return GatewayParts(bus, store, hub, progress, relay_typing, leases, readiness, closers)
+        return GatewayParts(bus, store, hub, progress, relay, leases, readiness, closers)
 
     def run_processor(self, *, with_commands: bool) -> int:
         import faust

@@ -7,14 +7,14 @@ the hub; presence and typing never leave the process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 from api.backend import Backend, Closer, Closers, GatewayParts, ReplayTarget, cancelling
 from api.hub import Hub
 from api.leases import NoLeases
 from api.settings import make_private_dir
-from projections.changes import TypingNotice
+from projections.changes import Delivery
 from projections.projector import project
 from projections.store import ProjectionStore
 from projections.store_sqlite import SqliteProjectionStore
@@ -40,15 +40,13 @@ class EmbeddedBackend(Backend):
         runner = ProjectionRunner(log, store, project, hub.publish)
         closers.add(cancelling(asyncio.create_task(runner.run(), name="projection-runner")))
 
-        async def relay_typing(
-            user_ids: Iterable[str], room_id: str, user_id: str, typing: bool
-        ) -> None:
-            hub.publish([TypingNotice(tuple(user_ids), room_id, user_id, typing)])
+        async def relay(deliveries: Sequence[Delivery]) -> None:
+            hub.publish(deliveries)
 
         # Devices the projections still show online from an earlier run of this process.
         stale = [(row.user_id, d) for row in await store.online_users() for d in row.devices]
         return GatewayParts(
-            log, store, hub, runner, relay_typing, NoLeases(), runner.readiness, closers, stale
+            log, store, hub, runner, relay, NoLeases(), runner.readiness, closers, stale
         )
 
     def run_processor(self, *, with_commands: bool) -> int:

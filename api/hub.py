@@ -26,9 +26,17 @@ from typing import Protocol
 
 from api.ws_frames import SharedFrame
 from domain.values import room_stream
-from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry, TypingNotice
+from projections.changes import (
+    AppEventNotice,
+    Delivery,
+    InboxEntry,
+    LiveNotice,
+    RoomStreamEntry,
+    TypingNotice,
+)
 from proto.codec import Envelope, occurred_seconds
 from proto.wire import (
+    app_event_frame,
     envelope_json,
     inbox_push_frame,
     presence_frame,
@@ -49,7 +57,13 @@ class Subscriber(Protocol):
     @property
     def user_id(self) -> str: ...
 
-    def push_inbox(self, position: int, frame: str) -> None: ...
+    @property
+    def namespace(self) -> str:
+        """The namespace the connection is in ("" for default): it sees nothing of others."""
+
+    def push_inbox(self, position: int, frame: str | None) -> None:
+        """The event at ``position`` of the user's inbox; None when it is not for this
+        connection (another namespace's): the position moves on, nothing is sent."""
 
     def push_room(self, room_id: str, position: int, frame: str) -> None: ...
 
@@ -121,18 +135,26 @@ class Hub:
                     if delivery.envelope.WhichOneof("payload") == "sessions_revoked":
                         revocations.add(key)
                 frame = inbox_push_frame(delivery.position, self.epoch, encoded[key])
+                namespace = delivery.envelope.namespace
+                everyone = delivery.envelope.stream.startswith("user:")  # the user's own
                 for subscriber in subscribers:
-                    subscriber.push_inbox(delivery.position, frame)
+                    seen = everyone or subscriber.namespace == namespace
+                    subscriber.push_inbox(delivery.position, frame if seen else None)
                 touched |= subscribers
                 if key in revocations:
                     self._revoke(delivery.envelope, subscribers)
             elif isinstance(delivery, LiveNotice):
                 p = delivery.envelope.presence_changed
                 frame = presence_frame(p.user_id, p.device_id, p.status, delivery.online)
-                self._push_to(delivery.user_ids, frame, touched)
+                self._push_to(delivery.user_ids, frame, touched, delivery.envelope.namespace)
             elif isinstance(delivery, TypingNotice):
                 frame = typing_frame(delivery.room_id, delivery.user_id, delivery.typing)
-                self._push_to(delivery.user_ids, frame, touched)
+                self._push_to(delivery.user_ids, frame, touched, delivery.namespace)
+            elif isinstance(delivery, AppEventNotice):
+                frame = app_event_frame(
+                    delivery.room_id, delivery.user_id, delivery.name, delivery.payload
+                )
+                self._push_to(delivery.user_ids, frame, touched, delivery.namespace)
         self._schedule_flush()
 
     @staticmethod
@@ -180,10 +202,12 @@ class Hub:
         recipient here."""
         return key in self._by_user or key in self._followers
 
-    def _push_to(self, user_ids: Iterable[str], frame: str, touched: set[Subscriber]) -> None:
+    def _push_to(
+        self, user_ids: Iterable[str], frame: str, touched: set[Subscriber], namespace: str
+    ) -> None:
+        """Pushes ``frame`` to the connections of ``user_ids`` in ``namespace``."""
         for user_id in user_ids:
-            subscribers = self._by_user.get(user_id)
-            if subscribers:
-                for subscriber in subscribers:
+            for subscriber in self._by_user.get(user_id, ()):
+                if subscriber.namespace == namespace:
                     subscriber.push(frame)
-                touched |= subscribers
+                    touched.add(subscriber)

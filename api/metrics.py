@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-__all__ = ["COMMANDS", "CONNECTIONS", "DISCONNECTS", "count_command"]
+__all__ = [
+    "COMMANDS",
+    "CONNECTIONS",
+    "DISCONNECTS",
+    "PLUGIN_HOOKS",
+    "count_command",
+    "count_plugin",
+]
 
 COMMANDS = Counter(
     "tidings_commands_total", "Client commands by name and outcome", ["command", "outcome"]
@@ -22,3 +29,14 @@ def count_command(command: str, outcome: str) -> None:
     if counter is None:
         counter = _command_counters[(command, outcome)] = COMMANDS.labels(command, outcome)
     counter.inc()
+
+
+PLUGIN_HOOKS = Counter(
+    "tidings_plugin_hooks_total",
+    "Plugin hook runs by plugin, hook (filter, handler, observer) and outcome",
+    ["plugin", "hook", "outcome"],
+)
+
+
+def count_plugin(plugin: str, hook: str, outcome: str) -> None:
+    PLUGIN_HOOKS.labels(plugin, hook, outcome).inc()

@@ -30,9 +30,10 @@ from api.rest_models import (
     SendIn,
     TimelineOut,
 )
-from api.service import Tidings, parse_room_id
+from api.service import Scope, Tidings, parse_room_id
 from domain import commands as c
 from domain.errors import InvalidArgument, UserNotFound
+from domain.namespaces import check_namespace_name
 from domain.values import EventMeta, Role, RoomKind, check_device_id, check_user_id, new_trace_id
 from projections.store import MessageRow, PresenceRow, RoomRow
 from proto.codec import envelope_to_dict
@@ -64,11 +65,19 @@ async def current_user(
     device = claims.device_id or REST_DEVICE
     if claims.issued_at <= await runtime.service.store.revoked_at(claims.user_id, device):
         raise AuthError("token revoked")
+    request.state.scope = claims.namespaces
     user_id: str = claims.user_id
     return user_id
 
 
+def current_scope(request: Request, user: Annotated[str, Depends(current_user)]) -> Scope:
+    """The namespaces the caller's token grants: REST reads and acts in all of them."""
+    scope: Scope = request.state.scope
+    return scope
+
+
 User = Annotated[str, Depends(current_user)]
+Granted = Annotated[Scope, Depends(current_scope)]
 Service = Annotated[Tidings, Depends(tidings)]
 
 
@@ -87,8 +96,8 @@ def _user(user_id: str) -> str:
         raise UserNotFound() from None
 
 
-def _meta(user_id: str) -> EventMeta:
-    return EventMeta(user_id, REST_DEVICE, new_trace_id())
+def _meta(user_id: str, scope: Scope) -> EventMeta:
+    return EventMeta(user_id, REST_DEVICE, new_trace_id(), namespaces=scope)
 
 
 def _room_out(row: RoomRow) -> RoomOut:
@@ -130,24 +139,25 @@ def _presence_out(row: PresenceRow) -> PresenceOut:
 
 
 @router.get("/rooms", summary="My rooms with unread counts")
-async def list_rooms(user: User, service: Service) -> list[RoomOut]:
-    return [_room_out(r) for r in await service.rooms(user)]
+async def list_rooms(user: User, service: Service, scope: Granted) -> list[RoomOut]:
+    return [_room_out(r) for r in await service.rooms(user, scope)]
 
 
 @router.post(
     "/rooms", status_code=201, summary="Create a group room or a channel (you become its owner)"
 )
-async def create_room(body: CreateRoomIn, user: User, service: Service) -> RoomOut:
+async def create_room(body: CreateRoomIn, user: User, service: Service, scope: Granted) -> RoomOut:
     room_id = uuid.uuid4()
     kind = RoomKind.CHANNEL if body.kind == "channel" else RoomKind.GROUP
-    command = c.CreateRoom(_meta(user), room_id, body.name, body.public, kind)
+    namespace = check_namespace_name(body.namespace)
+    command = c.CreateRoom(_meta(user, scope), room_id, body.name, body.public, kind, namespace)
     await service.execute(command, wait_projected=True)
-    return _room_out(await service.room(user, str(room_id)))
+    return _room_out(await service.room(user, str(room_id), scope))
 
 
 @router.get("/rooms/{room_id}", summary="One of my rooms")
-async def get_room(room_id: str, user: User, service: Service) -> RoomOut:
-    return _room_out(await service.room(user, room_id))
+async def get_room(room_id: str, user: User, service: Service, scope: Granted) -> RoomOut:
+    return _room_out(await service.room(user, room_id, scope))
 
 
 @router.post(
@@ -155,25 +165,42 @@ async def get_room(room_id: str, user: User, service: Service) -> RoomOut:
     summary="Open the direct conversation with a user (created on first use)",
     responses={201: {"description": "Created"}, 200: {"description": "Already existed"}},
 )
-async def open_direct(peer_id: str, user: User, service: Service, response: Response) -> RoomOut:
-    result = await service.execute(c.OpenDirect(_meta(user), _user(peer_id)), wait_projected=True)
+async def open_direct(
+    peer_id: str,
+    user: User,
+    service: Service,
+    scope: Granted,
+    response: Response,
+    namespace: Annotated[
+        str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="Its namespace")
+    ] = "default",
+) -> RoomOut:
+    command = c.OpenDirect(_meta(user, scope), _user(peer_id), namespace)
+    result = await service.execute(command, wait_projected=True)
     response.status_code = 200 if result.duplicate else 201
-    return _room_out(await service.room(user, result.envelope.room_created.room_id))
+    return _room_out(await service.room(user, result.envelope.room_created.room_id, scope))
 
 
 @router.get("/rooms/{room_id}/members", summary="Members of a room")
-async def list_members(room_id: str, user: User, service: Service) -> list[MemberOut]:
-    rows = await service.members(user, room_id)
+async def list_members(
+    room_id: str, user: User, service: Service, scope: Granted
+) -> list[MemberOut]:
+    rows = await service.members(user, room_id, scope)
     return [
         MemberOut(user_id=m.user_id, role=ROLE_NAMES[m.role], joined_at=m.joined_at) for m in rows
     ]
 
 
 @router.post("/rooms/{room_id}/members", status_code=201, summary="Add (invite) a member")
-async def add_member(room_id: str, body: AddMemberIn, user: User, service: Service) -> MemberOut:
+async def add_member(
+    room_id: str, body: AddMemberIn, user: User, service: Service, scope: Granted
+) -> MemberOut:
     result = await service.execute(
         c.AddMember(
-            _meta(user), parse_room_id(room_id), _user(body.user_id), Role(ROLE_VALUES[body.role])
+            _meta(user, scope),
+            parse_room_id(room_id),
+            _user(body.user_id),
+            Role(ROLE_VALUES[body.role]),
         ),
         wait_projected=True,
     )
@@ -185,12 +212,14 @@ async def add_member(room_id: str, body: AddMemberIn, user: User, service: Servi
     summary="Change a member's role (owners only; the last owner cannot step down)",
 )
 async def change_role(
-    room_id: str, member_id: str, body: ChangeRoleIn, user: User, service: Service
+    room_id: str, member_id: str, body: ChangeRoleIn, user: User, service: Service, scope: Granted
 ) -> MemberOut:
     role = Role(ROLE_VALUES[body.role])
-    command = c.ChangeRole(_meta(user), parse_room_id(room_id), _user(member_id), role)
+    command = c.ChangeRole(_meta(user, scope), parse_room_id(room_id), _user(member_id), role)
     await service.execute(command, wait_projected=True)
-    joined = [m.joined_at for m in await service.members(user, room_id) if m.user_id == member_id]
+    joined = [
+        m.joined_at for m in await service.members(user, room_id, scope) if m.user_id == member_id
+    ]
     return MemberOut(user_id=member_id, role=body.role, joined_at=joined[0] if joined else 0)
 
 
@@ -199,12 +228,14 @@ async def change_role(
     status_code=204,
     summary="Remove a member (admins), or leave (your own id)",
 )
-async def remove_member(room_id: str, member_id: str, user: User, service: Service) -> None:
+async def remove_member(
+    room_id: str, member_id: str, user: User, service: Service, scope: Granted
+) -> None:
     rid = parse_room_id(room_id)
     command: c.Command = (
-        c.LeaveRoom(_meta(user), rid)
+        c.LeaveRoom(_meta(user, scope), rid)
         if member_id == user
-        else c.RemoveMember(_meta(user), rid, _user(member_id))
+        else c.RemoveMember(_meta(user, scope), rid, _user(member_id))
     )
     await service.execute(command, wait_projected=True)
 
@@ -214,6 +245,7 @@ async def list_messages(
     room_id: str,
     user: User,
     service: Service,
+    scope: Granted,
     before: Annotated[
         int | None, Query(ge=1, le=INT64_MAX, description="Exclusive upper bound")
     ] = None,
@@ -222,7 +254,9 @@ async def list_messages(
     ] = None,
     limit: Limit = 50,
 ) -> TimelineOut:
-    rows, has_more = await service.timeline(user, room_id, before=before, after=after, limit=limit)
+    rows, has_more = await service.timeline(
+        user, room_id, before=before, after=after, limit=limit, scope=scope
+    )
     return TimelineOut(messages=[_message_out(r) for r in rows], has_more=has_more)
 
 
@@ -233,10 +267,10 @@ async def list_messages(
     responses={200: {"description": "Sent before with this clientMsgId", "model": EventOut}},
 )
 async def send_message(
-    room_id: str, body: SendIn, user: User, service: Service, response: Response
+    room_id: str, body: SendIn, user: User, service: Service, scope: Granted, response: Response
 ) -> EventOut:
     result = await service.execute(
-        c.PostMessage(_meta(user), parse_room_id(room_id), body.client_msg_id, body.text),
+        c.PostMessage(_meta(user, scope), parse_room_id(room_id), body.client_msg_id, body.text),
         wait_projected=True,
     )
     response.status_code = 200 if result.duplicate else 201
@@ -244,18 +278,21 @@ async def send_message(
 
 
 @router.get("/rooms/{room_id}/messages/{message_id}", summary="One message")
-async def get_message(room_id: str, message_id: str, user: User, service: Service) -> MessageOut:
-    return _message_out(await service.message(user, room_id, message_id))
+async def get_message(
+    room_id: str, message_id: str, user: User, service: Service, scope: Granted
+) -> MessageOut:
+    return _message_out(await service.message(user, room_id, message_id, scope))
 
 
 @router.get("/inbox", summary="My inbox events after a position (for resume beyond the limit)")
 async def get_inbox(
     user: User,
     service: Service,
+    scope: Granted,
     after: Annotated[int, Query(ge=0, le=INT64_MAX, description="Exclusive lower bound")] = 0,
     limit: Limit = 100,
 ) -> InboxOut:
-    entries, head = await service.inbox(user, after=after, limit=limit)
+    entries, head = await service.inbox(user, after=after, limit=limit, scope=scope)
     epoch = service.store.epoch
     return InboxOut(
         events=[
@@ -275,12 +312,13 @@ async def get_room_stream(
     room_id: str,
     user: User,
     service: Service,
+    scope: Granted,
     after: Annotated[
         int, Query(ge=0, le=INT64_MAX, description="Exclusive lower bound (a room position)")
     ] = 0,
     limit: Limit = 100,
 ) -> InboxOut:
-    events, stream = await service.room_stream(user, room_id, after=after, limit=limit)
+    events, stream = await service.room_stream(user, room_id, after=after, limit=limit, scope=scope)
     epoch = service.store.epoch
     return InboxOut(
         events=[
@@ -293,13 +331,15 @@ async def get_room_stream(
 
 
 @router.get("/rooms/{room_id}/presence", summary="Presence of a room's members")
-async def room_presence(room_id: str, user: User, service: Service) -> list[PresenceOut]:
-    return [_presence_out(r) for r in await service.room_presence(user, room_id)]
+async def room_presence(
+    room_id: str, user: User, service: Service, scope: Granted
+) -> list[PresenceOut]:
+    return [_presence_out(r) for r in await service.room_presence(user, room_id, scope)]
 
 
 @router.get("/users/online", summary="Online users who share a room with me")
-async def online_users(user: User, service: Service) -> list[PresenceOut]:
-    return [_presence_out(r) for r in await service.online_contacts(user)]
+async def online_users(user: User, service: Service, scope: Granted) -> list[PresenceOut]:
+    return [_presence_out(r) for r in await service.online_contacts(user, scope)]
 
 
 @router.delete(
@@ -307,13 +347,15 @@ async def online_users(user: User, service: Service) -> list[PresenceOut]:
     status_code=204,
     summary="Lift a ban: a member removed from the room may join again (admins)",
 )
-async def lift_ban(room_id: str, member_id: str, user: User, service: Service) -> None:
-    command = c.LiftBan(_meta(user), parse_room_id(room_id), _user(member_id))
+async def lift_ban(
+    room_id: str, member_id: str, user: User, service: Service, scope: Granted
+) -> None:
+    command = c.LiftBan(_meta(user, scope), parse_room_id(room_id), _user(member_id))
     await service.execute(command, wait_projected=True)
 
 
 @router.get("/devices", summary="My devices, with their presence and last activity")
-async def list_devices(user: User, service: Service) -> list[DeviceOut]:
+async def list_devices(user: User, service: Service, scope: Granted) -> list[DeviceOut]:
     return [
         DeviceOut(
             device_id=d.device_id,
@@ -329,9 +371,9 @@ async def list_devices(user: User, service: Service) -> list[DeviceOut]:
     status_code=204,
     summary="Log a device out: its sockets close and its tokens issued until now are refused",
 )
-async def revoke_device(device_id: str, user: User, service: Service) -> None:
+async def revoke_device(device_id: str, user: User, service: Service, scope: Granted) -> None:
     await service.execute(
-        c.RevokeSessions(_meta(user), check_device_id(device_id)),
+        c.RevokeSessions(_meta(user, scope), check_device_id(device_id)),
         wait_projected=True,
     )
 
@@ -342,5 +384,5 @@ async def revoke_device(device_id: str, user: User, service: Service) -> None:
     summary="Log out everywhere: every socket of yours closes and every token issued "
     "until now is refused (this one included)",
 )
-async def revoke_sessions(user: User, service: Service) -> None:
-    await service.execute(c.RevokeSessions(_meta(user), ""), wait_projected=True)
+async def revoke_sessions(user: User, service: Service, scope: Granted) -> None:
+    await service.execute(c.RevokeSessions(_meta(user, scope), ""), wait_projected=True)

@@ -59,6 +59,12 @@ class CreateRoomIn(Model):
         description="channel: every member reads, only admins and owners post; members "
         "follow it as a room stream (docs/protocol.md)",
     )
+    namespace: str = Field(
+        "default",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+        description="The namespace the room belongs to; your token must grant it "
+        "(docs/namespaces.md)",
+    )
 
 
 class AddMemberIn(Model):

@@ -23,11 +23,13 @@ from api.auth import KeySetFile, TokenVerifier
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget, cancelling
 from api.leases import LeasedPresence, reap_forever
 from api.limits import BucketsByKey, GatewayLimits, Rate
+from api.plugins import load_plugins
 from api.presence import PresenceTracker
 from api.service import Tidings
 from api.settings import Settings
 from api.ws import GatewayContext
 from domain import commands as c
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import EventMeta, PresenceStatus, new_trace_id
 from projections.store import ProjectionStore
 from streams.log import LogScanner
@@ -96,16 +98,24 @@ class Runtime:
 
 async def open_runtime(settings: Settings) -> Runtime:
     parts = await open_backend(settings).open_gateway()
+    config = settings.app_config
+    plugins = load_plugins(list(config.namespaces), config.plugins)
     service = Tidings(
         parts.bus,
         parts.store,
         parts.progress,
-        parts.typing,
+        parts.relay,
         history_page_max=settings.history_page_max,
+        namespaces=config.namespaces,
+        plugins=plugins,
     )
 
     async def log_presence(user_id: str, device_id: str, status: PresenceStatus) -> None:
-        meta = EventMeta(user_id, device_id, new_trace_id())
+        # A connection outside default counts as the device "<namespace>:<device>", and
+        # its presence is told in that namespace only (api/ws.py).
+        prefix, _, _ = device_id.partition(":")
+        namespace = prefix if prefix in config.namespaces.names - {DEFAULT_NAMESPACE} else ""
+        meta = EventMeta(user_id, device_id, new_trace_id(), namespace)
         await service.execute(c.ChangePresence(meta, status))
 
     emit = LeasedPresence(log_presence, parts.leases)
@@ -127,6 +137,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         settings.session_config(),
         settings.catch_up_limit,
         gateway_limits(settings),
+        config.namespaces,
+        plugins,
     )
     return Runtime(parts, service, verifier, presence, gateway)
 

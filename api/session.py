@@ -109,7 +109,7 @@ class Session:
         self._next_ping = now + config.heartbeat_interval
         self._outgoing: deque[str] | None = None  # made when needed: idle connections have none
         self._queued_bytes = 0
-        self._buffered: list[tuple[int, str]] = []
+        self._buffered: list[tuple[int, str | None]] = []
         self._deferred: list[str] = []
         self._follows: dict[str, _Follow] = {}
         self._connecting = False
@@ -165,13 +165,18 @@ class Session:
         self.state = State.RECOVERING
 
     def recovered(
-        self, reply: str, start: int, history: list[tuple[int, str]], complete_required: bool
+        self,
+        reply: str,
+        start: int,
+        history: list[tuple[int, str | None]],
+        complete_required: bool,
     ) -> int:
         """Sends the connect reply, then history and buffered pushes after ``start`` in order.
 
         ``complete_required`` is true when the reply promised a full recovery; a hole in the
         merged sequence then ends the connection with RESYNC_REQUIRED rather than hiding it.
-        Returns how many events were pushed.
+        Returns how many events were pushed. An item whose frame is None is another
+        namespace's event: it counts for order, nothing is sent.
         """
         items, top, complete = merge(start, history, self._buffered)
         self._buffered = []
@@ -181,13 +186,16 @@ class Session:
         if self.state is State.RECOVERING:
             self.state = State.OPEN
         self.send(reply)
+        sent = 0
         for _, frame in items:
-            self.send(frame)
+            if frame is not None:
+                self.send(frame)
+                sent += 1
         for frame in self._deferred:  # presence and typing that arrived meanwhile
             self.send(frame)
         self._deferred = []
         self.inbox_position = top
-        return len(items)
+        return sent
 
     # ------------------------------------------------------------------ room streams
 
@@ -256,14 +264,16 @@ class Session:
 
     # ------------------------------------------------------------------ outbound
 
-    def push_inbox(self, position: int, frame: str) -> None:
-        """A live inbox event. Duplicates are dropped; a gap forces the client to resume."""
+    def push_inbox(self, position: int, frame: str | None) -> None:
+        """A live inbox event (None: not for this connection, only its position counts).
+        Duplicates are dropped; a gap forces the client to resume."""
         if self.state is State.RECOVERING:
             self._buffered.append((position, frame))
             return
         if self.state is State.OPEN and self._next_in_order(self.inbox_position, position, "inbox"):
             self.inbox_position = position
-            self.send(frame)
+            if frame is not None:
+                self.send(frame)
 
     def _next_in_order(self, last: int, position: int, stream: str) -> bool:
         """Whether a live push comes right after ``last``: a repeat is dropped, and a gap

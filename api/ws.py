@@ -25,6 +25,7 @@ from api.auth import AuthError, TokenExpired, TokenVerifier
 from api.errors import fault_of
 from api.hub import Hub
 from api.limits import CommandBudget, GatewayLimits, RateLimited
+from api.plugins import Plugins
 from api.presence import PresenceTracker
 from api.recovery import Recovery, plan_recovery
 from api.service import Tidings, parse_room_id
@@ -33,8 +34,15 @@ from api.ws_commands import CommandHandlers
 from api.ws_frames import wire_of
 from api.ws_transport import DirectWriter, direct_writer
 from domain import commands as c
-from domain.errors import InvalidArgument, NotAMember, NotARoomStream
+from domain.errors import (
+    DomainError,
+    InvalidArgument,
+    NamespaceNotGranted,
+    NotARoomStream,
+)
+from domain.namespaces import DEFAULT_NAMESPACE, Namespaces
 from domain.values import EventMeta, check_device_id, new_trace_id
+from proto.codec import Envelope
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import (
     ClientFrame,
@@ -106,8 +114,12 @@ class GatewayContext:
         session_config: SessionConfig,
         catch_up_limit: int,
         limits: GatewayLimits,
+        namespaces: Namespaces | None = None,
+        plugins: Plugins | None = None,
     ) -> None:
         self.service = service
+        self.namespaces = namespaces or Namespaces()
+        self.plugins = plugins or Plugins()
         self.hub = hub
         self.verifier = verifier
         self.presence = presence
@@ -136,6 +148,7 @@ class Connection(CommandHandlers):
         "refresh": "_refresh",
         "follow": "_follow",
         "unfollow": "_unfollow",
+        "emit": "_emit",
     }
     """Command -> handler method. A handler returns its reply's field and result, or None
     when it queued the reply itself (follow: the reply, then the missed events, in order)."""
@@ -146,11 +159,14 @@ class Connection(CommandHandlers):
         "_commands",
         "_direct",
         "_executor",
+        "_granted",
         "_last_write",
+        "_presence_device",
         "_refused",
         "_subscribed",
         "_writer",
         "ctx",
+        "namespace",
         "session",
         "ws",
     )
@@ -168,13 +184,19 @@ class Connection(CommandHandlers):
         self._closer: asyncio.Task[None] | None = None
         self._budget: CommandBudget | None = None
         self._refused = 0
+        self.namespace = ""
+        """The namespace the connection is in ("" for default; Connect.namespace)."""
+        self._granted = frozenset({DEFAULT_NAMESPACE})
+        self._presence_device = ""
+        """The device its presence counts for ("<namespace>:<device>" outside default);
+        empty while it counts for none."""
 
     # Subscriber (called by the hub, which flushes after a batch; never blocks)
     @property
     def user_id(self) -> str:
         return self.session.user_id
 
-    def push_inbox(self, position: int, frame: str) -> None:
+    def push_inbox(self, position: int, frame: str | None) -> None:
         self.session.push_inbox(position, frame)
 
     def push_room(self, room_id: str, position: int, frame: str) -> None:
@@ -267,7 +289,8 @@ class Connection(CommandHandlers):
                 self.ctx.hub.unfollow(room_id, self)
             if self._subscribed:
                 self.ctx.hub.unsubscribe(self)
-                self.ctx.presence.disconnected(self.session.user_id, self.session.device_id)
+            if self._presence_device:
+                self.ctx.presence.disconnected(self.session.user_id, self._presence_device)
 
     async def _read_loop(self) -> None:
         while True:
@@ -321,7 +344,13 @@ class Connection(CommandHandlers):
                     await self._connect(frame)
                 return
             self._check_budget(command)
-            meta = EventMeta(self.session.user_id, self.session.device_id, trace_id)
+            meta = EventMeta(
+                self.session.user_id,
+                self.session.device_id,
+                trace_id,
+                self.namespace,
+                self._granted,
+            )
             handler: Handler = getattr(self, self.HANDLERS[command])
             answer = await handler(frame, meta)
             if answer is not None:  # None: the handler queued its reply itself
@@ -373,6 +402,15 @@ class Connection(CommandHandlers):
                 frame.id, ErrorCode.INVALID_ARGUMENT, str(exc), CloseCode.UNAUTHORIZED
             )
             return
+        namespace = request.namespace or DEFAULT_NAMESPACE
+        try:
+            rules = self.ctx.namespaces[namespace]
+            if namespace not in claims.namespaces:
+                raise NamespaceNotGranted(namespace)
+        except DomainError as exc:
+            fault = fault_of(exc)
+            self.session.reject(frame.id, fault.code, fault.message, CloseCode.UNAUTHORIZED)
+            return
         if self.ctx.hub.connections_of(claims.user_id) >= self.ctx.limits.max_connections_per_user:
             self.session.reject(
                 frame.id,
@@ -388,6 +426,9 @@ class Connection(CommandHandlers):
             )
             return
         device_id = self.ctx.presence.device_for(claims.user_id, requested)
+        if namespace != DEFAULT_NAMESPACE:
+            self.namespace = namespace
+            self._granted = frozenset({namespace})
         now = time.time()
         self.session.authenticated(
             claims.user_id, device_id, claims.expires_at, claims.issued_at, now
@@ -400,11 +441,16 @@ class Connection(CommandHandlers):
         plan = plan_recovery(
             position, request.inbox.epoch, store.epoch, head, self.ctx.catch_up_limit
         )
-        history: list[tuple[int, str]] = []
+        history: list[tuple[int, str | None]] = []
         if plan.missed:
             entries = await store.inbox(claims.user_id, after=plan.start, limit=plan.missed)
             history = [
-                (e.position, inbox_push_frame(e.position, store.epoch, envelope_json(e.envelope)))
+                (
+                    e.position,
+                    inbox_push_frame(e.position, store.epoch, envelope_json(e.envelope))
+                    if self._sees(e.envelope)
+                    else None,
+                )
                 for e in entries
             ]
         result = cp.ConnectResult(
@@ -412,7 +458,7 @@ class Connection(CommandHandlers):
             device_id=device_id,
             inbox=cp.StreamPosition(position=plan.start, epoch=store.epoch),
             recovery=int(plan.outcome),  # type: ignore[arg-type]
-            missed=len(history),
+            missed=sum(frame is not None for _, frame in history),
             heartbeat_interval_ms=int(self.ctx.session_config.heartbeat_interval * 1000),
             heartbeat_timeout_ms=int(self.ctx.session_config.heartbeat_timeout * 1000),
         )
@@ -422,8 +468,20 @@ class Connection(CommandHandlers):
             history,
             complete_required=plan.outcome is Recovery.RECOVERED,
         )
-        log.info("connected", device_id=device_id, recovery=plan.outcome.name, missed=len(history))
-        self.ctx.presence.connected(claims.user_id, device_id)
+        log.info(
+            "connected",
+            device_id=device_id,
+            namespace=namespace,
+            recovery=plan.outcome.name,
+            missed=result.missed,
+        )
+        if rules.presence:
+            self._presence_device = f"{self.namespace}:{device_id}" if self.namespace else device_id
+            self.ctx.presence.connected(claims.user_id, self._presence_device)
+
+    def _sees(self, envelope: Envelope) -> bool:
+        """Whether an inbox event is for this connection: its namespace's, or the user's own."""
+        return envelope.namespace == self.namespace or envelope.stream.startswith("user:")
 
     async def _run(self, command: c.Command) -> cp.EventResult:
         result = await self.ctx.service.execute(command)
@@ -438,8 +496,7 @@ class Connection(CommandHandlers):
         room_id = str(parse_room_id(request.room_id))
         store = self.ctx.service.store
         await self.ctx.service.wait_projected(self._last_write)  # a join just made
-        if not await store.role_of(room_id, meta.user_id):
-            raise NotAMember(meta.user_id)
+        await self.ctx.service.require_member(meta.user_id, room_id, meta.namespaces)
         self.session.follow(room_id)
         self.ctx.hub.follow(room_id, self)
         try:

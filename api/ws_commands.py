@@ -8,14 +8,17 @@ connection, which maps them to wire codes (``api.errors``).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from api.auth import AuthError
+from api.events import EmitRequest, emit
 from api.service import parse_room_id
 from domain import commands as c
-from domain.errors import InvalidArgument
+from domain.errors import InsufficientRole, InvalidArgument
 from domain.values import AckKind, EventMeta, PresenceStatus
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import ClientFrame
@@ -36,6 +39,7 @@ class CommandHandlers:
     ctx: GatewayContext
     session: Session
     _last_write: CommandResult | None
+    _presence_device: str
 
     async def _run(self, command: c.Command) -> cp.EventResult:
         """Executes a command for this connection (which remembers its last write)."""
@@ -82,13 +86,34 @@ class CommandHandlers:
             status = PresenceStatus(frame.presence.status)
         except ValueError:
             raise InvalidArgument("status must be ONLINE, AWAY or OFFLINE") from None
-        await self._run(c.ChangePresence(meta, status))
+        if not self._presence_device:
+            raise InsufficientRole("presence is off in this namespace")
+        await self._run(c.ChangePresence(replace(meta, device_id=self._presence_device), status))
         return "presence", cp.Empty()
 
     async def _typing(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
         t = frame.typing
-        await self.ctx.service.typing(meta.user_id, t.room_id, t.typing)
+        await self.ctx.service.typing(meta.user_id, t.room_id, t.typing, meta.namespaces)
         return "typing", cp.Empty()
+
+    async def _emit(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
+        e = frame.emit
+        payload = json_format.MessageToDict(e.payload) if e.HasField("payload") else None
+        request = EmitRequest(e.name, payload, e.room_id, e.user_id, e.volatile, e.client_event_id)
+        emission = await emit(self.ctx.service, meta, meta.namespaces, request)
+        result = cp.EmitResult(
+            duplicate=emission.duplicate,
+            delivered=emission.delivered,
+            handler_error=emission.handler_error,
+        )
+        if emission.event is not None:
+            result.event.CopyFrom(emission.event)
+        if emission.answer is not None:
+            try:
+                json_format.ParseDict(emission.answer, result.answer)
+            except (json_format.ParseError, TypeError, ValueError):
+                result.handler_error = "the plugin's answer is not JSON"
+        return "emit", result
 
     async def _history(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
         h = frame.history
@@ -99,6 +124,7 @@ class CommandHandlers:
             before=h.before if h.HasField("before") else None,
             after=h.after if h.HasField("after") else None,
             limit=h.limit or 50,
+            scope=meta.namespaces,
         )
         items = [
             cp.TimelineItem(

@@ -10,7 +10,7 @@ and the command processor (who may create rooms, how large they grow).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,8 +103,12 @@ class Namespaces:
         except KeyError:
             raise NamespaceNotFound(name) from None
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[NamespaceRules]:
         return iter(self._rules.values())
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self._rules)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Namespaces:

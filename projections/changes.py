@@ -13,6 +13,7 @@ from proto.codec import Envelope
 __all__ = [
     "AddMember",
     "AdvanceRoom",
+    "AppEventNotice",
     "AppendInbox",
     "AppendRoomStream",
     "Change",
@@ -25,6 +26,7 @@ __all__ = [
     "RaiseReadState",
     "RemoveMember",
     "RoomStreamEntry",
+    "SetNamespace",
     "SetPresence",
     "SetQuiet",
     "SetRevocation",
@@ -118,6 +120,14 @@ class SetPresence:
 
 
 @dataclass(frozen=True, slots=True)
+class SetNamespace:
+    """The room belongs to a namespace other than default (for ever)."""
+
+    room_id: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetQuiet:
     """Whether the room's members share presence through it: a direct room is quiet
     until its peer answers."""
@@ -183,6 +193,7 @@ Change = (
     | SetPresence
     | SetRevocation
     | SetQuiet
+    | SetNamespace
     | StartRoomStream
     | AppendRoomStream
     | AppendInbox
@@ -225,7 +236,23 @@ class TypingNotice:
     room_id: str
     user_id: str
     typing: bool
+    namespace: str = ""
 
 
-Delivery = InboxEntry | LiveNotice | RoomStreamEntry | TypingNotice
+@dataclass(frozen=True, slots=True)
+class AppEventNotice:
+    """A volatile application event (docs/events.md) for connected users: never logged."""
+
+    user_ids: tuple[str, ...]
+    room_id: str
+    """The room it was emitted in; empty when sent to one user."""
+    user_id: str
+    """The sender."""
+    name: str
+    payload: str
+    """JSON text."""
+    namespace: str = ""
+
+
+Delivery = InboxEntry | LiveNotice | RoomStreamEntry | TypingNotice | AppEventNotice
 """What a gateway's hub delivers to its connections (``api.hub.Hub.publish``)."""

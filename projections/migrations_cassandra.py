@@ -43,6 +43,8 @@ def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
         "user_id text, device_id text, status int, updated_at text, "
         "PRIMARY KEY (user_id, device_id)) WITH default_time_to_live = 86400",
         f"CREATE TABLE IF NOT EXISTS {ks}.quiet_rooms (room_id text PRIMARY KEY)",
+        f"CREATE TABLE IF NOT EXISTS {ks}.room_namespaces ("
+        "room_id text PRIMARY KEY, namespace text)",
         f"CREATE TABLE IF NOT EXISTS {ks}.revocations ("
         "user_id text, device_id text, revoked_at double, PRIMARY KEY (user_id, device_id))",
         f"CREATE TABLE IF NOT EXISTS {ks}.inbox ("

@@ -56,6 +56,8 @@ def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> 
     if kind in ("room_created", "room_settings_changed"):
         room_kind = payload.kind if kind == "room_created" else 0
         out.append(ch.UpsertRoom(room_id, room_kind, payload.name, payload.public))
+        if envelope.namespace and kind == "room_created":
+            out.append(ch.SetNamespace(room_id, envelope.namespace))
         if room_kind == RoomKind.DIRECT:
             out.append(ch.SetQuiet(room_id, True))
         if room_kind == RoomKind.CHANNEL:

@@ -176,6 +176,10 @@ class ProjectionReader(ABC):
         """Every user with at least one device online or away."""
 
     @abstractmethod
+    async def room_namespace(self, room_id: str) -> str:
+        """The namespace of the room ("default" for rooms of no other, and unknown ones)."""
+
+    @abstractmethod
     async def quiet_rooms(self, room_ids: Sequence[str]) -> set[str]:
         """Those of the rooms whose members share no presence (unanswered direct rooms)."""
 

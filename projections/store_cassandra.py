@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import AckKind, PresenceStatus
 from projections import changes as ch
 from projections.batch import Prefetch, project_batch, reads_of
@@ -290,6 +291,15 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                         "UPDATE room_streams USING TIMESTAMP ? SET head=? WHERE room_id=?",
                         (envelope.position, room_id),
                         envelope.position,
+                    )
+                ]
+            case ch.SetNamespace(room_id, namespace):
+                return [
+                    (
+                        "INSERT INTO room_namespaces (room_id, namespace) VALUES (?,?) "
+                        "USING TIMESTAMP ?",
+                        (room_id, namespace),
+                        ts,
                     )
                 ]
             case ch.SetQuiet(room_id, quiet):
@@ -571,6 +581,10 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
             devices = {r.device_id: r.status for r in rows}
             out.append(PresenceRow(user_id, any(s in _ONLINE for s in devices.values()), devices))
         return out
+
+    async def room_namespace(self, room_id: str) -> str:
+        rows = await self._run("SELECT namespace FROM room_namespaces WHERE room_id=?", (room_id,))
+        return str(rows[0].namespace) if rows else DEFAULT_NAMESPACE
 
     async def quiet_rooms(self, room_ids: Sequence[str]) -> set[str]:
         ids = sorted(set(room_ids))

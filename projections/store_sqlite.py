@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import PresenceStatus
 from projections import changes as ch
 from projections.batch import Prefetch, project_batch, reads_of
@@ -65,6 +66,7 @@ CREATE TABLE IF NOT EXISTS presence (
     PRIMARY KEY (user_id, device_id)
 );
 CREATE TABLE IF NOT EXISTS quiet_rooms (room_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS room_namespaces (room_id TEXT PRIMARY KEY, namespace TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS revocations (
     user_id TEXT NOT NULL, device_id TEXT NOT NULL, revoked_at REAL NOT NULL,
     PRIMARY KEY (user_id, device_id)
@@ -320,6 +322,10 @@ class SqliteProjectionStore(ProjectionStore):
                     "INSERT OR REPLACE INTO presence VALUES (?,?,?,?)",
                     (user_id, device_id, status, at),
                 )
+            case ch.SetNamespace(room_id, namespace):
+                c.execute(
+                    "INSERT OR REPLACE INTO room_namespaces VALUES (?,?)", (room_id, namespace)
+                )
             case ch.SetQuiet(room_id, quiet):
                 if quiet:
                     c.execute("INSERT OR IGNORE INTO quiet_rooms VALUES (?)", (room_id,))
@@ -489,6 +495,10 @@ class SqliteProjectionStore(ProjectionStore):
             "SELECT user_id, device_id, status FROM presence WHERE status IN (?,?)", _ONLINE
         )
         return _presence_rows(sorted({r[0] for r in rows}), rows)
+
+    async def room_namespace(self, room_id: str) -> str:
+        rows = await self._read("SELECT namespace FROM room_namespaces WHERE room_id=?", (room_id,))
+        return str(rows[0][0]) if rows else DEFAULT_NAMESPACE
 
     async def quiet_rooms(self, room_ids: Sequence[str]) -> set[str]:
         ids = sorted(set(room_ids))

@@ -207,6 +207,15 @@ def typing_frame(room_id: str, user_id: str, typing: bool) -> str:
     return _dumps(cp.ServerFrame(push=cp.Push(typing=notice)))
 
 
+def app_event_frame(room_id: str, user_id: str, name: str, payload: str) -> str:
+    """A volatile application event; ``payload`` is JSON text, spliced in as it is."""
+    head = _dumps(
+        cp.ServerFrame(push=cp.Push(app=cp.AppEvent(room_id=room_id, user_id=user_id, name=name)))
+    )
+    # {"push":{"app":{...}}}: the payload goes in as the last field of the app object.
+    return f'{head[:-3]},"payload":{payload}}}}}}}'
+
+
 _PING = _dumps(cp.ServerFrame(push=cp.Push(ping=cp.Ping())))
 
 

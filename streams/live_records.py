@@ -6,7 +6,14 @@ skips records for nobody it holds before decoding them; multi-user notices are u
 
 from __future__ import annotations
 
-from projections.changes import Delivery, InboxEntry, LiveNotice, RoomStreamEntry, TypingNotice
+from projections.changes import (
+    AppEventNotice,
+    Delivery,
+    InboxEntry,
+    LiveNotice,
+    RoomStreamEntry,
+    TypingNotice,
+)
 from proto.tidings.v1 import internal_pb2 as ip
 
 __all__ = ["decode_live", "encode_live"]
@@ -24,9 +31,20 @@ def encode_live(delivery: Delivery) -> tuple[str, bytes]:
             presence = ip.PresenceDelivery(event=envelope, online=online)
             record = ip.LiveRecord(user_ids=sorted(user_ids), presence=presence)
             return "", record.SerializeToString()
-        case TypingNotice(user_ids, room_id, user_id, typing):
-            notice = ip.TypingDelivery(room_id=room_id, user_id=user_id, typing=typing)
+        case TypingNotice(user_ids, room_id, user_id, typing, namespace):
+            notice = ip.TypingDelivery(
+                room_id=room_id, user_id=user_id, typing=typing, namespace=namespace
+            )
             return "", ip.LiveRecord(user_ids=user_ids, typing=notice).SerializeToString()
+        case AppEventNotice(user_ids, room_id, user_id, name, payload, namespace):
+            app = ip.AppEventDelivery(
+                room_id=room_id,
+                user_id=user_id,
+                name=name,
+                payload_json=payload,
+                namespace=namespace,
+            )
+            return "", ip.LiveRecord(user_ids=user_ids, app_event=app).SerializeToString()
 
 
 def decode_live(data: bytes) -> Delivery | None:
@@ -43,5 +61,10 @@ def decode_live(data: bytes) -> Delivery | None:
         return LiveNotice(frozenset(record.user_ids), p.event, p.online)
     if kind == "typing":
         t = record.typing
-        return TypingNotice(tuple(record.user_ids), t.room_id, t.user_id, t.typing)
+        return TypingNotice(tuple(record.user_ids), t.room_id, t.user_id, t.typing, t.namespace)
+    if kind == "app_event":
+        a = record.app_event
+        return AppEventNotice(
+            tuple(record.user_ids), a.room_id, a.user_id, a.name, a.payload_json, a.namespace
+        )
     return None

@@ -142,6 +142,7 @@ def _token(args: argparse.Namespace) -> int:
             issuer=settings.jwt_issuer,
             ttl_seconds=args.ttl,
             device_id=args.device,
+            namespaces=tuple(args.ns),
         )
     )
     return 0
@@ -244,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
     token.add_argument(
         "--device", default="", help="bind the token to this device (revocable with it)"
+    )
+    token.add_argument(
+        "--ns",
+        action="append",
+        default=[],
+        metavar="NAMESPACE",
+        help="grant this namespace (repeat for several; default: only 'default')",
     )
     token.set_defaults(func=_token)
 

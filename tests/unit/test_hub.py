@@ -22,9 +22,11 @@ class Follower:
         self.queued: list[tuple[str, int, str]] = []
         self.flushes = 0
         self.dropped: list[str] = []
+        self.namespace = ""
 
-    def push_inbox(self, position: int, frame: str) -> None:
-        self.queued.append(("inbox", position, frame))
+    def push_inbox(self, position: int, frame: str | None) -> None:
+        if frame is not None:
+            self.queued.append(("inbox", position, frame))
 
     def push_room(self, room_id: str, position: int, frame: str) -> None:
         self.queued.append((room_id, position, frame))

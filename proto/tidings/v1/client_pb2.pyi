@@ -96,14 +96,16 @@ class StreamPosition(_message.Message):
     def __init__(self, position: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class Connect(_message.Message):
-    __slots__ = ("token", "device_id", "inbox")
+    __slots__ = ("token", "device_id", "inbox", "namespace")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     INBOX_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     token: str
     device_id: str
     inbox: StreamPosition
-    def __init__(self, token: _Optional[str] = ..., device_id: _Optional[str] = ..., inbox: _Optional[_Union[StreamPosition, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, token: _Optional[str] = ..., device_id: _Optional[str] = ..., inbox: _Optional[_Union[StreamPosition, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class Join(_message.Message):
     __slots__ = ("room_id",)
@@ -352,14 +354,18 @@ class TimelineItem(_message.Message):
     def __init__(self, position: _Optional[int] = ..., message_id: _Optional[str] = ..., author_id: _Optional[str] = ..., text: _Optional[str] = ..., client_msg_id: _Optional[str] = ..., edited: _Optional[bool] = ..., deleted: _Optional[bool] = ..., posted_at: _Optional[str] = ..., trace_id: _Optional[str] = ...) -> None: ...
 
 class EmitResult(_message.Message):
-    __slots__ = ("event", "duplicate", "delivered")
+    __slots__ = ("event", "duplicate", "delivered", "answer", "handler_error")
     EVENT_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    HANDLER_ERROR_FIELD_NUMBER: _ClassVar[int]
     event: _events_pb2.Envelope
     duplicate: bool
     delivered: int
-    def __init__(self, event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., duplicate: _Optional[bool] = ..., delivered: _Optional[int] = ...) -> None: ...
+    answer: _struct_pb2.Value
+    handler_error: str
+    def __init__(self, event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., duplicate: _Optional[bool] = ..., delivered: _Optional[int] = ..., answer: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., handler_error: _Optional[str] = ...) -> None: ...
 
 class HistoryResult(_message.Message):
     __slots__ = ("messages", "has_more")

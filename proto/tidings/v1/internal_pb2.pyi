@@ -262,23 +262,27 @@ class PresenceDelivery(_message.Message):
     def __init__(self, event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., online: _Optional[bool] = ...) -> None: ...
 
 class TypingDelivery(_message.Message):
-    __slots__ = ("room_id", "user_id", "typing")
+    __slots__ = ("room_id", "user_id", "typing", "namespace")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     user_id: str
     typing: bool
-    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., typing: _Optional[bool] = ...) -> None: ...
+    namespace: str
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., typing: _Optional[bool] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class AppEventDelivery(_message.Message):
-    __slots__ = ("room_id", "user_id", "name", "payload_json")
+    __slots__ = ("room_id", "user_id", "name", "payload_json", "namespace")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     room_id: str
     user_id: str
     name: str
     payload_json: str
-    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., name: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ..., name: _Optional[str] = ..., payload_json: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
