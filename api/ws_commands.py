@@ -20,6 +20,7 @@ from api.service import parse_room_id
 from domain import commands as c
 from domain.errors import InsufficientRole, InvalidArgument
 from domain.values import AckKind, EventMeta, PresenceStatus
+from proto.codec import value_to_python
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import ClientFrame
 from streams.log import CommandResult
@@ -98,7 +99,7 @@ class CommandHandlers:
 
     async def _emit(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
         e = frame.emit
-        payload = json_format.MessageToDict(e.payload) if e.HasField("payload") else None
+        payload = value_to_python(e.payload) if e.HasField("payload") else None
         request = EmitRequest(e.name, payload, e.room_id, e.user_id, e.volatile, e.client_event_id)
         emission = await emit(self.ctx.service, meta, meta.namespaces, request)
         result = cp.EmitResult(

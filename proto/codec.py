@@ -46,6 +46,7 @@ __all__ = [
     "envelope_to_dict",
     "occurred_seconds",
     "payload_kind",
+    "value_to_python",
 ]
 
 Envelope = pb.Envelope
@@ -200,7 +201,26 @@ def payload_kind(envelope: pb.Envelope) -> str:
 
 def payload_json(value: struct_pb2.Value) -> str:
     """An application event's payload as compact JSON text."""
-    return orjson.dumps(json_format.MessageToDict(value)).decode()
+    return orjson.dumps(value_to_python(value)).decode()
+
+
+def value_to_python(value: struct_pb2.Value) -> Any:
+    """A ``google.protobuf.Value`` as plain JSON data; whole numbers come back as ints (a
+    Value holds every number as a double)."""
+    return _whole(json_format.MessageToDict(value))
+
+
+_EXACT = 2**53
+
+
+def _whole(data: Any) -> Any:
+    if isinstance(data, float):
+        return int(data) if data.is_integer() and -_EXACT <= data <= _EXACT else data
+    if isinstance(data, dict):
+        return {k: _whole(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_whole(v) for v in data]
+    return data
 
 
 def envelope_from_bytes(data: bytes) -> pb.Envelope:

@@ -2,7 +2,8 @@
 
 ``to_dict(message)`` returns exactly what ``json_format.MessageToDict(message)`` returns
 (camelCase names, fields at their default value left out, 64-bit integers as strings, enums
-by name, Timestamps as RFC 3339); ``tests/unit/test_jsonmap.py`` holds it to that for every
+by name, Timestamps as RFC 3339; one difference: whole numbers in a ``Value`` are ints,
+not doubles); ``tests/unit/test_jsonmap.py`` holds it to that for every
 message the server sends. It exists because every reply and push is mapped on the hot path:
 json_format inspects each field's descriptor on every call, this decides once per field.
 """
@@ -15,6 +16,8 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+
+from proto.codec import value_to_python
 
 __all__ = ["to_dict"]
 
@@ -83,4 +86,6 @@ def _same(value: Any) -> Any:
 
 _SPECIAL: dict[str, Convert] = {
     "google.protobuf.Timestamp": lambda ts: ts.ToJsonString(),
+    # Application event payloads: any JSON value (rare enough for json_format's pace).
+    "google.protobuf.Value": value_to_python,
 }

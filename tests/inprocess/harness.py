@@ -42,7 +42,13 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def token(settings: Settings, user: str, ttl: int = 3600, device: str = "") -> str:
+def token(
+    settings: Settings,
+    user: str,
+    ttl: int = 3600,
+    device: str = "",
+    namespaces: tuple[str, ...] = (),
+) -> str:
     secret = settings.development_secret()
     return mint_token(
         user,
@@ -51,6 +57,7 @@ def token(settings: Settings, user: str, ttl: int = 3600, device: str = "") -> s
         issuer=settings.jwt_issuer,
         ttl_seconds=ttl,
         device_id=device,
+        namespaces=namespaces,
     )
 
 
@@ -62,7 +69,7 @@ class Ws:
         self.pushes: list[Frame] = []
         self._ids = 0
 
-    def command(self, name: str, **body: Any) -> Frame:
+    def command(self, name: str, /, **body: Any) -> Frame:
         self._ids += 1
         request = str(self._ids)
         self.session.send_json({"id": request, name: body})
@@ -96,11 +103,20 @@ class Ws:
 def connect(client: TestClient, settings: Settings) -> Iterator[Callable[..., Ws]]:
     sessions: list[Any] = []
 
-    def open_ws(user: str, device: str = "", ttl: int = 3600) -> Ws:
+    def open_ws(
+        user: str,
+        device: str = "",
+        ttl: int = 3600,
+        namespace: str = "",
+        granted: tuple[str, ...] = (),
+    ) -> Ws:
         context = client.websocket_connect("/v1/ws")
         ws = Ws(context.__enter__())
         sessions.append(context)
-        reply = ws.command("connect", token=token(settings, user, ttl), deviceId=device)
+        signed = token(
+            settings, user, ttl, namespaces=granted or ((namespace,) if namespace else ())
+        )
+        reply = ws.command("connect", token=signed, deviceId=device, namespace=namespace)
         assert "connect" in reply, reply
         return ws
 
