@@ -22,6 +22,7 @@ from api.leases import DeviceLeases
 from api.service import Relay
 from api.settings import Settings
 from projections.store import ProjectionStore
+from streams.feed import EventFeed
 from streams.log import CommandBus, LogScanner, ProjectionProgress
 
 __all__ = ["Backend", "Closer", "Closers", "GatewayParts", "ReplayTarget", "cancelling"]
@@ -70,6 +71,8 @@ class GatewayParts:
     readiness: Callable[[], Awaitable[dict[str, Any]]]
     """The readiness report; its "ready" key says whether to serve traffic."""
     closers: Closers = field(default_factory=Closers)
+    open_feed: Callable[[str], EventFeed] | None = None
+    """Opens the log as a feed of the given name (plugin observers: ``streams/feed.py``)."""
     stale_devices: list[tuple[str, str]] = field(default_factory=list)
     """(user, device) the projections show online that no gateway will take offline: the
     gateway takes them offline after the grace period unless they reconnect."""

@@ -21,6 +21,7 @@ from projections.store import ProjectionStore
 from projections.store_cassandra import CassandraProjectionStore
 from projections.store_cassandra import migrate as migrate_keyspace
 from streams.command_bus_kafka import KafkaCommandBus
+from streams.feed_kafka import KafkaEventFeed
 from streams.live_kafka import KafkaLivePublisher, KafkaLiveSubscriber
 from streams.log import LogScanner
 from streams.log_kafka import KafkaLogScanner
@@ -74,7 +75,17 @@ class DistributedBackend(Backend):
 
         leases = CassandraDeviceLeases(store, gateway_id, s.presence_lease_seconds)
         progress = TrackedProgress(store, TRACKING_NAME)
-        return GatewayParts(bus, store, hub, progress, relay, leases, readiness, closers)
+        return GatewayParts(
+            bus,
+            store,
+            hub,
+            progress,
+            relay,
+            leases,
+            readiness,
+            closers,
+            lambda name: KafkaEventFeed(s.kafka_bootstrap, topics, name),
+        )
 
     def run_processor(self, *, with_commands: bool) -> int:
         import faust

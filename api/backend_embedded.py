@@ -18,6 +18,7 @@ from projections.changes import Delivery
 from projections.projector import project
 from projections.store import ProjectionStore
 from projections.store_sqlite import SqliteProjectionStore
+from streams.feed_sqlite import SqliteEventFeed
 from streams.log import LogScanner
 from streams.log_sqlite import EmbeddedLog
 from streams.runner import ProjectionRunner
@@ -46,7 +47,16 @@ class EmbeddedBackend(Backend):
         # Devices the projections still show online from an earlier run of this process.
         stale = [(row.user_id, d) for row in await store.online_users() for d in row.devices]
         return GatewayParts(
-            log, store, hub, runner, relay, NoLeases(), runner.readiness, closers, stale
+            log,
+            store,
+            hub,
+            runner,
+            relay,
+            NoLeases(),
+            runner.readiness,
+            closers,
+            lambda name: SqliteEventFeed(log, s.data_dir / "observers.db", name),
+            stale,
         )
 
     def run_processor(self, *, with_commands: bool) -> int:

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.inprocess.harness import Ws, connect, make_settings, token  # noqa: F401 (fixture)
+from tests.inprocess.harness import Ws, make_settings, token
 
 NAMESPACES = """
 [namespaces.game]
@@ -276,12 +276,13 @@ def test_nothing_crosses_namespaces(
         "eventEmitted" not in p.get("event", {}).get("event", {}) for p in bob_default.pushes
     )
     # A connection in default cannot act on, or read, game's rooms.
-    for command, body in [
+    refused: list[tuple[str, dict[str, Any]]] = [
         ("send", {"roomId": game, "text": "x"}),
         ("emit", {"name": "move", "payload": {"x": 1, "y": 1}, "roomId": game}),
         ("history", {"roomId": game}),
         ("follow", {"roomId": game}),
-    ]:
+    ]
+    for command, body in refused:
         assert alice_default.command(command, **body)["error"]["code"] == "NOT_FOUND", command
     # Over REST, a token sees the namespaces it grants and nothing else.
     only_default = auth(settings, "bob")
