@@ -16,32 +16,78 @@ from domain.namespaces import DEFAULT_NAMESPACE
 from proto.codec import envelope_from_bytes, envelope_to_dict
 from streams.feed import EventFeed
 
-__all__ = ["run_observer"]
+__all__ = ["ObserverRunner"]
 
 log = structlog.get_logger(__name__)
 
 POLL_SECONDS = 1.0
 FIRST_RETRY_SECONDS = 0.2
 MAX_RETRY_SECONDS = 5.0
+STOP_GRACE_SECONDS = 5.0
 
 
-async def run_observer(
-    name: str,
-    observer: Observer,
-    namespaces: frozenset[str],
-    feed: EventFeed,
-    timeout: float,
-) -> None:
-    """Runs until cancelled."""
-    plugin = name.partition(".")[0]
-    log.info("observer_started", observer=name, namespaces=sorted(namespaces))
-    while True:
-        records = await feed.next_batch(POLL_SECONDS)
-        for record in records:
-            envelope = record.envelope or envelope_from_bytes(record.data)
-            if (envelope.namespace or DEFAULT_NAMESPACE) in namespaces:
-                await _deliver(name, plugin, observer, envelope_to_dict(envelope), timeout)
-        await feed.commit(records)
+class ObserverRunner:
+    """Runs one observer until :meth:`stop`, which lets a delivery under way finish (up to
+    ``grace`` seconds): an event its endpoint received is then not sent again on restart."""
+
+    def __init__(
+        self,
+        name: str,
+        observer: Observer,
+        namespaces: frozenset[str],
+        feed: EventFeed,
+        timeout: float,
+    ) -> None:
+        self._name = name
+        self._plugin = name.partition(".")[0]
+        self._observer = observer
+        self._namespaces = namespaces
+        self._feed = feed
+        self._timeout = timeout
+        self._stopping = False
+        self._delivering = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"observer-{self._name}")
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        self._stopping = True
+        if self._task is None:
+            return
+        if not self._delivering:
+            self._task.cancel()  # waiting for records: nothing to finish
+        done, _ = await asyncio.wait({self._task}, timeout=grace)
+        if not done:
+            self._task.cancel()
+            await asyncio.wait({self._task})
+
+    async def _run(self) -> None:
+        log.info("observer_started", observer=self._name, namespaces=sorted(self._namespaces))
+        while not self._stopping:
+            records = await self._feed.next_batch(POLL_SECONDS)
+            handled = 0
+            try:
+                for record in records:
+                    if self._stopping:
+                        break
+                    envelope = record.envelope or envelope_from_bytes(record.data)
+                    if (envelope.namespace or DEFAULT_NAMESPACE) in self._namespaces:
+                        self._delivering = True
+                        try:
+                            await _deliver(
+                                self._name,
+                                self._plugin,
+                                self._observer,
+                                envelope_to_dict(envelope),
+                                self._timeout,
+                            )
+                        finally:
+                            self._delivering = False
+                    handled += 1
+            finally:
+                # Also when stopped half-way: a restart resumes right after what was handled.
+                await self._feed.commit(records[:handled])
 
 
 async def _deliver(
@@ -50,7 +96,8 @@ async def _deliver(
     pause = FIRST_RETRY_SECONDS
     while True:
         try:
-            await asyncio.wait_for(observer(event), timeout)
+            async with asyncio.timeout(timeout):  # unlike wait_for, never loses a cancel
+                await observer(event)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # contained: logged, counted, retried

@@ -120,6 +120,8 @@ class Plugin:
     observers: Mapping[str, Observer] = field(default_factory=dict)
     """Observer name -> observer; each keeps its own position under ``<plugin>.<name>``."""
     timeout_seconds: float = HOOK_TIMEOUT_SECONDS
+    close: Callable[[], Awaitable[None]] | None = None
+    """Releases what the plugin holds (connections, files) when the gateway stops."""
 
 
 PluginFactory = Callable[[Mapping[str, Any]], Plugin]
@@ -178,7 +180,8 @@ class Plugins:
 
     async def _run(self, name: str, hook: str, work: Awaitable[Any], plugin: Plugin) -> Any:
         try:
-            result = await asyncio.wait_for(work, plugin.timeout_seconds)
+            async with asyncio.timeout(plugin.timeout_seconds):
+                result = await work
         except Reject:
             raise
         except TimeoutError:
@@ -191,6 +194,14 @@ class Plugins:
             raise PluginFailed(f"plugin {name} failed; retry later") from None
         metrics.count_plugin(name, hook, "ok")
         return result
+
+    async def close(self) -> None:
+        for name, plugin in self.by_name.items():
+            if plugin.close is not None:
+                try:
+                    await plugin.close()
+                except Exception:
+                    log.exception("plugin_close_failed", plugin=name)
 
     def observers(self) -> list[tuple[str, Observer, frozenset[str], Plugin]]:
         """Every observer as (position name, observer, namespaces it sees, plugin)."""

@@ -23,7 +23,7 @@ from api.auth import KeySetFile, TokenVerifier
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget, cancelling
 from api.leases import LeasedPresence, reap_forever
 from api.limits import BucketsByKey, GatewayLimits, Rate
-from api.observers import run_observer
+from api.observers import ObserverRunner
 from api.plugins import load_plugins
 from api.presence import PresenceTracker
 from api.service import Tidings
@@ -129,12 +129,14 @@ async def open_runtime(settings: Settings) -> Runtime:
     reaper = reap_forever(parts.leases, emit, settings.presence_lease_seconds)
     # Closers run last first: the reaper stops before the store closes.
     parts.closers.add(cancelling(asyncio.create_task(reaper, name="presence-leases")))
+    parts.closers.add(plugins.close)
     if parts.open_feed is not None:
         for name, observer, namespaces, plugin in plugins.observers():
             feed = parts.open_feed(name)
             parts.closers.add(feed.close)
-            task = run_observer(name, observer, namespaces, feed, plugin.timeout_seconds)
-            parts.closers.add(cancelling(asyncio.create_task(task, name=f"observer-{name}")))
+            runner = ObserverRunner(name, observer, namespaces, feed, plugin.timeout_seconds)
+            runner.start()
+            parts.closers.add(runner.stop)
     verifier = token_verifier(settings)
     gateway = GatewayContext(
         service,

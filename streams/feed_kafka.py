@@ -4,6 +4,8 @@ Feeds of one name on several gateways split the partitions between them."""
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -54,7 +56,7 @@ class KafkaEventFeed(EventFeed):
         if not offsets:
             return
         try:
-            await self._consumer.commit(offsets)
+            await asyncio.shield(self._consumer.commit(offsets))  # a stop must not undo it
         except (CommitFailedError, KafkaError) as exc:
             # A rebalance moved the partitions: their new reader sees these records again
             # (at least once).

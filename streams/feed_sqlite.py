@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from streams.feed import EventFeed
@@ -19,6 +20,9 @@ class SqliteEventFeed(EventFeed):
     def __init__(self, log: EventLog, positions: Path, name: str) -> None:
         self._log = log
         self._name = name
+        # One thread owns the file: a commit still running when the reader is cancelled
+        # finishes before the close that follows it.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-feed")
         self._db = sqlite3.connect(positions, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed position survives a crash
@@ -40,12 +44,16 @@ class SqliteEventFeed(EventFeed):
     async def commit(self, records: list[LogRecord]) -> None:
         if records:
             offset = records[-1].offset
-            await asyncio.to_thread(
+            saving = asyncio.get_running_loop().run_in_executor(
+                self._thread,
                 self._db.execute,
                 "INSERT INTO positions VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
                 "SET offset=excluded.offset",
                 (self._name, offset),
             )
+            # Shielded: cancelling the reader must not cancel a save not yet started.
+            await asyncio.shield(saving)
 
     async def close(self) -> None:
-        self._db.close()
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._db.close)
+        self._thread.shutdown()
