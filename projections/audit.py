@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.values import AckKind, Role
-from proto.codec import Envelope
+from proto.codec import Envelope, value_to_python
 
 __all__ = ["Cut", "EventSelector", "Receipts", "RoomAsOf", "aware", "occurred_at"]
 
@@ -53,6 +53,8 @@ class RoomAsOf:
     position: int = 0
     members: dict[str, str] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Its application events (docs/events.md), in order."""
 
     def observe(self, envelope: Envelope) -> None:
         if envelope.stream != f"room:{self.room_id}" or not self.cut.includes(envelope):
@@ -81,6 +83,18 @@ class RoomAsOf:
                 "postedAt": _iso(envelope),
                 "edited": False,
             }
+        elif kind == "event_emitted":
+            emitted = envelope.event_emitted
+            self.events.append(
+                {
+                    "eventId": envelope.event_id,
+                    "position": envelope.position,
+                    "name": emitted.name,
+                    "payload": value_to_python(emitted.payload),
+                    "senderId": envelope.actor.user_id,
+                    "emittedAt": _iso(envelope),
+                }
+            )
         elif kind == "message_edited":
             message = self.messages.get(envelope.message_edited.message_id)
             if message is not None:
@@ -95,6 +109,7 @@ class RoomAsOf:
             "asOfPosition": self.position,
             "members": [{"userId": u, "role": r} for u, r in sorted(self.members.items())],
             "messages": sorted(self.messages.values(), key=lambda m: m["position"]),
+            "events": self.events,
         }
 
 

@@ -32,12 +32,15 @@ class Counts:
         self.events = 0
         self.messages: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.active: dict[str, set[str]] = defaultdict(set)
+        self.app_events: dict[str, int] = defaultdict(int)
 
     def add(self, event: dict[str, Any]) -> None:
         self.events += 1
         at = event.get("occurredAt", "")  # RFC 3339, UTC: "2026-11-26T19:03:41.123Z"
         if "messagePosted" in event:
             self.messages[event["messagePosted"]["roomId"]][at[:16]] += 1
+        if "eventEmitted" in event:  # application events, by name (docs/events.md)
+            self.app_events[event["eventEmitted"]["name"]] += 1
         user = event.get("actor", {}).get("userId")
         if user and "presenceChanged" not in event:  # acting, not just connecting
             self.active[at[:13]].add(user)
@@ -50,6 +53,7 @@ class Counts:
                 for room, minutes in sorted(self.messages.items())
             },
             "activeUsersPerHour": {hour: len(users) for hour, users in sorted(self.active.items())},
+            "applicationEventsByName": dict(sorted(self.app_events.items())),
         }
 
 

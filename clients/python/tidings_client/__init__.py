@@ -2,12 +2,15 @@
 
 async with Client("ws://127.0.0.1:8000/v1/ws", token="...") as client:
     await client.send(room_id, "hello")
+    client.on("cursor.moved", lambda event: print(event.payload))
+    await client.emit("cursor.moved", {"x": 1}, room=room_id, volatile=True)
     async for event in client:
         print(event)
 """
 
 from tidings_client.client import Client, TidingsError
 from tidings_client.events import (
+    AppEvent,
     ConnectionChanged,
     Event,
     InboxEvent,
@@ -17,6 +20,7 @@ from tidings_client.events import (
 )
 
 __all__ = [
+    "AppEvent",
     "Client",
     "ConnectionChanged",
     "Event",

@@ -36,7 +36,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tidings_client.events import ConnectionChanged, Event
+from tidings_client.events import AppEvent, ConnectionChanged, Event, InboxEvent
 from tidings_client.protocol import (
     Action,
     ClientProtocol,
@@ -55,6 +55,7 @@ __all__ = ["Client", "TidingsError"]
 log = logging.getLogger("tidings_client")
 
 TokenProvider = Callable[[], str | Awaitable[str]]
+AppEventHandler = Callable[[AppEvent], Awaitable[None] | None]
 _FATAL = frozenset({"UNAUTHORIZED", "TOKEN_EXPIRED"})
 
 
@@ -70,6 +71,7 @@ class Client:
         *,
         token_provider: TokenProvider | None = None,
         device_id: str = "",
+        namespace: str = "",
         positions_file: str | Path | None = None,
         http_url: str | None = None,
         backoff_initial: float = 0.2,
@@ -86,6 +88,9 @@ class Client:
         self._token = token
         self._token_provider = token_provider
         self.device_id = device_id or f"py-{uuid.uuid4().hex[:10]}"
+        self.namespace = namespace
+        """The namespace the connection works in (the token must grant it)."""
+        self._handlers: dict[str, list[AppEventHandler]] = {}
         self._positions_file = Path(positions_file) if positions_file else None
         self._backoff = (backoff_initial, backoff_max)
         self._reconnect_spread = reconnect_spread
@@ -157,6 +162,56 @@ class Client:
 
     async def next_event(self, timeout: float | None = None) -> Event:
         return await asyncio.wait_for(self._events.get(), timeout)
+
+    # ------------------------------------------------------------------ application events
+
+    def on(self, name: str, handler: AppEventHandler) -> Callable[[], None]:
+        """Calls ``handler`` (a function or a coroutine function) with each application
+        event named ``name``, durable or volatile; returns a function that unregisters it.
+        Events also stay in the iteration (``async for event in client``)."""
+        self._handlers.setdefault(name, []).append(handler)
+        return lambda: self._handlers.get(name, []).remove(handler)
+
+    async def emit(
+        self,
+        name: str,
+        payload: Any = None,
+        *,
+        room: str | None = None,
+        user: str | None = None,
+        volatile: bool = False,
+        client_event_id: str | None = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Emits an application event to a room or a user and returns its acknowledgement:
+        ``event`` (durable: the logged event, with its room position), ``delivered``
+        (volatile: recipients online), and ``answer`` / ``handlerError`` when a server plugin
+        handles the name. A durable event is retried until acknowledged, exactly once (it
+        carries a client event id); TimeoutError after ``timeout`` seconds, as Socket.IO's
+        ``emitWithAck`` with a timeout."""
+        body: dict[str, Any] = {"name": name, "payload": payload, "volatile": volatile}
+        if room:
+            body["roomId"] = room
+        if user:
+            body["userId"] = user
+        if volatile:
+            return await self.request("emit", body, timeout)
+        body["clientEventId"] = client_event_id or uuid.uuid4().hex
+        return await self._request_retrying("emit", body, timeout)
+
+    async def _dispatch(self, event: Event) -> None:
+        app = event if isinstance(event, AppEvent) else None
+        if isinstance(event, InboxEvent):
+            app = AppEvent.of(event)
+        if app is None:
+            return
+        for handler in list(self._handlers.get(app.name, ())):
+            try:
+                result = handler(app)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("tidings event handler for %r failed", app.name)
 
     # ------------------------------------------------------------------ commands
 
@@ -309,7 +364,8 @@ class Client:
         async with websockets.connect(self.url, max_size=2**22) as ws:
             self._ws = ws
             token = await self._current_token()
-            await ws.send(json.dumps(self.protocol.connect_frame(token, self.device_id)))
+            connect = self.protocol.connect_frame(token, self.device_id, self.namespace)
+            await ws.send(json.dumps(connect))
             actions = self.protocol.connected(await self._connect_reply(ws))
             follows = [a for a in actions if isinstance(a, Follow)]
             await self._carry_out([a for a in actions if not isinstance(a, Follow)])
@@ -333,6 +389,8 @@ class Client:
             match action:
                 case Emit(event):
                     await self._events.put(event)
+                    if self._handlers:
+                        await self._dispatch(event)
                 case Reply(request_id, reply):
                     future = self._pending.get(request_id)
                     if future is not None and not future.done():

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "AppEvent",
     "ConnectionChanged",
     "Event",
     "InboxEvent",
@@ -96,4 +97,30 @@ class ConnectionChanged:
     recovery: str = ""
 
 
-Event = InboxEvent | RoomEvent | PresenceNotice | TypingNotice | ConnectionChanged
+@dataclass(frozen=True, slots=True)
+class AppEvent:
+    """An application event (docs/events.md), as ``Client.on`` handlers get it: a volatile
+    one (``position`` 0, pushed to connected recipients only) or a durable one (its room
+    position; it also arrives as an :class:`InboxEvent` / :class:`RoomEvent`)."""
+
+    name: str
+    payload: Any
+    room_id: str
+    """The room it was emitted in ("" for a volatile event sent to you alone)."""
+    sender: str
+    position: int = 0
+
+    @property
+    def durable(self) -> bool:
+        return self.position > 0
+
+    @classmethod
+    def of(cls, event: InboxEvent) -> AppEvent | None:
+        """The application event a room event carries, if it is one."""
+        if event.kind != "eventEmitted":
+            return None
+        p = event.payload
+        return cls(p["name"], p.get("payload"), event.room_id, event.actor, event.room_position)
+
+
+Event = InboxEvent | RoomEvent | PresenceNotice | TypingNotice | AppEvent | ConnectionChanged

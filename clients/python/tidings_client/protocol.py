@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tidings_client.events import (
+    AppEvent,
     ConnectionChanged,
     Event,
     InboxEvent,
@@ -151,9 +152,11 @@ class ClientProtocol:
 
     # ------------------------------------------------------------------ frames out
 
-    def connect_frame(self, token: str, device_id: str) -> Frame:
+    def connect_frame(self, token: str, device_id: str, namespace: str = "") -> Frame:
         """The first frame: resumes from the saved inbox position when there is one."""
         body: Frame = {"token": token, "deviceId": device_id}
+        if namespace:
+            body["namespace"] = namespace
         if self.positions.position is not None:
             p = self.positions
             body["inbox"] = {"position": str(p.position), "epoch": p.epoch}
@@ -240,6 +243,10 @@ class ClientProtocol:
         if "typing" in push:
             t = push["typing"]
             return [Emit(TypingNotice(t["roomId"], t["userId"], t.get("typing", False)))]
+        if "app" in push:
+            a = push["app"]
+            event = AppEvent(a["name"], a.get("payload"), a.get("roomId", ""), a["userId"])
+            return [Emit(event)]
         return []  # a push this version does not know
 
     def paged_inbox(self, item: Frame) -> list[Action]:
