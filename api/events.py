@@ -131,8 +131,6 @@ async def _durable(
 async def _volatile(
     service: Tidings, meta: EventMeta, scope: Scope, request: EmitRequest, payload: Any
 ) -> Emission:
-    if request.client_event_id:
-        raise InvalidArgument("clientEventId is for durable events (volatile ones are not kept)")
     if request.room_id:
         await service.require_member(meta.user_id, request.room_id, scope)
         members = [m.user_id for m in await service.store.members(request.room_id)]

@@ -38,7 +38,28 @@ export interface InboxEvent {
 export interface PresenceEvent { type: "presence"; userId: string; deviceId: string; status: string; online: boolean; }
 export interface TypingEvent { type: "typing"; roomId: string; userId: string; typing: boolean; }
 export interface StateEvent { type: "state"; state: State; recovery: string; }
-export type ClientEvent = InboxEvent | PresenceEvent | TypingEvent | StateEvent;
+/** An application event (docs/events.md): volatile (position 0) or durable (its room position). */
+export interface AppEvent<P = any> {
+  type: "app";
+  name: string;
+  payload: P;
+  /** The room it was emitted in ("" for a volatile event sent to you alone). */
+  roomId: string;
+  sender: string;
+  position: number;
+  durable: boolean;
+}
+export interface EmitAck<A = any> {
+  /** Durable: the logged event (event.position is its room position). */
+  event?: Record<string, any>;
+  duplicate?: boolean;
+  /** Volatile: recipients online when it was relayed. */
+  delivered?: number;
+  /** What a server plugin handling this event answered. */
+  answer?: A;
+  handlerError?: string;
+}
+export type ClientEvent = InboxEvent | PresenceEvent | TypingEvent | StateEvent | AppEvent;
 
 export interface ClientOptions {
   /** Gateways to fail over to, in turn (default: just the constructor's url). */
@@ -46,6 +67,8 @@ export interface ClientOptions {
   token?: string;
   tokenProvider?: () => string | Promise<string>;
   deviceId?: string;
+  /** The namespace to work in; the token must grant it (default "default"). */
+  namespace?: string;
   store?: PositionStore;
   httpUrl?: string;
   WebSocket?: any;
@@ -70,6 +93,10 @@ export class TidingsClient implements AsyncIterable<ClientEvent> {
   on(type: "presence", handler: (e: PresenceEvent) => void): () => void;
   on(type: "typing", handler: (e: TypingEvent) => void): () => void;
   on(type: "state", handler: (e: StateEvent) => void): () => void;
+  /** Every application event. */
+  on(type: "app", handler: (e: AppEvent) => void): () => void;
+  /** The application events of one name, durable or volatile. */
+  on<P = any>(name: string, handler: (e: AppEvent<P>) => void): () => void;
   connect(timeoutSeconds?: number): Promise<void>;
   close(): void;
   dropConnection(): void;
@@ -82,6 +109,11 @@ export class TidingsClient implements AsyncIterable<ClientEvent> {
   delete(roomId: string, messageId: string): Promise<Record<string, any>>;
   ack(roomId: string, upTo: number, options?: { read?: boolean }): Promise<Record<string, any>>;
   typing(roomId: string, typing?: boolean): Promise<Record<string, any>>;
+  emit<P = any, A = any>(
+    name: string,
+    payload?: P,
+    options?: { room?: string; user?: string; volatile?: boolean; clientEventId?: string; timeout?: number },
+  ): Promise<EmitAck<A>>;
   setPresence(status: "online" | "away" | "offline"): Promise<Record<string, any>>;
   history(roomId: string, options?: { before?: number; limit?: number }): Promise<{ messages: Record<string, any>[]; hasMore: boolean }>;
   /** Follows a room stream (done by itself for rooms the inbox announces, and on reconnect). */

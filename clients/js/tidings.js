@@ -3,7 +3,9 @@
 // jittered exponential backoff, exact resume from the last inbox position (optionally
 // persisted), REST gap filling beyond the catch-up limit, sends retried safely by clientMsgId.
 
-const FATAL = new Set(["UNAUTHORIZED", "TOKEN_EXPIRED"]);
+// Connect refusals that retrying with the same token cannot change: a bad or expired token,
+// a namespace the token does not grant (FORBIDDEN) or that does not exist (NOT_FOUND).
+const FATAL = new Set(["UNAUTHORIZED", "TOKEN_EXPIRED", "FORBIDDEN", "NOT_FOUND"]);
 
 export class TidingsError extends Error {
   constructor(code, message, temporary = false, retryAfterMs = 0) {
@@ -28,6 +30,8 @@ export const localStorageStore = (key) => ({
   save: (p) => globalThis.localStorage.setItem(key, JSON.stringify(p)),
 });
 
+const RESERVED = new Set(["event", "presence", "typing", "state", "app"]);
+
 export class TidingsClient {
   constructor(url, options = {}) {
     if (!options.token && !options.tokenProvider) throw new Error("give a token or a tokenProvider");
@@ -39,6 +43,8 @@ export class TidingsClient {
     this.token = options.token;
     this.tokenProvider = options.tokenProvider;
     this.deviceId = options.deviceId || `js-${Math.random().toString(36).slice(2, 12)}`;
+    /** The namespace the connection works in (the token must grant it; docs/namespaces.md). */
+    this.namespace = options.namespace || "";
     this.store = options.store || memoryStore();
     this.WebSocket = options.WebSocket || globalThis.WebSocket;
     this.fetch = options.fetch || globalThis.fetch.bind(globalThis);
@@ -79,7 +85,9 @@ export class TidingsClient {
     return this.urls[this._urlIndex % this.urls.length].replace(/^ws/, "http").replace(/\/v1\/ws$/, "");
   }
 
-  /** Subscribe: "event" (inbox events), "presence", "typing", "state". */
+  /** Subscribe: "event" (inbox events), "presence", "typing", "state", "app" (every
+   * application event), or an application event's name ("cursor.moved": its events, durable
+   * or volatile, as { name, payload, roomId, sender, position, durable }). */
   on(type, handler) {
     if (!this._handlers.has(type)) this._handlers.set(type, new Set());
     this._handlers.get(type).add(handler);
@@ -130,6 +138,20 @@ export class TidingsClient {
     return this._retrying("ack", { roomId, kind, upTo: String(upTo) }, 30);
   }
   typing(roomId, typing = true) { return this.request("typing", { roomId, typing }); }
+
+  /** Emits an application event to a room or a user; resolves to its acknowledgement:
+   * { event } (durable: the logged event, with its room position), { delivered } (volatile:
+   * recipients online), plus { answer } or { handlerError } when a server plugin handles the
+   * name. Durable events are retried until acknowledged, exactly once (a client event id);
+   * rejects with a timeout error after `timeout` seconds, like Socket.IO's emitWithAck. */
+  async emit(name, payload = null, { room, user, volatile = false, clientEventId, timeout = 10 } = {}) {
+    const body = { name, payload, volatile };
+    if (room) body.roomId = room;
+    if (user) body.userId = user;
+    if (volatile) return this.request("emit", body, timeout);
+    body.clientEventId = clientEventId || randomId();
+    return this._retrying("emit", body, timeout);
+  }
   setPresence(status) {
     return this.request("presence", { status: `PRESENCE_STATUS_${status.toUpperCase()}` });
   }
@@ -323,6 +345,7 @@ export class TidingsClient {
   /** The first frame: resumes from the saved inbox position when there is one. */
   _connectFrame(token) {
     const body = { token, deviceId: this.deviceId };
+    if (this.namespace) body.namespace = this.namespace;
     if (this.position !== null) body.inbox = { position: String(this.position), epoch: this.epoch };
     return { id: "connect", connect: body };
   }
@@ -369,6 +392,19 @@ export class TidingsClient {
     else if (push.ping) this._ws.send('{"pong":{}}');
     else if (push.presence) this._emit("presence", { online: false, ...push.presence });
     else if (push.typing) this._emit("typing", { typing: false, ...push.typing });
+    else if (push.app) {
+      const a = push.app;
+      this._emitApp({ name: a.name, payload: a.payload ?? null, roomId: a.roomId || "", sender: a.userId, position: 0, durable: false });
+    }
+  }
+
+  /** An application event: to on("app") (and the iteration), then to on(its name). */
+  _emitApp(app) {
+    this._emit("app", app);
+    if (RESERVED.has(app.name)) return; // only on("app") sees events named like a built-in type
+    for (const handler of this._handlers.get(app.name) || []) {
+      try { handler({ type: "app", ...app }); } catch (error) { console.error(error); }
+    }
   }
 
   _deliverEvent(push) {
@@ -410,6 +446,10 @@ export class TidingsClient {
       this._emitted.set(event.roomId, event.roomPosition);
     }
     this._emit("event", event);
+    if (event.kind === "eventEmitted") {
+      const p = event.payload;
+      this._emitApp({ name: p.name, payload: p.payload ?? null, roomId: event.roomId, sender: event.actor, position: event.roomPosition, durable: true });
+    }
   }
 
   _track(roomId, position, epoch) {

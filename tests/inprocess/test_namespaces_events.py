@@ -158,7 +158,6 @@ def test_events_to_one_user_need_a_shared_room(
         ({"name": "bad name", "payload": 1}, "event names"),
         ({"name": "big", "payload": "x" * 20_000}, "bytes"),
         ({"name": "nowhere", "payload": 1}, "roomId or to a userId"),
-        ({"name": "v", "payload": 1, "volatile": True, "clientEventId": "k"}, "durable"),
     ],
 )
 def test_bad_events_get_invalid_argument(

@@ -27,7 +27,11 @@ export async function startServer(extraEnv = {}, { devMode = false } = {}) {
     dataDir,
     url: `ws://127.0.0.1:${port}/v1/ws`,
     http: `http://127.0.0.1:${port}`,
-    token: (user) => execFileSync(PYTHON, ["-m", "api.cli", "token", user, "--data-dir", dataDir], { cwd: ROOT, env }).toString().trim(),
+    token: (user, namespaces = []) => execFileSync(
+      PYTHON,
+      ["-m", "api.cli", "token", user, "--data-dir", dataDir, ...namespaces.flatMap((ns) => ["--ns", ns])],
+      { cwd: ROOT, env },
+    ).toString().trim(),
     async ready() {
       for (let i = 0; i < 300; i++) {
         try { if ((await fetch(`${this.http}/readyz`)).ok) return; } catch {}

@@ -56,7 +56,9 @@ log = logging.getLogger("tidings_client")
 
 TokenProvider = Callable[[], str | Awaitable[str]]
 AppEventHandler = Callable[[AppEvent], Awaitable[None] | None]
-_FATAL = frozenset({"UNAUTHORIZED", "TOKEN_EXPIRED"})
+_FATAL = frozenset({"UNAUTHORIZED", "TOKEN_EXPIRED", "FORBIDDEN", "NOT_FOUND"})
+"""Connect refusals that retrying with the same token cannot change (a bad or expired token, a
+namespace the token does not grant or that does not exist)."""
 
 
 class _Disconnected(Exception):
