@@ -30,15 +30,22 @@ _EXAMPLES = 20
 
 @dataclass(frozen=True, slots=True)
 class Acked:
-    """A send the server acknowledged to a client."""
+    """A send (or a durable application event) the server acknowledged to a client."""
 
     event_id: str
     room_id: str
     client_msg_id: str = ""
+    client_event_id: str = ""
+    """Set for an application event (docs/events.md) instead of ``client_msg_id``."""
 
     @classmethod
     def from_json(cls, item: Mapping[str, Any]) -> Acked:
-        return cls(str(item["eventId"]), str(item["roomId"]), str(item.get("clientMsgId", "")))
+        return cls(
+            str(item["eventId"]),
+            str(item["roomId"]),
+            str(item.get("clientMsgId", "")),
+            str(item.get("clientEventId", "")),
+        )
 
 
 @dataclass(slots=True)
@@ -91,6 +98,10 @@ class LogAudit:
         self._heads: dict[str, int] = {}
         self._event_ids: set[str] = set()
         self._sends: dict[tuple[str, str], str] = {}
+        self._emits: dict[tuple[str, str, str], str] = {}
+        """(stream, sender, client event id) -> the event id of the first such event."""
+        self._emit_ids: dict[tuple[str, str], set[str]] = {}
+        """(stream, client event id) -> the ids of the events that carry it."""
         self.rooms: set[str] = set()
         self.users: set[str] = set()
 
@@ -125,6 +136,14 @@ class LogAudit:
                 first = self._sends.setdefault(key, envelope.event_id)
                 if first != envelope.event_id:
                     f.violation("log_duplicates", f"clientMsgId {client_msg_id} in {stream}")
+        elif kind == "event_emitted":
+            f.count("log_app_events")
+            client_event_id = envelope.event_emitted.client_event_id
+            if client_event_id:
+                sent = (stream, envelope.actor.user_id, client_event_id)
+                if self._emits.setdefault(sent, envelope.event_id) != envelope.event_id:
+                    f.violation("log_duplicates", f"clientEventId {client_event_id} in {stream}")
+                self._emit_ids.setdefault((stream, client_event_id), set()).add(envelope.event_id)
 
     def check_acked(self, acked: Iterable[Acked]) -> None:
         """Every acknowledged send must be in the log, as the very event the client was told."""
@@ -135,6 +154,10 @@ class LogAudit:
             if send.client_msg_id:
                 original = self._sends.get((f"room:{send.room_id}", send.client_msg_id))
                 logged = logged and original in (None, send.event_id)
+            if send.client_event_id:
+                f.count("acknowledged_app_events")
+                carriers = self._emit_ids.get((f"room:{send.room_id}", send.client_event_id), set())
+                logged = logged and carriers <= {send.event_id}
             if logged:
                 f.count("acknowledged_in_log")
             else:

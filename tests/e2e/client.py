@@ -38,11 +38,14 @@ class WsClient:
         position: int | None = None,
         epoch: str = "",
         device_id: str = "",
+        namespace: str = "",
         **ws_options: Any,
     ) -> tuple[WsClient, dict[str, Any]]:
         ws = await websockets.connect(url, **ws_options)
         client = cls(ws)
         body: dict[str, Any] = {"token": token}
+        if namespace:
+            body["namespace"] = namespace
         if device_id:
             body["deviceId"] = device_id
         if position is not None:

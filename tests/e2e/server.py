@@ -47,8 +47,15 @@ def free_port() -> int:
         return port
 
 
-def token(user: str, ttl: int = 3600) -> str:
-    return mint_token(user, secret=SECRET, audience="tidings", issuer="tidings", ttl_seconds=ttl)
+def token(user: str, ttl: int = 3600, namespaces: tuple[str, ...] = ()) -> str:
+    return mint_token(
+        user,
+        secret=SECRET,
+        audience="tidings",
+        issuer="tidings",
+        ttl_seconds=ttl,
+        namespaces=namespaces,
+    )
 
 
 class Process:
@@ -127,8 +134,8 @@ class ServerProcess:
     def http_urls(self) -> list[str]:
         return [self.http_url, self.http_url]
 
-    def token(self, user: str, ttl: int = 3600) -> str:
-        return token(user, ttl)
+    def token(self, user: str, ttl: int = 3600, namespaces: tuple[str, ...] = ()) -> str:
+        return token(user, ttl, namespaces)
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.process = Process(
@@ -201,8 +208,8 @@ class DistributedStack:
     def ws_url(self) -> str:
         return self.ws_urls[0]
 
-    def token(self, user: str, ttl: int = 3600) -> str:
-        return token(user, ttl)
+    def token(self, user: str, ttl: int = 3600, namespaces: tuple[str, ...] = ()) -> str:
+        return token(user, ttl, namespaces)
 
     def start(self, timeout: float = 90.0) -> DistributedStack:
         migrate = subprocess.run(

@@ -36,6 +36,7 @@ PAYLOADS = {
     "messageDeleted",
     "acked",
     "presenceChanged",
+    "eventEmitted",
 }
 
 
@@ -54,6 +55,10 @@ async def conversation(server: Server) -> dict[str, Any]:
         sent.append(reply["send"]["event"])
     ids = [e["eventId"] for e in sent]
     positions = [int(e["position"]) for e in sent]
+    for i in range(2):  # durable application events: logged, replayed, audited
+        body = {"roomId": room, "name": "board.mark", "payload": {"cell": i}}
+        await bob.request("emit", {**body, "clientEventId": f"mark-{i}"})
+    await bob.request("emit", {"roomId": room, "name": "cursor", "payload": 1, "volatile": True})
     await alice.request("edit", {"roomId": room, "messageId": ids[1], "text": "m1 edited"})
     deleted = await alice.request("delete", {"roomId": room, "messageId": ids[2]})
     await bob.request(
@@ -86,6 +91,8 @@ async def test_audit_answers_match_what_was_sent(fresh_server: ServerProcess) ->
     now = json.loads(out)
     assert {m["userId"]: m["role"] for m in now["members"]} == {"alice": "owner", "bob": "member"}
     assert [m["text"] for m in now["messages"]] == ["m0", "m1 edited", "m3", "m4"]
+    marks = [(e["name"], e["payload"], e["senderId"]) for e in now["events"]]
+    assert marks == [("board.mark", {"cell": 0}, "bob"), ("board.mark", {"cell": 1}, "bob")]
     at_time = now["messages"][0]["postedAt"]
     _, out = await tidings(server, "audit", "room", room, "--at-time", at_time)
     assert [m["text"] for m in json.loads(out)["messages"]] == ["m0"]
@@ -101,6 +108,8 @@ async def test_audit_answers_match_what_was_sent(fresh_server: ServerProcess) ->
     events = [json.loads(line) for line in out.splitlines()]
     assert [int(e["position"]) for e in events] == list(range(1, len(events) + 1))
     assert sum("messagePosted" in e for e in events) == 5
+    names = [e["eventEmitted"]["name"] for e in events if "eventEmitted" in e]
+    assert names == ["board.mark", "board.mark"]  # the volatile cursor is not in the log
     _, out = await tidings(server, "audit", "export", "--user", "carol")
     kinds = [next(k for k in e if k in PAYLOADS) for e in map(json.loads, out.splitlines())]
     assert "acked" in kinds and "memberLeft" in kinds and "messagePosted" not in kinds
@@ -227,6 +236,7 @@ async def test_distributed_replay_audit_analytics_and_switch(tmp_path: Path) -> 
         assert {r: per_room.get(r, 0) for r in sent_per_room} == sent_per_room
         active = set().union(*[{n} for n in counts["activeUsersPerHour"].values()])
         assert max(active) >= 4  # alice, bob, carol, dave acted within the hour
+        assert counts["applicationEventsByName"] == {"board.mark": 2}
 
         _, out = await tidings(stack, "audit", "export", "--room", room)
         assert sum("messagePosted" in json.loads(line) for line in out.splitlines()) == 5

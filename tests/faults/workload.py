@@ -26,6 +26,10 @@ Server = ServerProcess | DistributedStack
 ARTIFACTS = ROOT / "test-artifacts" / "faults"
 
 
+APP_EVENT_EVERY = 4
+"""One send in this many is a durable application event instead of a message."""
+
+
 @dataclass
 class Workload:
     """``users`` clients chat in ``rooms`` rooms of ``members`` members each, sending
@@ -77,16 +81,30 @@ class Workload:
                     room = rooms[n % len(rooms)]
                     client_msg_id = f"{user}-{n}"
                     try:
-                        event = await client.send(
-                            room,
-                            f"{user} says {n}",
-                            client_msg_id=client_msg_id,
-                            timeout=self.send_timeout,
-                        )
+                        if n % APP_EVENT_EVERY == APP_EVENT_EVERY - 1:
+                            # Every few sends, a durable application event: the checker
+                            # holds them to the same promises as messages.
+                            ack = await client.emit(
+                                "work.step",
+                                {"user": user, "n": n},
+                                room=room,
+                                client_event_id=client_msg_id,
+                                timeout=self.send_timeout,
+                            )
+                            event = ack["event"]
+                            acked = Acked(event["eventId"], room, client_event_id=client_msg_id)
+                        else:
+                            event = await client.send(
+                                room,
+                                f"{user} says {n}",
+                                client_msg_id=client_msg_id,
+                                timeout=self.send_timeout,
+                            )
+                            acked = Acked(event["eventId"], room, client_msg_id)
                     except (TimeoutError, TidingsError) as exc:
                         self.failed.append(f"{client_msg_id}: {exc!r}")
                         continue
-                    self.acked.append(Acked(event["eventId"], room, client_msg_id))
+                    self.acked.append(acked)
                     self._progress.set()
 
         await asyncio.wait_for(asyncio.gather(*(chat(i) for i in range(self.users))), self.deadline)
@@ -114,7 +132,12 @@ async def verify(
         for a in acked:
             out.write(
                 json.dumps(
-                    {"eventId": a.event_id, "roomId": a.room_id, "clientMsgId": a.client_msg_id}
+                    {
+                        "eventId": a.event_id,
+                        "roomId": a.room_id,
+                        "clientMsgId": a.client_msg_id,
+                        "clientEventId": a.client_event_id,
+                    }
                 )
                 + "\n"
             )
@@ -133,6 +156,7 @@ def assert_nothing_lost(report: dict[str, Any], acknowledged: int) -> None:
     counts = report["counts"]
     assert report["ok"], json.dumps(report, indent=2)
     assert counts["acknowledged"] == counts["acknowledged_in_log"] == acknowledged
+    assert counts.get("log_app_events", 0) >= counts.get("acknowledged_app_events", 0)
     assert counts["timeline_messages"] == counts["log_messages"]
 
 

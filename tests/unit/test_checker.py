@@ -124,3 +124,26 @@ def test_digests_that_differ_name_the_room_or_user_part() -> None:
     assert compare_digests(live, rebuilt, findings) == ["room r timeline"]
     assert findings.counts["projection_differences"] == 1
     assert compare_digests(live, live, Findings()) == []
+
+
+def test_application_events_are_counted_and_their_acks_checked() -> None:
+    room = Room.create_group(uuid4(), ALICE, "board", True)
+    room.emit(ALICE, "mark", '{"x":1}', "e-1")
+    room.emit(ALICE, "mark", '{"x":2}', "e-2")
+    room_id, events = str(room.id), [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
+    first, second = events[2], events[3]
+    _, findings = audit(events, [Acked(first.event_id, room_id, client_event_id="e-1")])
+    assert findings.ok and findings.counts["log_app_events"] == 2
+    assert findings.counts["acknowledged_in_log"] == 1
+    lost = Acked("not-logged", room_id, client_event_id="e-3")
+    _, findings = audit(events, [lost])
+    assert findings.counts["acked_missing"] == 1
+    wrong = Acked(second.event_id, room_id, client_event_id="e-1")  # e-1 is another event
+    _, findings = audit(events, [wrong])
+    assert findings.counts["acked_missing"] == 1
+    twice = Envelope()
+    twice.CopyFrom(second)
+    twice.position, twice.event_id = 5, "another-id"
+    twice.event_emitted.client_event_id = "e-1"
+    _, findings = audit([*events, twice])
+    assert findings.counts["log_duplicates"] == 1
