@@ -368,3 +368,18 @@ async def test_revocations_and_devices(store: ProjectionStore) -> None:
     assert device.device_id == "d1" and device.status == PresenceStatus.ONLINE
     assert device.last_activity
     assert await store.devices("carol") == []
+
+
+async def test_a_room_keeps_its_namespace(store: ProjectionStore) -> None:
+    in_game = EventMeta("alice", "d", "t", "game")
+    game = Room.create_group(uuid4(), in_game, "g", True, "game")
+    game.emit(in_game, "move", '{"x":1}', "")
+    lobby = Room.create_group(uuid4(), ALICE, "l", True)
+    events = [encode_event(e, "e") for r in (game, lobby) for e in r.collect_events()]  # type: ignore[arg-type]
+    assert {e.namespace for e in events} == {"game", ""}
+    await store.apply(numbered(events), project)
+    assert await store.room_namespace(str(game.id)) == "game"
+    assert await store.room_namespace(str(lobby.id)) == "default"
+    assert await store.room_namespace(str(uuid4())) == "default"
+    inbox = await store.inbox("alice", after=0, limit=10)
+    assert [e.envelope.event_emitted.name for e in inbox if e.envelope.namespace][-1:] == ["move"]
