@@ -13,7 +13,7 @@ from uuid import UUID
 import structlog
 
 from api.plugins import Inbound, Plugins
-from domain.commands import Command, EditMessage, PostMessage
+from domain.commands import AckRoom, Command, EditMessage, PostMessage
 from domain.errors import (
     InsufficientRole,
     InvalidArgument,
@@ -23,6 +23,7 @@ from domain.errors import (
     RoomNotFound,
 )
 from domain.namespaces import DEFAULT_NAMESPACE, NamespaceRules, Namespaces
+from domain.values import AckKind
 from projections.changes import Delivery, InboxEntry, TypingNotice
 from projections.store import (
     MemberRow,
@@ -86,6 +87,7 @@ class Tidings:
         self.history_page_max = history_page_max
         self.namespaces = namespaces or Namespaces()
         self.plugins = plugins or Plugins()
+        self._receipts_off = {rules.name for rules in self.namespaces if not rules.receipts}
         self._namespace_of: dict[str, str] = {}
         """Room id -> namespace (a room never changes namespace)."""
 
@@ -96,6 +98,10 @@ class Tidings:
         ``wait_projected`` also waits until reads reflect it."""
         if isinstance(command, PostMessage | EditMessage) and self.plugins.by_name:
             command = await self._filtered(command)
+        elif isinstance(command, AckRoom) and command.kind is AckKind.READ and self._receipts_off:
+            rules = await self.rules_for(command.meta.namespace, str(command.room_id))
+            if not rules.receipts:
+                raise InsufficientRole("read receipts are off in this namespace")
         result = await self.bus.execute(command)
         log.debug(  # at info, a JSON line per message would cost as much as the message
             "command_executed",

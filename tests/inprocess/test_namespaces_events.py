@@ -34,6 +34,11 @@ durable = false
 
 [namespaces.news]
 create_rooms = false
+
+[namespaces.quiet]
+receipts = false
+presence = false
+history = false
 """
 
 
@@ -319,3 +324,19 @@ def test_a_namespace_connection_resumes_its_own_events_only(
         pushed = [ws.push("event")["event"] for _ in range(4)]
         assert "memberJoined" in pushed[0]
         assert [e["eventEmitted"]["name"] for e in pushed[1:]] == ["move", "move", "move"]
+
+
+def test_a_namespace_can_turn_off_receipts_presence_and_history(
+    client: TestClient, settings: Settings, connect: Callable[..., Ws]
+) -> None:
+    room = room_in(client, settings, "quiet", "alice", "bob")
+    alice = connect("alice", namespace="quiet")
+    sent = alice.command("send", roomId=room, text="hi")["send"]["event"]
+    read = alice.command("ack", roomId=room, kind="ACK_KIND_READ", upTo=sent["position"])
+    assert read["error"]["code"] == "FORBIDDEN" and "receipts" in read["error"]["message"]
+    delivered = alice.command("ack", roomId=room, kind="ACK_KIND_DELIVERED", upTo=sent["position"])
+    assert "ack" in delivered
+    assert alice.command("presence", status="PRESENCE_STATUS_AWAY")["error"]["code"] == "FORBIDDEN"
+    assert alice.command("history", roomId=room)["error"]["code"] == "FORBIDDEN"
+    presence = client.get(f"/v1/rooms/{room}/presence", headers=auth(settings, "alice", "quiet"))
+    assert presence.json() == []
