@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import AuthError
+from api.events import EmitRequest, emit
 from api.rest_models import (
     KIND_NAMES,
     ROLE_NAMES,
@@ -19,6 +20,8 @@ from api.rest_models import (
     ChangeRoleIn,
     CreateRoomIn,
     DeviceOut,
+    EmitIn,
+    EmitOut,
     ErrorBody,
     EventOut,
     InboxEventOut,
@@ -32,8 +35,8 @@ from api.rest_models import (
 )
 from api.service import Scope, Tidings, parse_room_id
 from domain import commands as c
-from domain.errors import InvalidArgument, UserNotFound
-from domain.namespaces import check_namespace_name
+from domain.errors import InvalidArgument, RoomNotFound, UserNotFound
+from domain.namespaces import DEFAULT_NAMESPACE, check_namespace_name
 from domain.values import EventMeta, Role, RoomKind, check_device_id, check_user_id, new_trace_id
 from projections.store import MessageRow, PresenceRow, RoomRow
 from proto.codec import envelope_to_dict
@@ -275,6 +278,29 @@ async def send_message(
     )
     response.status_code = 200 if result.duplicate else 201
     return EventOut(event=envelope_to_dict(result.envelope), duplicate=result.duplicate)
+
+
+@router.post(
+    "/rooms/{room_id}/events",
+    summary="Emit an application event in a room (docs/events.md)",
+)
+async def emit_event(
+    room_id: str, body: EmitIn, user: User, service: Service, scope: Granted
+) -> EmitOut:
+    namespace = await service.namespace_of(str(parse_room_id(room_id)))
+    if namespace not in scope:
+        raise RoomNotFound(room_id)
+    stamp = "" if namespace == DEFAULT_NAMESPACE else namespace
+    meta = EventMeta(user, REST_DEVICE, new_trace_id(), stamp, scope)
+    request = EmitRequest(body.name, body.payload, room_id, "", body.volatile, body.client_event_id)
+    emission = await emit(service, meta, scope, request)
+    return EmitOut(
+        event=envelope_to_dict(emission.event) if emission.event is not None else None,
+        duplicate=emission.duplicate,
+        delivered=emission.delivered,
+        answer=emission.answer,
+        handler_error=emission.handler_error,
+    )
 
 
 @router.get("/rooms/{room_id}/messages/{message_id}", summary="One message")

@@ -81,6 +81,25 @@ class SendIn(Model):
     text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=r"\S")
 
 
+class EmitIn(Model):
+    name: str = Field(min_length=1, max_length=64, description="The event's name (docs/events.md)")
+    payload: Any = Field(None, description="Any JSON value (size-limited by the namespace)")
+    volatile: bool = Field(
+        False, description="Relay to connected members only (when the namespace does not decide)"
+    )
+    client_event_id: str = Field("", max_length=MAX_CLIENT_MSG_ID_LENGTH)
+
+
+class EmitOut(Model):
+    event: dict[str, Any] | None = Field(
+        None, description="Durable: the logged tidings.v1.Envelope (its room position)"
+    )
+    duplicate: bool = False
+    delivered: int = Field(0, description="Volatile: members online when it was relayed")
+    answer: Any = Field(None, description="What a plugin handling the event answered")
+    handler_error: str = ""
+
+
 class RoomOut(Model):
     room_id: str
     kind: Literal["group", "direct", "channel"]

@@ -340,3 +340,25 @@ def test_a_namespace_can_turn_off_receipts_presence_and_history(
     assert alice.command("history", roomId=room)["error"]["code"] == "FORBIDDEN"
     presence = client.get(f"/v1/rooms/{room}/presence", headers=auth(settings, "alice", "quiet"))
     assert presence.json() == []
+
+
+def test_events_can_be_emitted_over_rest(
+    client: TestClient, settings: Settings, connect: Callable[..., Ws]
+) -> None:
+    game = room_in(client, settings, "game", "alice", "bob")
+    bob = connect("bob", namespace="game")
+    headers = auth(settings, "alice", "game")
+    body = {"name": "move", "payload": {"x": 1, "y": 2}, "clientEventId": "r-1"}
+    emitted = client.post(f"/v1/rooms/{game}/events", json=body, headers=headers)
+    assert emitted.status_code == 200, emitted.text
+    event = emitted.json()["event"]
+    assert event["namespace"] == "game" and event["eventEmitted"]["payload"] == {"x": 1, "y": 2}
+    assert bob.push("event")["event"]["eventId"] == event["eventId"]
+    again = client.post(f"/v1/rooms/{game}/events", json=body, headers=headers).json()
+    assert again["duplicate"] is True and again["event"]["eventId"] == event["eventId"]
+    wrong = client.post(
+        f"/v1/rooms/{game}/events", json={"name": "move", "payload": {"x": "1"}}, headers=headers
+    )
+    assert wrong.status_code == 422 and "schema" in wrong.json()["error"]["message"]
+    elsewhere = client.post(f"/v1/rooms/{game}/events", json=body, headers=auth(settings, "alice"))
+    assert elsewhere.status_code == 404
