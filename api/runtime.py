@@ -147,7 +147,6 @@ async def open_runtime(settings: Settings) -> Runtime:
         settings.catch_up_limit,
         gateway_limits(settings),
         config.namespaces,
-        plugins,
     )
     return Runtime(parts, service, verifier, presence, gateway)
 

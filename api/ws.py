@@ -25,10 +25,9 @@ from api.auth import AuthError, TokenExpired, TokenVerifier
 from api.errors import fault_of
 from api.hub import Hub
 from api.limits import CommandBudget, GatewayLimits, RateLimited
-from api.plugins import Plugins
 from api.presence import PresenceTracker
 from api.recovery import Recovery, plan_recovery
-from api.service import Tidings, parse_room_id
+from api.service import Tidings, parse_room_id, visible_in
 from api.session import CloseCode, Session, SessionConfig, State
 from api.ws_commands import CommandHandlers
 from api.ws_frames import wire_of
@@ -42,7 +41,6 @@ from domain.errors import (
 )
 from domain.namespaces import DEFAULT_NAMESPACE, Namespaces
 from domain.values import EventMeta, check_device_id, new_trace_id
-from proto.codec import Envelope
 from proto.tidings.v1 import client_pb2 as cp
 from proto.wire import (
     ClientFrame,
@@ -115,11 +113,9 @@ class GatewayContext:
         catch_up_limit: int,
         limits: GatewayLimits,
         namespaces: Namespaces | None = None,
-        plugins: Plugins | None = None,
     ) -> None:
         self.service = service
         self.namespaces = namespaces or Namespaces()
-        self.plugins = plugins or Plugins()
         self.hub = hub
         self.verifier = verifier
         self.presence = presence
@@ -448,7 +444,7 @@ class Connection(CommandHandlers):
                 (
                     e.position,
                     inbox_push_frame(e.position, store.epoch, envelope_json(e.envelope))
-                    if self._sees(e.envelope)
+                    if visible_in(e.envelope, self._granted)
                     else None,
                 )
                 for e in entries
@@ -478,10 +474,6 @@ class Connection(CommandHandlers):
         if rules.presence:
             self._presence_device = f"{self.namespace}:{device_id}" if self.namespace else device_id
             self.ctx.presence.connected(claims.user_id, self._presence_device)
-
-    def _sees(self, envelope: Envelope) -> bool:
-        """Whether an inbox event is for this connection: its namespace's, or the user's own."""
-        return envelope.namespace == self.namespace or envelope.stream.startswith("user:")
 
     async def _run(self, command: c.Command) -> cp.EventResult:
         result = await self.ctx.service.execute(command)
