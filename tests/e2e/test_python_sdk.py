@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tidings_client import Client, ConnectionChanged, InboxEvent, RoomEvent
+from tidings_client import AppEvent, Client, ConnectionChanged, InboxEvent, RoomEvent
 
 from tests.e2e.conftest import FAST, Rest, Server, eventually
 from tests.e2e.server import DistributedStack, ServerProcess
@@ -175,3 +175,41 @@ async def test_sdk_reconnects_and_resumes_after_the_server_is_killed(killable: S
         assert posted[0] == first["eventId"] and len(posted) == 3
     finally:
         await bob.close()
+
+
+async def test_sdk_emits_application_events_and_calls_their_handlers(
+    server: Server, rest: Callable[..., Rest]
+) -> None:
+    room_id = rest("alice").create_room("events")
+    rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "bob"})
+    async with (
+        Client(server.ws_urls[0], server.token("alice")) as alice,
+        Client(server.ws_urls[1], server.token("bob")) as bob,
+    ):
+        got: list[AppEvent] = []
+        bob.on("board.mark", got.append)
+
+        async def cursor(event: AppEvent) -> None:  # coroutine handlers too
+            got.append(event)
+
+        stop = bob.on("cursor", cursor)
+        ack = await alice.emit("board.mark", {"cell": 3}, room=room_id, timeout=30)
+        assert int(ack["event"]["position"]) == 4
+        await eventually(lambda: len(got) == 1, timeout=30)
+        assert (got[0].name, got[0].payload, got[0].sender) == ("board.mark", {"cell": 3}, "alice")
+        assert got[0].durable and got[0].position == 4
+        await eventually(lambda: bob_online(rest, room_id), timeout=30)
+        relayed = await alice.emit("cursor", {"x": 1}, room=room_id, volatile=True)
+        assert relayed["delivered"] == 1
+        await eventually(lambda: len(got) == 2, timeout=30)
+        assert not got[1].durable and got[1].payload == {"x": 1}
+        stop()
+        await alice.emit("cursor", {"x": 2}, room=room_id, volatile=True)
+        await alice.send(room_id, "sentinel")
+        await messages(bob, 1, "alice")
+        assert len(got) == 2  # unregistered
+
+
+def bob_online(rest: Callable[..., Rest], room_id: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = rest("bob").get(f"/v1/rooms/{room_id}/presence").json()
+    return [r for r in rows if r["userId"] == "bob" and r["online"]]
