@@ -81,7 +81,10 @@ async def emit(service: Tidings, meta: EventMeta, scope: Scope, request: EmitReq
 def _checked_payload(
     rules: NamespaceRules, name: str, payload: Any, schema: Mapping[str, Any] | None
 ) -> Any:
-    size = len(orjson.dumps(payload))
+    try:
+        size = len(orjson.dumps(payload))
+    except orjson.JSONEncodeError as exc:  # integers past 64 bits, nesting past 254 levels
+        raise InvalidArgument(f"the payload cannot be kept as JSON: {exc}") from None
     if size > rules.max_payload_bytes:
         raise InvalidArgument(
             f"the payload is {size} bytes; namespace {rules.name!r} takes at most "

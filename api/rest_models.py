@@ -82,7 +82,10 @@ class SendIn(Model):
 
 
 class EmitIn(Model):
-    name: str = Field(min_length=1, max_length=64, description="The event's name (docs/events.md)")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+        description="The event's name (docs/events.md)",
+    )
     payload: Any = Field(None, description="Any JSON value (size-limited by the namespace)")
     volatile: bool = Field(
         False, description="Relay to connected members only (when the namespace does not decide)"

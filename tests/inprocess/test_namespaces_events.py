@@ -362,3 +362,17 @@ def test_events_can_be_emitted_over_rest(
     assert wrong.status_code == 422 and "schema" in wrong.json()["error"]["message"]
     elsewhere = client.post(f"/v1/rooms/{game}/events", json=body, headers=auth(settings, "alice"))
     assert elsewhere.status_code == 404
+
+
+def test_payloads_json_cannot_hold_are_invalid_arguments(
+    client: TestClient, settings: Settings
+) -> None:
+    room = room_in(client, settings, "default", "alice")
+    headers = auth(settings, "alice")
+    big_int = client.post(
+        f"/v1/rooms/{room}/events",
+        content='{"name": "n", "payload": 123456789012345678901234567890}',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert big_int.status_code == 422, big_int.text
+    assert "cannot be kept as JSON" in big_int.json()["error"]["message"]
