@@ -188,8 +188,8 @@ Outcome = CommandResult | BaseException
 def _stream_of(command: Command) -> UUID | str:
     """The stream a command's decision reads: its room, or the user's own stream."""
     match command:
-        case c.OpenDirect(meta, peer_id):
-            return direct_room_id(meta.user_id, peer_id)
+        case c.OpenDirect(meta, peer_id, namespace):
+            return direct_room_id(meta.user_id, peer_id, namespace)
         case c.ChangePresence(meta) | c.RevokeSessions(meta):
             return meta.user_id
     room_id: UUID = getattr(command, "room_id")  # noqa: B009 - every other command has one

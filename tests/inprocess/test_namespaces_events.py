@@ -376,3 +376,14 @@ def test_payloads_json_cannot_hold_are_invalid_arguments(
     )
     assert big_int.status_code == 422, big_int.text
     assert "cannot be kept as JSON" in big_int.json()["error"]["message"]
+
+
+def test_a_pair_has_one_direct_room_per_namespace(client: TestClient, settings: Settings) -> None:
+    in_default = client.post("/v1/direct/bob", headers=auth(settings, "alice"))
+    in_game = client.post("/v1/direct/bob?namespace=game", headers=auth(settings, "alice", "game"))
+    assert in_default.status_code == in_game.status_code == 201, in_game.text
+    assert in_default.json()["roomId"] != in_game.json()["roomId"]
+    again = client.post("/v1/direct/bob?namespace=game", headers=auth(settings, "alice", "game"))
+    assert again.status_code == 200 and again.json()["roomId"] == in_game.json()["roomId"]
+    refused = client.post("/v1/direct/bob?namespace=game", headers=auth(settings, "alice"))
+    assert refused.status_code == 403
