@@ -15,9 +15,11 @@ loads the Kafka, Cassandra or Faust clients.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from api.auth import KeySetFile, TokenVerifier
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget, cancelling
@@ -30,7 +32,7 @@ from api.service import Tidings
 from api.settings import Settings
 from api.ws import GatewayContext
 from domain import commands as c
-from domain.namespaces import DEFAULT_NAMESPACE
+from domain.namespaces import DEFAULT_NAMESPACE, Namespaces
 from domain.values import EventMeta, PresenceStatus, new_trace_id
 from projections.store import ProjectionStore
 from streams.log import LogScanner
@@ -97,6 +99,33 @@ class Runtime:
         await self.parts.closers.close()
 
 
+log = structlog.get_logger(__name__)
+
+OPERATOR = EventMeta("operator", "config")
+"""Who records the namespaces file's settings in the log."""
+
+
+async def record_namespaces(service: Tidings, namespaces: Namespaces, attempts: int = 30) -> None:
+    """Records each namespace's settings in the log unless they are the ones recorded last
+    (the single writer of ``namespace:<name>`` decides, so gateways starting together record
+    a change once). In the background, retried: a gateway may start before its processor."""
+    for rules in namespaces:
+        meta = replace(OPERATOR, trace_id=new_trace_id(), namespaces=namespaces.names)
+        command = c.ConfigureNamespace(meta, rules.name, rules.settings_json())
+        for attempt in range(attempts):
+            try:
+                result = await service.execute(command)
+            except Exception as exc:  # unavailable, or a timeout: try again soon
+                log.warning("namespace_not_recorded_yet", namespace=rules.name, error=repr(exc))
+                await asyncio.sleep(min(0.5 * 2**attempt, 5.0))
+                continue
+            if not result.duplicate:
+                log.info(
+                    "namespace_configured", namespace=rules.name, position=result.envelope.position
+                )
+            break
+
+
 async def open_runtime(settings: Settings) -> Runtime:
     parts = await open_backend(settings).open_gateway()
     config = settings.app_config
@@ -129,6 +158,9 @@ async def open_runtime(settings: Settings) -> Runtime:
     reaper = reap_forever(parts.leases, emit, settings.presence_lease_seconds)
     # Closers run last first: the reaper stops before the store closes.
     parts.closers.add(cancelling(asyncio.create_task(reaper, name="presence-leases")))
+    if settings.namespaces_file is not None:
+        recording = record_namespaces(service, config.namespaces)
+        parts.closers.add(cancelling(asyncio.create_task(recording, name="record-namespaces")))
     parts.closers.add(plugins.close)
     if parts.open_feed is not None:
         for name, observer, namespaces, plugin in plugins.observers():

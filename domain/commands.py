@@ -15,6 +15,7 @@ __all__ = [
     "ChangeRole",
     "ChangeRoomSettings",
     "Command",
+    "ConfigureNamespace",
     "CreateRoom",
     "DeleteMessage",
     "EditMessage",
@@ -149,6 +150,17 @@ class RevokeSessions:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigureNamespace:
+    """Records a namespace's settings (the operator's, read from the namespaces file) unless
+    they are the ones recorded last. Issued by processes at start, never by clients."""
+
+    meta: EventMeta
+    name: str
+    settings: str
+    """Canonical JSON (``NamespaceRules.settings_json``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LiftBan:
     """Lets a member removed from the room join it again."""
 
@@ -174,4 +186,5 @@ Command = (
     | ChangePresence
     | RevokeSessions
     | LiftBan
+    | ConfigureNamespace
 )

@@ -20,7 +20,14 @@ from domain.errors import (
     RoomFull,
     RoomNotFound,
 )
-from domain.namespaces import DEFAULT_NAMESPACE, NamespaceRules, Namespaces
+from domain.namespaces import (
+    DEFAULT_NAMESPACE,
+    NamespaceConfigured,
+    NamespaceRules,
+    Namespaces,
+    namespace_aggregate_id,
+    namespace_configured,
+)
 from domain.room import Room
 from domain.user import UserEvent, presence_changed, sessions_revoked
 from domain.values import (
@@ -47,6 +54,10 @@ class Streams(Protocol):
     def user_stream_length(self, user_id: str) -> int:
         """The position of the last event in ``user:<user_id>``, 0 if none."""
 
+    def namespace_settings(self, name: str) -> tuple[int, str]:
+        """The position and settings of the last event of ``namespace:<name>`` ((0, "")
+        if none)."""
+
 
 @dataclass(frozen=True, slots=True)
 class EventRef:
@@ -58,7 +69,7 @@ class EventRef:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    pending: tuple[Room | UserEvent, ...]
+    pending: tuple[Room | UserEvent | NamespaceConfigured, ...]
     """Aggregates with new events, and standalone events, to save in one transaction."""
     answer: EventRef
     """The event that answers the command: a new one, or the original one of a duplicate."""
@@ -86,7 +97,7 @@ class CommandHandler:
     def _in_namespace(self, command: c.Command) -> c.Command:
         if isinstance(command, c.CreateRoom | c.OpenDirect):
             namespace = command.namespace
-        elif isinstance(command, c.ChangePresence | c.RevokeSessions):
+        elif isinstance(command, c.ChangePresence | c.RevokeSessions | c.ConfigureNamespace):
             return command
         else:
             room = self._streams.get_room(command.room_id)
@@ -183,6 +194,13 @@ class CommandHandler:
                 return self._user_event(
                     sessions_revoked(meta, self._next_user_position(meta.user_id), device_id)
                 )
+            case c.ConfigureNamespace(meta, name, settings):
+                position, recorded = self._streams.namespace_settings(name)
+                stream = namespace_aggregate_id(name)
+                if settings == recorded:
+                    return Decision((), EventRef(stream, position), duplicate=True)
+                event = namespace_configured(meta, name, position + 1, settings)
+                return Decision((event,), EventRef(stream, position + 1))
             case c.LiftBan(meta, room_id, user_id):
                 room = self._room(room_id, meta)
                 room.lift_ban(meta, user_id)

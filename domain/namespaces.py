@@ -9,20 +9,30 @@ and the command processor (who may create rooms, how large they grow).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.domain import DomainEvent
+
 from domain.errors import InvalidArgument, NamespaceNotFound
+from domain.values import EventMeta
 
 __all__ = [
     "DEFAULT_NAMESPACE",
     "EventRule",
+    "NamespaceConfigured",
     "NamespaceRules",
     "Namespaces",
     "check_event_name",
     "check_namespace_name",
+    "namespace_aggregate_id",
+    "namespace_configured",
+    "namespace_stream",
 ]
 
 DEFAULT_NAMESPACE = "default"
@@ -88,6 +98,10 @@ class NamespaceRules:
     def check_room_size(self, members: int) -> bool:
         """Whether a room of ``members`` members is allowed."""
         return not self.max_room_members or members <= self.max_room_members
+
+    def settings_json(self) -> str:
+        """The settings as canonical JSON: what :class:`NamespaceConfigured` records."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
 
 
 class Namespaces:
@@ -169,3 +183,39 @@ def _event_rule(namespace: str, event: str, spec: Any) -> EventRule:
             f"namespace {namespace!r}, event {event!r}: durable is a bool, schema a JSON Schema"
         )
     return EventRule(durable=durable, schema=schema)
+
+
+def namespace_stream(name: str) -> str:
+    return f"namespace:{name}"
+
+
+def namespace_aggregate_id(name: str) -> uuid.UUID:
+    """The log's originator id of a namespace's stream."""
+    return uuid.uuid5(_STREAMS, namespace_stream(name))
+
+
+_STREAMS = uuid.UUID("0d3c7a52-8a1e-4d8e-9b1f-6a2e3c4d5e6f")
+
+
+class NamespaceConfigured(DomainEvent):
+    """A namespace's settings took effect (stream ``namespace:<name>``): recorded when a
+    process starts with settings that differ from the last recorded ones."""
+
+    meta: EventMeta
+    name: str
+    settings: str
+    """Canonical JSON (:meth:`NamespaceRules.settings_json`)."""
+
+
+def namespace_configured(
+    meta: EventMeta, name: str, position: int, settings: str
+) -> NamespaceConfigured:
+    fields: dict[str, Any] = {
+        "originator_id": namespace_aggregate_id(name),
+        "originator_version": position,
+        "timestamp": DomainEvent.create_timestamp(),
+        "meta": meta,
+        "name": name,
+        "settings": settings,
+    }
+    return NamespaceConfigured(**fields)

@@ -47,7 +47,7 @@ def reads_of(envelopes: Iterable[Envelope]) -> tuple[set[str], set[str]]:
         kind = payload_kind(envelope)
         if kind == "presence_changed":
             users.add(envelope.presence_changed.user_id)
-        elif kind == "sessions_revoked":
+        elif kind in ("sessions_revoked", "namespace_configured"):
             continue  # reads nothing: the revocation goes to the user's own inbox
         else:
             rooms.add(getattr(envelope, kind).room_id)

@@ -44,6 +44,8 @@ def project(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
         return _project_presence(envelope, view)
     if kind == "sessions_revoked":
         return _project_revocation(envelope)
+    if kind == "namespace_configured":
+        return []  # the log is its record (docs/namespaces.md); no read model needs it
     return _project_room_event(kind, envelope, view)
 
 

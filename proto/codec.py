@@ -20,7 +20,12 @@ from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from domain.namespaces import DEFAULT_NAMESPACE
+from domain.namespaces import (
+    DEFAULT_NAMESPACE,
+    NamespaceConfigured,
+    namespace_aggregate_id,
+    namespace_stream,
+)
 from domain.room import Room
 from domain.user import PresenceChanged, SessionsRevoked, UserEvent
 from domain.values import (
@@ -61,6 +66,8 @@ class CodecError(ValueError):
 def stream_of(event: DomainEventProtocol[Any]) -> str:
     if isinstance(event, UserEvent):
         return user_stream(event.user_id)
+    if isinstance(event, NamespaceConfigured):
+        return namespace_stream(event.name)
     return room_stream(event.originator_id)
 
 
@@ -127,6 +134,9 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
                     text=event.text,
                 )
             )
+        case NamespaceConfigured():
+            envelope.namespace_configured.name = event.name
+            envelope.namespace_configured.settings_json = event.settings
         case Room.EventEmitted():
             emitted = envelope.event_emitted
             emitted.room_id = room_id
@@ -307,6 +317,13 @@ def domain_event(envelope: pb.Envelope) -> DomainEventProtocol[Any]:
             device_id=p.device_id,
             status=PresenceStatus(p.status),
             **_common(envelope, user_aggregate_id(p.user_id)),
+        )
+    if kind == "namespace_configured":
+        n = envelope.namespace_configured
+        return NamespaceConfigured(
+            name=n.name,
+            settings=n.settings_json,
+            **_common(envelope, namespace_aggregate_id(n.name)),
         )
     if kind == "sessions_revoked":
         r = envelope.sessions_revoked

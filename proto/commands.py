@@ -11,7 +11,7 @@ from uuid import UUID
 from google.protobuf.message import DecodeError
 
 from domain import commands as c
-from domain.namespaces import DEFAULT_NAMESPACE
+from domain.namespaces import DEFAULT_NAMESPACE, namespace_stream
 from domain.values import (
     AckKind,
     EventMeta,
@@ -36,6 +36,8 @@ def command_key(command: c.Command) -> str:
     match command:
         case c.ChangePresence(meta, _) | c.RevokeSessions(meta, _):
             return user_stream(meta.user_id)
+        case c.ConfigureNamespace(_, name):
+            return namespace_stream(name)
         case c.OpenDirect(meta, peer_id, namespace):
             return room_stream(direct_room_id(meta.user_id, peer_id, namespace))
         case _:
@@ -116,6 +118,10 @@ def encode_command(command: c.Command, request_id: str, gateway_id: str) -> ip.C
             record.revoke_sessions.CopyFrom(ip.RevokeSessionsCommand(device_id=device_id))
         case c.LiftBan(_, room_id, user_id):
             record.lift_ban.CopyFrom(ip.LiftBanCommand(room_id=str(room_id), user_id=user_id))
+        case c.ConfigureNamespace(_, name, settings):
+            record.configure_namespace.CopyFrom(
+                ip.ConfigureNamespaceCommand(name=name, settings_json=settings)
+            )
     return record
 
 
@@ -176,4 +182,6 @@ def _command(record: ip.CommandRecord) -> c.Command:
             return c.RevokeSessions(meta, p.device_id)
         case "lift_ban":
             return c.LiftBan(meta, UUID(p.room_id), p.user_id)
+        case "configure_namespace":
+            return c.ConfigureNamespace(meta, p.name, p.settings_json)
     raise ValueError(f"unknown command {kind}")

@@ -17,7 +17,7 @@ from eventsourcing.domain import DomainEvent
 from domain.commands import Command
 from domain.errors import DomainError
 from domain.handler import CommandHandler, EventRef
-from domain.namespaces import Namespaces
+from domain.namespaces import NamespaceConfigured, Namespaces
 from domain.room import Room
 from domain.user import UserEvent
 from domain.values import LARGE_ROOM_MEMBERS
@@ -46,6 +46,8 @@ class PartitionState:
     ) -> None:
         self.rooms: dict[UUID, Room] = {}
         self.user_lengths: dict[str, int] = {}
+        self.namespaces: dict[str, tuple[int, str]] = {}
+        """Namespace -> position and settings of its last NamespaceConfigured."""
         self.offsets: dict[tuple[UUID, int], int] = {}
         """(originator, position) -> events-topic offset, for events a duplicate may name."""
         self.recent: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
@@ -58,11 +60,16 @@ class PartitionState:
     def user_stream_length(self, user_id: str) -> int:
         return self.user_lengths.get(user_id, 0)
 
+    def namespace_settings(self, name: str) -> tuple[int, str]:
+        return self.namespaces.get(name, (0, ""))
+
     def fold(self, data: bytes, offset: int) -> None:
         """Applies one stored event (rebuilding state from the events topic)."""
         event = decode_envelope(data)
         if isinstance(event, UserEvent):
             self.user_lengths[event.user_id] = event.originator_version
+        elif isinstance(event, NamespaceConfigured):
+            self.namespaces[event.name] = (event.originator_version, event.settings)
         else:
             assert isinstance(event, Room.Event)
             self.rooms[event.originator_id] = event.mutate(self.rooms.get(event.originator_id))  # type: ignore[assignment]
@@ -70,7 +77,7 @@ class PartitionState:
 
     def remember(self, event: DomainEvent, data: bytes, offset: int) -> None:
         key = (event.originator_id, event.originator_version)
-        if isinstance(event, Room.MessagePosted | Room.RoomCreated):
+        if isinstance(event, Room.MessagePosted | Room.RoomCreated | NamespaceConfigured):
             self.offsets[key] = offset
         self.recent[key] = data
         if len(self.recent) > RECENT_EVENTS:
@@ -89,6 +96,9 @@ class PartitionState:
             if isinstance(item, Room):
                 self.rooms[item.id] = item
                 events.extend(item.collect_events())  # type: ignore[arg-type]
+            elif isinstance(item, NamespaceConfigured):
+                self.namespaces[item.name] = (item.originator_version, item.settings)
+                events.append(item)
             else:
                 self.user_lengths[item.user_id] = item.originator_version
                 events.append(item)

@@ -26,8 +26,7 @@ from aiokafka.errors import KafkaError
 
 from domain.errors import DomainError
 from domain.namespaces import Namespaces
-from domain.user import UserEvent
-from domain.values import LARGE_ROOM_MEMBERS, room_stream, user_stream
+from domain.values import LARGE_ROOM_MEMBERS
 from proto.codec import CodecError, encode_event, payload_kind
 from proto.commands import decode_command
 from proto.tidings.v1 import internal_pb2 as ip
@@ -211,11 +210,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
             for event in outcome.events:
                 envelope = encode_event(event, self._epoch)
                 data = envelope.SerializeToString()
-                key = (
-                    user_stream(event.user_id)
-                    if isinstance(event, UserEvent)
-                    else room_stream(event.originator_id)
-                )
+                key = envelope.stream
                 future = await producer.send(
                     self._topics.events,
                     value=data,

@@ -28,7 +28,7 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from domain import commands as c
 from domain.commands import Command
 from domain.handler import CommandHandler, Decision, EventRef
-from domain.namespaces import Namespaces
+from domain.namespaces import NamespaceConfigured, Namespaces, namespace_aggregate_id
 from domain.room import Room
 from domain.values import LARGE_ROOM_MEMBERS, direct_room_id, user_aggregate_id
 from proto.codec import (
@@ -127,6 +127,7 @@ class _Streams:
     def __init__(self, app: _LogApplication) -> None:
         self._app = app
         self.user_lengths: dict[str, int] = {}
+        self.namespaces: dict[str, tuple[int, str]] = {}
         self.touched: dict[UUID, Room] = {}
 
     def get_room(self, room_id: UUID) -> Room | None:
@@ -145,6 +146,20 @@ class _Streams:
             last = self._app.recorder.select_events(user_aggregate_id(user_id), desc=True, limit=1)
             self.user_lengths[user_id] = last[0].originator_version if last else 0
         return self.user_lengths[user_id]
+
+    def namespace_settings(self, name: str) -> tuple[int, str]:
+        """Read from the log the first time (a process configures namespaces at start)."""
+        if name not in self.namespaces:
+            last = self._app.recorder.select_events(
+                namespace_aggregate_id(name), desc=True, limit=1
+            )
+            event = decode_envelope(last[0].state) if last else None
+            self.namespaces[name] = (
+                (event.originator_version, event.settings)
+                if isinstance(event, NamespaceConfigured)
+                else (0, "")
+            )
+        return self.namespaces[name]
 
     def missing(self, streams: list[UUID | str]) -> list[UUID | str]:
         """Which of these streams (room ids, user ids) are not in memory."""
@@ -185,13 +200,15 @@ Outcome = CommandResult | BaseException
 """What one command of a batch came to: its result, or the error it alone fails with."""
 
 
-def _stream_of(command: Command) -> UUID | str:
+def _stream_of(command: Command) -> UUID | str | None:
     """The stream a command's decision reads: its room, or the user's own stream."""
     match command:
         case c.OpenDirect(meta, peer_id, namespace):
             return direct_room_id(meta.user_id, peer_id, namespace)
         case c.ChangePresence(meta) | c.RevokeSessions(meta):
             return meta.user_id
+        case c.ConfigureNamespace():
+            return None  # read by the handler itself (once per namespace and process)
     room_id: UUID = getattr(command, "room_id")  # noqa: B009 - every other command has one
     return room_id
 
@@ -289,7 +306,8 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         has decided, inserts and commits. One thread holding the GIL for the Python work
         and one waiting for the disk, rather than two contending for the GIL."""
         loop = asyncio.get_running_loop()
-        missing = self._streams.missing([_stream_of(c) for c in commands])
+        wanted = [s for s in map(_stream_of, commands) if s is not None]
+        missing = self._streams.missing(wanted)
         if missing:
             with _unavailable_on_failure():
                 await loop.run_in_executor(self._writer, self._streams.load, missing)
@@ -366,6 +384,9 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             if isinstance(item, Room):
                 self._streams.touched[item.id] = item
                 events.extend(item.collect_events())  # type: ignore[arg-type]
+            elif isinstance(item, NamespaceConfigured):
+                self._streams.namespaces[item.name] = (item.originator_version, item.settings)
+                events.append(item)
             else:
                 self._streams.user_lengths[item.user_id] = item.originator_version
                 events.append(item)
@@ -388,6 +409,7 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
                     cache.get(room_id, evict=True)
         self._streams.touched.clear()
         self._streams.user_lengths.clear()
+        self._streams.namespaces.clear()
 
     def _load_all(self, refs: list[EventRef]) -> dict[tuple[UUID, int], Envelope]:
         found = {}

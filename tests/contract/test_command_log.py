@@ -149,6 +149,17 @@ async def test_acks_join_the_room_stream_and_presence_the_users(bus: CommandBus)
     assert second.envelope.position == 2
 
 
+async def test_namespace_settings_are_recorded_once_per_change(bus: CommandBus) -> None:
+    name = f"ns-{uuid4().hex[:8]}"
+    first = await bus.execute(c.ConfigureNamespace(ALICE, name, '{"typing":false}'))
+    assert not first.duplicate and first.envelope.stream == f"namespace:{name}"
+    assert first.envelope.namespace_configured.settings_json == '{"typing":false}'
+    again = await bus.execute(c.ConfigureNamespace(ALICE, name, '{"typing":false}'))
+    assert again.duplicate and again.envelope == first.envelope
+    changed = await bus.execute(c.ConfigureNamespace(ALICE, name, '{"typing":true}'))
+    assert not changed.duplicate and changed.envelope.position == 2
+
+
 async def test_state_survives_reopening(tmp_path: Path) -> None:
     log = EmbeddedLog(tmp_path / "log.sqlite")
     room_id = uuid4()
@@ -201,12 +212,15 @@ async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(
         room_id = uuid4()
         await bus.execute(c.CreateRoom(ALICE, room_id, "general"))
         original = await bus.execute(c.PostMessage(ALICE, room_id, "m1", "hi"))
+        configured = await bus.execute(c.ConfigureNamespace(ALICE, "game", "{}"))
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         task, _ = await run_processor()
         again = await bus.execute(c.PostMessage(ALICE, room_id, "m1", "hi"))
         assert again.duplicate and again.envelope == original.envelope
+        unchanged = await bus.execute(c.ConfigureNamespace(ALICE, "game", "{}"))
+        assert unchanged.duplicate and unchanged.envelope == configured.envelope
         with pytest.raises(NotAMember):
             await bus.execute(c.PostMessage(BOB, room_id, "x", "not a member"))
         nxt = await bus.execute(c.PostMessage(ALICE, room_id, "m2", "next"))

@@ -3,6 +3,8 @@ a namespace accepts and how each event travels, and that nothing crosses namespa
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +14,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from api.runtime import open_log_tools
 from api.settings import Settings
+from proto.codec import envelope_from_bytes
 from tests.inprocess.harness import Ws, make_settings, token
 
 NAMESPACES = """
@@ -387,3 +391,50 @@ def test_a_pair_has_one_direct_room_per_namespace(client: TestClient, settings: 
     assert again.status_code == 200 and again.json()["roomId"] == in_game.json()["roomId"]
     refused = client.post("/v1/direct/bob?namespace=game", headers=auth(settings, "alice"))
     assert refused.status_code == 403
+
+
+def configured(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """The NamespaceConfigured events in the log, in order."""
+
+    async def scan() -> list[tuple[str, dict[str, Any]]]:
+        tools = await open_log_tools(settings)
+        try:
+            found = []
+            async for record in tools.scanner.scan():
+                envelope = envelope_from_bytes(record.data)
+                if envelope.HasField("namespace_configured"):
+                    n = envelope.namespace_configured
+                    found.append((n.name, json.loads(n.settings_json)))
+            return found
+        finally:
+            await tools.close()
+
+    return asyncio.run(scan())
+
+
+def test_the_namespaces_file_is_recorded_in_the_log_when_it_changes(tmp_path: Path) -> None:
+    first = tmp_path / "first.toml"
+    first.write_text(NAMESPACES)
+    settings = make_settings(tmp_path / "data", namespaces_file=first)
+    names = ["game", "news", "quiet", "default"]  # file order; default, undeclared, last
+    for _ in range(2):  # a restart with the same file records nothing new
+        with TestClient(create_app(settings)):
+            recorded = wait_for(lambda: configured(settings), len(names))
+        assert [name for name, _ in recorded] == names
+    assert recorded[0][1]["typing"] is False and recorded[0][1]["max_room_members"] == 3
+    changed = tmp_path / "changed.toml"
+    changed.write_text(NAMESPACES + "\n[namespaces.default]\ntyping = false\n")
+    settings = make_settings(tmp_path / "data", namespaces_file=changed)
+    with TestClient(create_app(settings)):
+        recorded = wait_for(lambda: configured(settings), len(names) + 1)
+    # default, recorded last, changed: one more event; the others were the same.
+    assert [name for name, _ in recorded] == [*names, "default"]
+    assert recorded[-1][1]["typing"] is False and recorded[3][1]["typing"] is True
+
+
+def wait_for(read: Callable[[], list[Any]], count: int) -> list[Any]:
+    deadline = time.monotonic() + 30
+    while len(found := read()) < count:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+    return found

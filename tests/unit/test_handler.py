@@ -8,6 +8,7 @@ from domain import commands as c
 from domain import errors
 from domain.errors import Conflict, InvalidArgument, NotAMember, RoomNotFound
 from domain.handler import CommandHandler, Decision, EventRef
+from domain.namespaces import NamespaceConfigured
 from domain.room import Room
 from domain.user import UserEvent
 from domain.values import (
@@ -28,6 +29,7 @@ class MemoryStreams:
     def __init__(self) -> None:
         self.rooms: dict[UUID, Room] = {}
         self.user_lengths: dict[str, int] = {}
+        self.namespaces: dict[str, tuple[int, str]] = {}
         self.saved: list[object] = []
 
     def get_room(self, room_id: UUID) -> Room | None:
@@ -36,11 +38,17 @@ class MemoryStreams:
     def user_stream_length(self, user_id: str) -> int:
         return self.user_lengths.get(user_id, 0)
 
+    def namespace_settings(self, name: str) -> tuple[int, str]:
+        return self.namespaces.get(name, (0, ""))
+
     def save(self, decision: Decision) -> None:
         for item in decision.pending:
             if isinstance(item, Room):
                 self.saved.extend(item.collect_events())
                 self.rooms[item.id] = item
+            elif isinstance(item, NamespaceConfigured):
+                self.saved.append(item)
+                self.namespaces[item.name] = (item.originator_version, item.settings)
             else:
                 assert isinstance(item, UserEvent)
                 self.saved.append(item)
@@ -165,3 +173,21 @@ def test_revocations_and_lifted_bans_are_logged(streams: MemoryStreams) -> None:
     run(streams, c.LiftBan(ALICE, room_id, "bob"))
     assert type(streams.saved[-1]).__name__ == "BanLifted"
     run(streams, c.JoinRoom(BOB, room_id))
+
+
+def test_namespace_settings_are_recorded_when_they_change(streams: MemoryStreams) -> None:
+    operator = EventMeta("tidings", "config")
+    first = run(streams, c.ConfigureNamespace(operator, "game", '{"typing":false}'))
+    assert not first.duplicate and first.answer.position == 1
+    same = run(streams, c.ConfigureNamespace(operator, "game", '{"typing":false}'))
+    assert same.duplicate and same.answer == first.answer
+    changed = run(streams, c.ConfigureNamespace(operator, "game", '{"typing":true}'))
+    assert changed.answer.position == 2
+    other = run(streams, c.ConfigureNamespace(operator, "chat", "{}"))
+    assert other.answer.position == 1
+    recorded = [e for e in streams.saved if isinstance(e, NamespaceConfigured)]
+    assert [(e.name, e.settings) for e in recorded] == [
+        ("game", '{"typing":false}'),
+        ("game", '{"typing":true}'),
+        ("chat", "{}"),
+    ]

@@ -26,53 +26,55 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dproto/tidings/v1/events.proto\x12\ntidings.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x05\x41\x63tor\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\"\xef\x07\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x10\n\x08position\x18\x03 \x01(\x03\x12\r\n\x05\x65poch\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x11.tidings.v1.Actor\x12\x10\n\x08trace_id\x18\x07 \x01(\t\x12\x11\n\tnamespace\x18\x08 \x01(\t\x12/\n\x0croom_created\x18\n \x01(\x0b\x32\x17.tidings.v1.RoomCreatedH\x00\x12\x31\n\rmember_joined\x18\x0b \x01(\x0b\x32\x18.tidings.v1.MemberJoinedH\x00\x12-\n\x0bmember_left\x18\x0c \x01(\x0b\x32\x16.tidings.v1.MemberLeftH\x00\x12<\n\x13member_role_changed\x18\r \x01(\x0b\x32\x1d.tidings.v1.MemberRoleChangedH\x00\x12\x33\n\x0emessage_posted\x18\x0e \x01(\x0b\x32\x19.tidings.v1.MessagePostedH\x00\x12\x33\n\x0emessage_edited\x18\x0f \x01(\x0b\x32\x19.tidings.v1.MessageEditedH\x00\x12\x35\n\x0fmessage_deleted\x18\x10 \x01(\x0b\x32\x1a.tidings.v1.MessageDeletedH\x00\x12\"\n\x05\x61\x63ked\x18\x11 \x01(\x0b\x32\x11.tidings.v1.AckedH\x00\x12\x37\n\x10presence_changed\x18\x12 \x01(\x0b\x32\x1b.tidings.v1.PresenceChangedH\x00\x12@\n\x15room_settings_changed\x18\x13 \x01(\x0b\x32\x1f.tidings.v1.RoomSettingsChangedH\x00\x12<\n\x13room_stream_started\x18\x14 \x01(\x0b\x32\x1d.tidings.v1.RoomStreamStartedH\x00\x12\x37\n\x10sessions_revoked\x18\x15 \x01(\x0b\x32\x1b.tidings.v1.SessionsRevokedH\x00\x12+\n\nban_lifted\x18\x16 \x01(\x0b\x32\x15.tidings.v1.BanLiftedH\x00\x12\x35\n\x0f\x64irect_answered\x18\x17 \x01(\x0b\x32\x1a.tidings.v1.DirectAnsweredH\x00\x12\x31\n\revent_emitted\x18\x18 \x01(\x0b\x32\x18.tidings.v1.EventEmittedH\x00\x42\t\n\x07payload\"s\n\x0bRoomCreated\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.tidings.v1.RoomKind\x12\x0e\n\x06public\x18\x04 \x01(\x08\x12\x11\n\tnamespace\x18\x05 \x01(\t\"D\n\x13RoomSettingsChanged\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06public\x18\x03 \x01(\x08\"b\n\x0cMemberJoined\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.tidings.v1.Role\x12\x10\n\x08\x61\x64\x64\x65\x64_by\x18\x04 \x01(\t\"B\n\nMemberLeft\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\nremoved_by\x18\x03 \x01(\t\"U\n\x11MemberRoleChanged\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.tidings.v1.Role\"Y\n\rMessagePosted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x15\n\rclient_msg_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\"B\n\rMessageEdited\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"5\n\x0eMessageDeleted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\"[\n\x05\x41\x63ked\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12!\n\x04kind\x18\x03 \x01(\x0e\x32\x13.tidings.v1.AckKind\x12\r\n\x05up_to\x18\x04 \x01(\x03\"a\n\x0fPresenceChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.tidings.v1.PresenceStatus\"5\n\x0fSessionsRevoked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\"!\n\x0e\x44irectAnswered\x12\x0f\n\x07room_id\x18\x01 \x01(\t\"-\n\tBanLifted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"5\n\x11RoomStreamStarted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07members\x18\x02 \x01(\x05\"o\n\x0c\x45ventEmitted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\'\n\x07payload\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x17\n\x0f\x63lient_event_id\x18\x04 \x01(\t*g\n\x08RoomKind\x12\x19\n\x15ROOM_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fROOM_KIND_GROUP\x10\x01\x12\x14\n\x10ROOM_KIND_DIRECT\x10\x02\x12\x15\n\x11ROOM_KIND_CHANNEL\x10\x03*M\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_MEMBER\x10\x01\x12\x0e\n\nROLE_ADMIN\x10\x02\x12\x0e\n\nROLE_OWNER\x10\x03*N\n\x07\x41\x63kKind\x12\x18\n\x14\x41\x43K_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41\x43K_KIND_DELIVERED\x10\x01\x12\x11\n\rACK_KIND_READ\x10\x02*\x84\x01\n\x0ePresenceStatus\x12\x1f\n\x1bPRESENCE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16PRESENCE_STATUS_ONLINE\x10\x01\x12\x18\n\x14PRESENCE_STATUS_AWAY\x10\x02\x12\x1b\n\x17PRESENCE_STATUS_OFFLINE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dproto/tidings/v1/events.proto\x12\ntidings.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x05\x41\x63tor\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\"\xb0\x08\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x10\n\x08position\x18\x03 \x01(\x03\x12\r\n\x05\x65poch\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x05\x61\x63tor\x18\x06 \x01(\x0b\x32\x11.tidings.v1.Actor\x12\x10\n\x08trace_id\x18\x07 \x01(\t\x12\x11\n\tnamespace\x18\x08 \x01(\t\x12/\n\x0croom_created\x18\n \x01(\x0b\x32\x17.tidings.v1.RoomCreatedH\x00\x12\x31\n\rmember_joined\x18\x0b \x01(\x0b\x32\x18.tidings.v1.MemberJoinedH\x00\x12-\n\x0bmember_left\x18\x0c \x01(\x0b\x32\x16.tidings.v1.MemberLeftH\x00\x12<\n\x13member_role_changed\x18\r \x01(\x0b\x32\x1d.tidings.v1.MemberRoleChangedH\x00\x12\x33\n\x0emessage_posted\x18\x0e \x01(\x0b\x32\x19.tidings.v1.MessagePostedH\x00\x12\x33\n\x0emessage_edited\x18\x0f \x01(\x0b\x32\x19.tidings.v1.MessageEditedH\x00\x12\x35\n\x0fmessage_deleted\x18\x10 \x01(\x0b\x32\x1a.tidings.v1.MessageDeletedH\x00\x12\"\n\x05\x61\x63ked\x18\x11 \x01(\x0b\x32\x11.tidings.v1.AckedH\x00\x12\x37\n\x10presence_changed\x18\x12 \x01(\x0b\x32\x1b.tidings.v1.PresenceChangedH\x00\x12@\n\x15room_settings_changed\x18\x13 \x01(\x0b\x32\x1f.tidings.v1.RoomSettingsChangedH\x00\x12<\n\x13room_stream_started\x18\x14 \x01(\x0b\x32\x1d.tidings.v1.RoomStreamStartedH\x00\x12\x37\n\x10sessions_revoked\x18\x15 \x01(\x0b\x32\x1b.tidings.v1.SessionsRevokedH\x00\x12+\n\nban_lifted\x18\x16 \x01(\x0b\x32\x15.tidings.v1.BanLiftedH\x00\x12\x35\n\x0f\x64irect_answered\x18\x17 \x01(\x0b\x32\x1a.tidings.v1.DirectAnsweredH\x00\x12\x31\n\revent_emitted\x18\x18 \x01(\x0b\x32\x18.tidings.v1.EventEmittedH\x00\x12?\n\x14namespace_configured\x18\x19 \x01(\x0b\x32\x1f.tidings.v1.NamespaceConfiguredH\x00\x42\t\n\x07payload\"s\n\x0bRoomCreated\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\"\n\x04kind\x18\x03 \x01(\x0e\x32\x14.tidings.v1.RoomKind\x12\x0e\n\x06public\x18\x04 \x01(\x08\x12\x11\n\tnamespace\x18\x05 \x01(\t\"D\n\x13RoomSettingsChanged\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06public\x18\x03 \x01(\x08\"b\n\x0cMemberJoined\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.tidings.v1.Role\x12\x10\n\x08\x61\x64\x64\x65\x64_by\x18\x04 \x01(\t\"B\n\nMemberLeft\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\nremoved_by\x18\x03 \x01(\t\"U\n\x11MemberRoleChanged\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x1e\n\x04role\x18\x03 \x01(\x0e\x32\x10.tidings.v1.Role\"Y\n\rMessagePosted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x15\n\rclient_msg_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\"B\n\rMessageEdited\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"5\n\x0eMessageDeleted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\"[\n\x05\x41\x63ked\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12!\n\x04kind\x18\x03 \x01(\x0e\x32\x13.tidings.v1.AckKind\x12\r\n\x05up_to\x18\x04 \x01(\x03\"a\n\x0fPresenceChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12*\n\x06status\x18\x03 \x01(\x0e\x32\x1a.tidings.v1.PresenceStatus\"5\n\x0fSessionsRevoked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tdevice_id\x18\x02 \x01(\t\"!\n\x0e\x44irectAnswered\x12\x0f\n\x07room_id\x18\x01 \x01(\t\"-\n\tBanLifted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"5\n\x11RoomStreamStarted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0f\n\x07members\x18\x02 \x01(\x05\"o\n\x0c\x45ventEmitted\x12\x0f\n\x07room_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\'\n\x07payload\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x17\n\x0f\x63lient_event_id\x18\x04 \x01(\t\":\n\x13NamespaceConfigured\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rsettings_json\x18\x02 \x01(\t*g\n\x08RoomKind\x12\x19\n\x15ROOM_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fROOM_KIND_GROUP\x10\x01\x12\x14\n\x10ROOM_KIND_DIRECT\x10\x02\x12\x15\n\x11ROOM_KIND_CHANNEL\x10\x03*M\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_MEMBER\x10\x01\x12\x0e\n\nROLE_ADMIN\x10\x02\x12\x0e\n\nROLE_OWNER\x10\x03*N\n\x07\x41\x63kKind\x12\x18\n\x14\x41\x43K_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41\x43K_KIND_DELIVERED\x10\x01\x12\x11\n\rACK_KIND_READ\x10\x02*\x84\x01\n\x0ePresenceStatus\x12\x1f\n\x1bPRESENCE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16PRESENCE_STATUS_ONLINE\x10\x01\x12\x18\n\x14PRESENCE_STATUS_AWAY\x10\x02\x12\x1b\n\x17PRESENCE_STATUS_OFFLINE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'proto.tidings.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROOMKIND']._serialized_start=2316
-  _globals['_ROOMKIND']._serialized_end=2419
-  _globals['_ROLE']._serialized_start=2421
-  _globals['_ROLE']._serialized_end=2498
-  _globals['_ACKKIND']._serialized_start=2500
-  _globals['_ACKKIND']._serialized_end=2578
-  _globals['_PRESENCESTATUS']._serialized_start=2581
-  _globals['_PRESENCESTATUS']._serialized_end=2713
+  _globals['_ROOMKIND']._serialized_start=2441
+  _globals['_ROOMKIND']._serialized_end=2544
+  _globals['_ROLE']._serialized_start=2546
+  _globals['_ROLE']._serialized_end=2623
+  _globals['_ACKKIND']._serialized_start=2625
+  _globals['_ACKKIND']._serialized_end=2703
+  _globals['_PRESENCESTATUS']._serialized_start=2706
+  _globals['_PRESENCESTATUS']._serialized_end=2838
   _globals['_ACTOR']._serialized_start=108
   _globals['_ACTOR']._serialized_end=151
   _globals['_ENVELOPE']._serialized_start=154
-  _globals['_ENVELOPE']._serialized_end=1161
-  _globals['_ROOMCREATED']._serialized_start=1163
-  _globals['_ROOMCREATED']._serialized_end=1278
-  _globals['_ROOMSETTINGSCHANGED']._serialized_start=1280
-  _globals['_ROOMSETTINGSCHANGED']._serialized_end=1348
-  _globals['_MEMBERJOINED']._serialized_start=1350
-  _globals['_MEMBERJOINED']._serialized_end=1448
-  _globals['_MEMBERLEFT']._serialized_start=1450
-  _globals['_MEMBERLEFT']._serialized_end=1516
-  _globals['_MEMBERROLECHANGED']._serialized_start=1518
-  _globals['_MEMBERROLECHANGED']._serialized_end=1603
-  _globals['_MESSAGEPOSTED']._serialized_start=1605
-  _globals['_MESSAGEPOSTED']._serialized_end=1694
-  _globals['_MESSAGEEDITED']._serialized_start=1696
-  _globals['_MESSAGEEDITED']._serialized_end=1762
-  _globals['_MESSAGEDELETED']._serialized_start=1764
-  _globals['_MESSAGEDELETED']._serialized_end=1817
-  _globals['_ACKED']._serialized_start=1819
-  _globals['_ACKED']._serialized_end=1910
-  _globals['_PRESENCECHANGED']._serialized_start=1912
-  _globals['_PRESENCECHANGED']._serialized_end=2009
-  _globals['_SESSIONSREVOKED']._serialized_start=2011
-  _globals['_SESSIONSREVOKED']._serialized_end=2064
-  _globals['_DIRECTANSWERED']._serialized_start=2066
-  _globals['_DIRECTANSWERED']._serialized_end=2099
-  _globals['_BANLIFTED']._serialized_start=2101
-  _globals['_BANLIFTED']._serialized_end=2146
-  _globals['_ROOMSTREAMSTARTED']._serialized_start=2148
-  _globals['_ROOMSTREAMSTARTED']._serialized_end=2201
-  _globals['_EVENTEMITTED']._serialized_start=2203
-  _globals['_EVENTEMITTED']._serialized_end=2314
+  _globals['_ENVELOPE']._serialized_end=1226
+  _globals['_ROOMCREATED']._serialized_start=1228
+  _globals['_ROOMCREATED']._serialized_end=1343
+  _globals['_ROOMSETTINGSCHANGED']._serialized_start=1345
+  _globals['_ROOMSETTINGSCHANGED']._serialized_end=1413
+  _globals['_MEMBERJOINED']._serialized_start=1415
+  _globals['_MEMBERJOINED']._serialized_end=1513
+  _globals['_MEMBERLEFT']._serialized_start=1515
+  _globals['_MEMBERLEFT']._serialized_end=1581
+  _globals['_MEMBERROLECHANGED']._serialized_start=1583
+  _globals['_MEMBERROLECHANGED']._serialized_end=1668
+  _globals['_MESSAGEPOSTED']._serialized_start=1670
+  _globals['_MESSAGEPOSTED']._serialized_end=1759
+  _globals['_MESSAGEEDITED']._serialized_start=1761
+  _globals['_MESSAGEEDITED']._serialized_end=1827
+  _globals['_MESSAGEDELETED']._serialized_start=1829
+  _globals['_MESSAGEDELETED']._serialized_end=1882
+  _globals['_ACKED']._serialized_start=1884
+  _globals['_ACKED']._serialized_end=1975
+  _globals['_PRESENCECHANGED']._serialized_start=1977
+  _globals['_PRESENCECHANGED']._serialized_end=2074
+  _globals['_SESSIONSREVOKED']._serialized_start=2076
+  _globals['_SESSIONSREVOKED']._serialized_end=2129
+  _globals['_DIRECTANSWERED']._serialized_start=2131
+  _globals['_DIRECTANSWERED']._serialized_end=2164
+  _globals['_BANLIFTED']._serialized_start=2166
+  _globals['_BANLIFTED']._serialized_end=2211
+  _globals['_ROOMSTREAMSTARTED']._serialized_start=2213
+  _globals['_ROOMSTREAMSTARTED']._serialized_end=2266
+  _globals['_EVENTEMITTED']._serialized_start=2268
+  _globals['_EVENTEMITTED']._serialized_end=2379
+  _globals['_NAMESPACECONFIGURED']._serialized_start=2381
+  _globals['_NAMESPACECONFIGURED']._serialized_end=2439
 # @@protoc_insertion_point(module_scope)

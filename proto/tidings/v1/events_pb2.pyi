@@ -61,7 +61,7 @@ class Actor(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "namespace", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started", "sessions_revoked", "ban_lifted", "direct_answered", "event_emitted")
+    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "namespace", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started", "sessions_revoked", "ban_lifted", "direct_answered", "event_emitted", "namespace_configured")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +85,7 @@ class Envelope(_message.Message):
     BAN_LIFTED_FIELD_NUMBER: _ClassVar[int]
     DIRECT_ANSWERED_FIELD_NUMBER: _ClassVar[int]
     EVENT_EMITTED_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_CONFIGURED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     stream: str
     position: int
@@ -108,7 +109,8 @@ class Envelope(_message.Message):
     ban_lifted: BanLifted
     direct_answered: DirectAnswered
     event_emitted: EventEmitted
-    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespace: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ..., sessions_revoked: _Optional[_Union[SessionsRevoked, _Mapping]] = ..., ban_lifted: _Optional[_Union[BanLifted, _Mapping]] = ..., direct_answered: _Optional[_Union[DirectAnswered, _Mapping]] = ..., event_emitted: _Optional[_Union[EventEmitted, _Mapping]] = ...) -> None: ...
+    namespace_configured: NamespaceConfigured
+    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespace: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ..., sessions_revoked: _Optional[_Union[SessionsRevoked, _Mapping]] = ..., ban_lifted: _Optional[_Union[BanLifted, _Mapping]] = ..., direct_answered: _Optional[_Union[DirectAnswered, _Mapping]] = ..., event_emitted: _Optional[_Union[EventEmitted, _Mapping]] = ..., namespace_configured: _Optional[_Union[NamespaceConfigured, _Mapping]] = ...) -> None: ...
 
 class RoomCreated(_message.Message):
     __slots__ = ("room_id", "name", "kind", "public", "namespace")
@@ -259,3 +261,11 @@ class EventEmitted(_message.Message):
     payload: _struct_pb2.Value
     client_event_id: str
     def __init__(self, room_id: _Optional[str] = ..., name: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., client_event_id: _Optional[str] = ...) -> None: ...
+
+class NamespaceConfigured(_message.Message):
+    __slots__ = ("name", "settings_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    settings_json: str
+    def __init__(self, name: _Optional[str] = ..., settings_json: _Optional[str] = ...) -> None: ...

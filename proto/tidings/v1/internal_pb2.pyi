@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CommandRecord(_message.Message):
-    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "namespaces", "namespace", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence", "revoke_sessions", "lift_ban", "emit_event")
+    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "namespaces", "namespace", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence", "revoke_sessions", "lift_ban", "emit_event", "configure_namespace")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class CommandRecord(_message.Message):
     REVOKE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     LIFT_BAN_FIELD_NUMBER: _ClassVar[int]
     EMIT_EVENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIGURE_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     gateway_id: str
     actor: _events_pb2.Actor
@@ -53,7 +54,8 @@ class CommandRecord(_message.Message):
     revoke_sessions: RevokeSessionsCommand
     lift_ban: LiftBanCommand
     emit_event: EmitEventCommand
-    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespaces: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ..., revoke_sessions: _Optional[_Union[RevokeSessionsCommand, _Mapping]] = ..., lift_ban: _Optional[_Union[LiftBanCommand, _Mapping]] = ..., emit_event: _Optional[_Union[EmitEventCommand, _Mapping]] = ...) -> None: ...
+    configure_namespace: ConfigureNamespaceCommand
+    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespaces: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ..., revoke_sessions: _Optional[_Union[RevokeSessionsCommand, _Mapping]] = ..., lift_ban: _Optional[_Union[LiftBanCommand, _Mapping]] = ..., emit_event: _Optional[_Union[EmitEventCommand, _Mapping]] = ..., configure_namespace: _Optional[_Union[ConfigureNamespaceCommand, _Mapping]] = ...) -> None: ...
 
 class CreateRoomCommand(_message.Message):
     __slots__ = ("room_id", "name", "public", "kind", "namespace")
@@ -184,6 +186,14 @@ class LiftBanCommand(_message.Message):
     room_id: str
     user_id: str
     def __init__(self, room_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class ConfigureNamespaceCommand(_message.Message):
+    __slots__ = ("name", "settings_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    settings_json: str
+    def __init__(self, name: _Optional[str] = ..., settings_json: _Optional[str] = ...) -> None: ...
 
 class EmitEventCommand(_message.Message):
     __slots__ = ("room_id", "name", "payload_json", "client_event_id")
