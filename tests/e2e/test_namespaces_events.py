@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from tidings_examples.webhook import sign
 
 from tests.e2e.client import WsClient
 from tests.e2e.conftest import FAST, Server, eventually, running
-from tests.e2e.server import DistributedStack, ServerProcess
+from tests.e2e.server import DistributedStack, ServerProcess, run_cli
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(300)
@@ -292,6 +293,18 @@ async def test_the_example_plugins_filter_and_answer(deployment: Deployment) -> 
     assert told["dice.rolled"]["payload"] == answer and told["dice.roll"]["userId"] == "lee"
     await lee.close()
     await max_.close()
+
+
+async def test_the_namespaces_file_is_recorded_in_the_log(deployment: Deployment) -> None:
+    async def recorded() -> set[str]:
+        _, out = await run_cli(deployment.server, "audit", "export", "--all")
+        events = [json.loads(line) for line in out.splitlines()]
+        return {e["namespaceConfigured"]["name"] for e in events if "namespaceConfigured" in e}
+
+    deadline = time.monotonic() + 120  # gateways record them in the background at start
+    while (names := await recorded()) != {"default", "game", "hooks"}:
+        assert time.monotonic() < deadline, names
+        await asyncio.sleep(0.5)
 
 
 async def test_a_webhook_down_for_30_s_then_receives_everything_once_in_order(
