@@ -63,7 +63,9 @@ async def emit(service: Tidings, meta: EventMeta, scope: Scope, request: EmitReq
     sent = Inbound(
         "event", rules.name, request.room_id, meta.user_id, name=request.name, payload=payload
     )
-    payload = (await service.plugins.admit(sent, rules)).payload
+    filtered = (await service.plugins.admit(sent, rules)).payload
+    if filtered is not payload:  # what a filter made must fit the namespace's rules too
+        payload = _checked_payload(rules, request.name, filtered, rule.schema)
     if rule.durable:
         emission = await _durable(service, meta, request, payload)
     else:
