@@ -15,6 +15,7 @@ from api.plugins import Observer
 from domain.namespaces import DEFAULT_NAMESPACE
 from proto.codec import envelope_from_bytes, envelope_to_dict
 from streams.feed import EventFeed
+from streams.log import LogRecord
 
 __all__ = ["ObserverRunner"]
 
@@ -24,6 +25,7 @@ POLL_SECONDS = 1.0
 FIRST_RETRY_SECONDS = 0.2
 MAX_RETRY_SECONDS = 5.0
 STOP_GRACE_SECONDS = 5.0
+FEED_RETRY_SECONDS = 1.0
 
 
 class ObserverRunner:
@@ -65,7 +67,12 @@ class ObserverRunner:
     async def _run(self) -> None:
         log.info("observer_started", observer=self._name, namespaces=sorted(self._namespaces))
         while not self._stopping:
-            records = await self._feed.next_batch(POLL_SECONDS)
+            try:
+                records = await self._feed.next_batch(POLL_SECONDS)
+            except Exception:  # the log unreachable for a while: read again later
+                log.exception("observer_feed_failed", observer=self._name)
+                await asyncio.sleep(FEED_RETRY_SECONDS)
+                continue
             handled = 0
             try:
                 for record in records:
@@ -87,7 +94,13 @@ class ObserverRunner:
                     handled += 1
             finally:
                 # Also when stopped half-way: a restart resumes right after what was handled.
-                await self._feed.commit(records[:handled])
+                await self._save(records[:handled])
+
+    async def _save(self, handled: list[LogRecord]) -> None:
+        try:
+            await self._feed.commit(handled)
+        except Exception:  # not saved: a restart sees these again (at least once)
+            log.exception("observer_position_not_saved", observer=self._name)
 
 
 async def _deliver(
