@@ -48,6 +48,16 @@ class FlakyFeed(EventFeed):
         pass
 
 
+async def run_until_committed(runner: ObserverRunner, feed: FlakyFeed) -> None:
+    """Runs the observer until its feed saw a commit (bounded: 5 s), then stops it."""
+    runner.start()
+    for _ in range(500):
+        if feed.committed:
+            break
+        await asyncio.sleep(0.01)
+    await runner.stop(grace=1.0)
+
+
 async def test_failures_are_retried_and_every_event_is_seen_once_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -67,12 +77,7 @@ async def test_failures_are_retried_and_every_event_is_seen_once_in_order(
 
     feed = FlakyFeed(records)
     runner = ObserverRunner("test.watch", observer, frozenset({"default"}), feed, timeout=1.0)
-    runner.start()
-    for _ in range(500):
-        if feed.committed:
-            break
-        await asyncio.sleep(0.01)
-    await runner.stop(grace=1.0)
+    await run_until_committed(runner, feed)
     assert seen == ["roomCreated", "memberJoined", "messagePosted"]
     assert feed.committed == [3]
 
@@ -88,10 +93,5 @@ async def test_an_observer_of_another_namespace_sees_nothing_but_moves_on() -> N
     feed = FlakyFeed(records)
     feed.reads = 1  # no failure this time
     runner = ObserverRunner("test.game", observer, frozenset({"game"}), feed, timeout=1.0)
-    runner.start()
-    for _ in range(500):
-        if feed.committed:
-            break
-        await asyncio.sleep(0.01)
-    await runner.stop(grace=1.0)
+    await run_until_committed(runner, feed)
     assert seen == [] and feed.committed == [2]
