@@ -16,8 +16,10 @@ __all__ = [
     "ChangeRoomSettings",
     "Command",
     "ConfigureNamespace",
+    "CreateApiKey",
     "CreateRoom",
     "DeleteMessage",
+    "DeleteRoom",
     "EditMessage",
     "EmitEvent",
     "JoinRoom",
@@ -26,6 +28,7 @@ __all__ = [
     "OpenDirect",
     "PostMessage",
     "RemoveMember",
+    "RevokeApiKey",
     "RevokeSessions",
 ]
 
@@ -161,6 +164,32 @@ class ConfigureNamespace:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteRoom:
+    """Ends a group room or channel: every member leaves it and nobody can use it again."""
+
+    meta: EventMeta
+    room_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class CreateApiKey:
+    """Records a new API key (issued by the operator's tools and admin keys)."""
+
+    meta: EventMeta
+    key_id: str
+    name: str
+    scopes: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    secret_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeApiKey:
+    meta: EventMeta
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class LiftBan:
     """Lets a member removed from the room join it again."""
 
@@ -187,4 +216,7 @@ Command = (
     | RevokeSessions
     | LiftBan
     | ConfigureNamespace
+    | DeleteRoom
+    | CreateApiKey
+    | RevokeApiKey
 )

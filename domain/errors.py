@@ -28,6 +28,7 @@ from typing import ClassVar
 
 __all__ = [
     "AlreadyAMember",
+    "ApiKeyNotFound",
     "BanNotFound",
     "Banned",
     "Conflict",
@@ -215,3 +216,10 @@ class Rejected(Forbidden):
     """A plugin's filter refused the command (docs/plugins.md); the message is the plugin's."""
 
     code = "rejected"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no API key {key_id!r}")

@@ -12,7 +12,18 @@ from typing import Protocol
 from uuid import UUID
 
 from domain import commands as c
+from domain.apikeys import (
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    api_key_aggregate_id,
+    api_key_created,
+    api_key_revoked,
+    check_key_id,
+    check_key_name,
+    check_scopes,
+)
 from domain.errors import (
+    ApiKeyNotFound,
     Conflict,
     InsufficientRole,
     InvalidArgument,
@@ -58,6 +69,10 @@ class Streams(Protocol):
         """The position and settings of the last event of ``namespace:<name>`` ((0, "")
         if none)."""
 
+    def api_key(self, key_id: str) -> tuple[int, str]:
+        """The position of the last event of ``apikey:<key_id>`` (0: none, 1: created,
+        2: revoked) and the secret hash it was created with ("" if none)."""
+
 
 @dataclass(frozen=True, slots=True)
 class EventRef:
@@ -69,7 +84,7 @@ class EventRef:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    pending: tuple[Room | UserEvent | NamespaceConfigured, ...]
+    pending: tuple[Room | UserEvent | NamespaceConfigured | ApiKeyCreated | ApiKeyRevoked, ...]
     """Aggregates with new events, and standalone events, to save in one transaction."""
     answer: EventRef
     """The event that answers the command: a new one, or the original one of a duplicate."""
@@ -92,12 +107,32 @@ class CommandHandler:
 
     def decide(self, command: c.Command) -> Decision:
         """The events ``command`` produces, each stamped with its room's namespace."""
-        return self._decide(self._in_namespace(command))
+        command = self._in_namespace(command)
+        return self._replayed(command) or self._decide(command)
+
+    def _replayed(self, command: c.Command) -> Decision | None:
+        """The original answer of a backend's request the room has already applied."""
+        request_id = command.meta.request_id
+        room_id = getattr(command, "room_id", None)
+        if not request_id or room_id is None or isinstance(command, c.CreateRoom):
+            return None
+        room = self._streams.get_room(room_id)
+        position = room.accepted_requests.get(request_id) if room is not None else None
+        if room is None or position is None or room.namespace not in command.meta.namespaces:
+            return None
+        return Decision((), EventRef(room_id, position), duplicate=True)
 
     def _in_namespace(self, command: c.Command) -> c.Command:
         if isinstance(command, c.CreateRoom | c.OpenDirect):
             namespace = command.namespace
-        elif isinstance(command, c.ChangePresence | c.RevokeSessions | c.ConfigureNamespace):
+        elif isinstance(
+            command,
+            c.ChangePresence
+            | c.RevokeSessions
+            | c.ConfigureNamespace
+            | c.CreateApiKey
+            | c.RevokeApiKey,
+        ):
             return command
         else:
             room = self._streams.get_room(command.room_id)
@@ -114,7 +149,10 @@ class CommandHandler:
                     raise InsufficientRole(
                         f"rooms of namespace {namespace!r} are made by the operator"
                     )
-                if self._streams.get_room(room_id) is not None:
+                existing = self._streams.get_room(room_id)
+                if existing is not None:
+                    if meta.request_id and existing.accepted_requests.get(meta.request_id) == 1:
+                        return Decision((), EventRef(room_id, 1), duplicate=True)
                     raise Conflict(f"room {room_id} already exists")
                 if kind is RoomKind.CHANNEL:
                     room = Room.create_channel(room_id, meta, name, public, namespace)
@@ -201,6 +239,32 @@ class CommandHandler:
                     return Decision((), EventRef(stream, position), duplicate=True)
                 event = namespace_configured(meta, name, position + 1, settings)
                 return Decision((event,), EventRef(stream, position + 1))
+            case c.DeleteRoom(meta, room_id):
+                room = self._room(room_id, meta)
+                room.delete(meta)
+                return self._changed(room)
+            case c.CreateApiKey(meta, key_id, name, scopes, namespaces, secret_hash):
+                position, recorded = self._streams.api_key(check_key_id(key_id))
+                stream = api_key_aggregate_id(key_id)
+                if position:
+                    if recorded != secret_hash:
+                        raise Conflict(f"API key {key_id} already exists")
+                    return Decision((), EventRef(stream, 1), duplicate=True)
+                scopes = tuple(check_scopes(scopes))
+                for namespace in namespaces:
+                    self._namespaces[namespace]  # an unknown namespace: NamespaceNotFound
+                created = api_key_created(
+                    meta, key_id, check_key_name(name), scopes, namespaces, secret_hash
+                )
+                return Decision((created,), EventRef(stream, 1))
+            case c.RevokeApiKey(meta, key_id):
+                position, _ = self._streams.api_key(check_key_id(key_id))
+                stream = api_key_aggregate_id(key_id)
+                if position == 0:
+                    raise ApiKeyNotFound(key_id)
+                if position == 2:
+                    return Decision((), EventRef(stream, 2), duplicate=True)
+                return Decision((api_key_revoked(meta, key_id),), EventRef(stream, 2))
             case c.LiftBan(meta, room_id, user_id):
                 room = self._room(room_id, meta)
                 room.lift_ban(meta, user_id)
@@ -211,7 +275,7 @@ class CommandHandler:
         """The room, if it exists in a namespace the actor's token grants (else, to them,
         it does not exist)."""
         room = self._streams.get_room(room_id)
-        if room is None or room.namespace not in meta.namespaces:
+        if room is None or room.deleted or room.namespace not in meta.namespaces:
             raise RoomNotFound(room_id)
         return room
 

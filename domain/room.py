@@ -11,6 +11,7 @@ ids it has accepted).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -65,8 +66,23 @@ class MessageRecord:
     deleted: bool = False
 
 
+class _RoomEvent(Aggregate.Event):
+    meta: EventMeta
+
+    def mutate(self, aggregate: Any) -> Any:
+        """Applies the event, then notes its request id: a backend's request (one or more
+        events) is applied once per room, however often it is sent."""
+        room = super().mutate(aggregate)
+        if self.meta.request_id and room is not None:
+            room.accepted_requests.setdefault(self.meta.request_id, self.originator_version)
+        return room
+
+
 class Room(Aggregate):
-    """A group room or a direct conversation. Commands are the public methods."""
+    """A group room or a direct conversation. Commands are the public methods.
+
+    An actor with ``meta.server`` (a backend's API key) has an owner's rights in every room
+    without being a member."""
 
     class RoomCreated(Aggregate.Created):
         meta: EventMeta
@@ -75,34 +91,34 @@ class Room(Aggregate):
         public: bool
         namespace: str
 
-    class RoomSettingsChanged(Aggregate.Event):
+    class RoomSettingsChanged(_RoomEvent):
         meta: EventMeta
         name: str
         public: bool
 
-    class MemberJoined(Aggregate.Event):
+    class MemberJoined(_RoomEvent):
         meta: EventMeta
         user_id: str
         role: Role
         added_by: str
 
-    class MemberLeft(Aggregate.Event):
+    class MemberLeft(_RoomEvent):
         meta: EventMeta
         user_id: str
         removed_by: str
 
-    class MemberRoleChanged(Aggregate.Event):
+    class MemberRoleChanged(_RoomEvent):
         meta: EventMeta
         user_id: str
         role: Role
 
-    class MessagePosted(Aggregate.Event):
+    class MessagePosted(_RoomEvent):
         meta: EventMeta
         message_id: str
         client_msg_id: str
         text: str
 
-    class EventEmitted(Aggregate.Event):
+    class EventEmitted(_RoomEvent):
         """An application event (docs/events.md): a named JSON payload for the members."""
 
         meta: EventMeta
@@ -111,32 +127,35 @@ class Room(Aggregate):
         """JSON text."""
         client_event_id: str
 
-    class MessageEdited(Aggregate.Event):
+    class MessageEdited(_RoomEvent):
         meta: EventMeta
         message_id: str
         text: str
 
-    class MessageDeleted(Aggregate.Event):
+    class MessageDeleted(_RoomEvent):
         meta: EventMeta
         message_id: str
 
-    class DirectAnswered(Aggregate.Event):
+    class DirectAnswered(_RoomEvent):
         """The peer of a direct conversation posted in it: from here on the two share
         presence (a stranger who opens a conversation learns nothing until answered)."""
 
         meta: EventMeta
 
-    class BanLifted(Aggregate.Event):
+    class BanLifted(_RoomEvent):
         meta: EventMeta
         user_id: str
 
-    class StreamStarted(Aggregate.Event):
+    class StreamStarted(_RoomEvent):
         """The room grew past the large-room size: members follow it as a room stream."""
 
         meta: EventMeta
         members: int
 
-    class Acked(Aggregate.Event):
+    class Deleted(_RoomEvent):
+        """The room ended (after its members left it): nothing can happen in it again."""
+
+    class Acked(_RoomEvent):
         """A member received (delivered) or read the room up to a room position."""
 
         meta: EventMeta
@@ -162,6 +181,11 @@ class Room(Aggregate):
         """Members removed by an admin: they may not join again until the ban is lifted."""
         self.streamed_since = 1 if kind is RoomKind.CHANNEL else 0
         """The room position from which members follow the room stream; 0: inbox fan-out."""
+        self.deleted = False
+        self.accepted_requests: dict[str, int] = {}
+        """A backend's request id -> the position of the first event it caused."""
+        if meta.request_id:
+            self.accepted_requests[meta.request_id] = 1
 
     # ------------------------------------------------------------------ factories
 
@@ -263,11 +287,11 @@ class Room(Aggregate):
         self._joined(meta=meta, user_id=meta.user_id, role=Role.MEMBER, added_by="")
 
     def add_member(self, meta: EventMeta, user_id: str, role: Role = Role.MEMBER) -> None:
-        self._check_group_admin(meta.user_id)
+        actor_role = self._check_group_admin(meta)
         check_user_id(user_id)
         if self.is_member(user_id):
             raise AlreadyAMember(user_id)
-        if role is Role.OWNER and self.members[meta.user_id] is not Role.OWNER:
+        if role is Role.OWNER and actor_role is not Role.OWNER:
             raise InsufficientRole("only owners may add owners")
         self._joined(meta=meta, user_id=user_id, role=role, added_by=meta.user_id)
 
@@ -280,9 +304,9 @@ class Room(Aggregate):
         self._left(meta=meta, user_id=meta.user_id, removed_by="")
 
     def remove_member(self, meta: EventMeta, user_id: str) -> None:
-        actor_role = self._check_group_admin(meta.user_id)
+        actor_role = self._check_group_admin(meta)
         target_role = self._member_role(user_id)
-        if user_id == meta.user_id:
+        if user_id == meta.user_id and not meta.server:
             raise InvalidArgument("use leave to leave a room")
         if target_role >= actor_role and actor_role is not Role.OWNER:
             raise InsufficientRole("admins may remove members only")
@@ -292,23 +316,23 @@ class Room(Aggregate):
 
     def lift_ban(self, meta: EventMeta, user_id: str) -> None:
         """An admin lets a removed member join again (adding them back also does)."""
-        self._check_group_admin(meta.user_id)
+        self._check_group_admin(meta)
         if user_id not in self.banned:
             raise BanNotFound(user_id)
         self._ban_lifted(meta=meta, user_id=user_id)
 
     def change_role(self, meta: EventMeta, user_id: str, role: Role) -> None:
-        if self._check_group_admin(meta.user_id) is not Role.OWNER:
+        if self._check_group_admin(meta) is not Role.OWNER:
             raise InsufficientRole("only owners change roles")
         current = self._member_role(user_id)
         if current is role:
             return
-        if current is Role.OWNER and self._owners() == {user_id}:
+        if current is Role.OWNER and self._owners() == {user_id} and not meta.server:
             raise LastOwnerCannotLeave()
         self._role_changed(meta=meta, user_id=user_id, role=role)
 
     def change_settings(self, meta: EventMeta, name: str, public: bool) -> None:
-        self._check_group_admin(meta.user_id)
+        self._check_group_admin(meta)
         self._settings_changed(meta=meta, name=_check_name(name), public=public)
 
     def grow(self, meta: EventMeta, large_room_members: int) -> None:
@@ -320,7 +344,7 @@ class Room(Aggregate):
 
     def post_message(self, meta: EventMeta, client_msg_id: str, text: str) -> str:
         """Posts a message and returns its id; a repeated client_msg_id posts nothing."""
-        self._check_poster(meta.user_id)
+        self._check_poster(meta)
         if len(client_msg_id) > MAX_CLIENT_MSG_ID_LENGTH:
             raise InvalidArgument(f"client_msg_id is longer than {MAX_CLIENT_MSG_ID_LENGTH}")
         if client_msg_id:
@@ -331,7 +355,7 @@ class Room(Aggregate):
         self._posted(
             meta=meta, message_id=message_id, client_msg_id=client_msg_id, text=check_text(text)
         )
-        if not self.answered and meta.user_id != self.opener:
+        if not self.answered and meta.user_id != self.opener and not meta.server:
             self._answered(meta=meta)
         return message_id
 
@@ -339,7 +363,7 @@ class Room(Aggregate):
         """Emits an application event for the members and returns its room position; a
         repeated client_event_id emits nothing and returns the original's position. The
         name and payload were checked against the namespace by the caller."""
-        self._check_poster(meta.user_id)
+        self._check_poster(meta)
         if len(client_event_id) > MAX_CLIENT_MSG_ID_LENGTH:
             raise InvalidArgument(f"client_event_id is longer than {MAX_CLIENT_MSG_ID_LENGTH}")
         if client_event_id:
@@ -350,14 +374,14 @@ class Room(Aggregate):
         return self.version
 
     def edit_message(self, meta: EventMeta, message_id: str, text: str) -> None:
-        self._check_poster(meta.user_id)
+        self._check_poster(meta)
         message = self._live_message(message_id)
         if message.author_id != meta.user_id:
             raise NotTheAuthor()
         self._edited(meta=meta, message_id=message_id, text=check_text(text))
 
     def delete_message(self, meta: EventMeta, message_id: str) -> None:
-        role = self.check_member(meta.user_id)
+        role = self._actor_role(meta)
         message = self._live_message(message_id)
         if message.author_id != meta.user_id and role < Role.ADMIN:
             raise NotTheAuthor()
@@ -370,13 +394,25 @@ class Room(Aggregate):
             raise InvalidArgument(f"up_to must be between 1 and {self.version}")
         self._acked(meta=meta, kind=kind, up_to=up_to)
 
+    def delete(self, meta: EventMeta) -> None:
+        """Every member leaves (removed by the actor, not banned), then the room ends."""
+        if self._check_group_admin(meta) is not Role.OWNER:
+            raise InsufficientRole("only owners delete a room")
+        for user_id in sorted(self.members):
+            self._left(meta=meta, user_id=user_id, removed_by="")
+        self._deleted_room(meta=meta)
+
     # ------------------------------------------------------------------ helpers
+
+    def _actor_role(self, meta: EventMeta) -> Role:
+        """The actor's role: an owner's for a backend, else their membership's."""
+        return Role.OWNER if meta.server else self.check_member(meta.user_id)
 
     def _owners(self) -> set[str]:
         return {user for user, role in self.members.items() if role is Role.OWNER}
 
-    def _check_group_admin(self, user_id: str) -> Role:
-        role = self.check_member(user_id)
+    def _check_group_admin(self, meta: EventMeta) -> Role:
+        role = self._actor_role(meta)
         if self.kind is RoomKind.DIRECT:
             raise InsufficientRole("direct conversations have no administrators")
         if role < Role.ADMIN:
@@ -390,8 +426,8 @@ class Room(Aggregate):
             raise MemberNotFound(user_id)
         return role
 
-    def _check_poster(self, user_id: str) -> Role:
-        role = self.check_member(user_id)
+    def _check_poster(self, meta: EventMeta) -> Role:
+        role = self._actor_role(meta)
         if self.kind is RoomKind.CHANNEL and role < Role.ADMIN:
             raise InsufficientRole("only admins and owners post in a channel")
         return role
@@ -455,6 +491,10 @@ class Room(Aggregate):
     @event(StreamStarted)
     def _stream_started(self, meta: EventMeta, members: int) -> None:
         self.streamed_since = self.version + 1
+
+    @event(Deleted)
+    def _deleted_room(self, meta: EventMeta) -> None:
+        self.deleted = True
 
     @event(Acked)
     def _acked(self, meta: EventMeta, kind: AckKind, up_to: int) -> None:

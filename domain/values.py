@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from domain.errors import InvalidArgument
@@ -80,6 +80,12 @@ class EventMeta:
     """The namespace the event happens in (its room's; empty: default)."""
     namespaces: frozenset[str] = frozenset({"default"})
     """The namespaces the actor may act in (checked on commands, never logged)."""
+    server: bool = field(default=False, compare=False)
+    """The actor is an application backend acting through an API key (its device is
+    ``apikey:<key id>``): in the rooms of its namespaces it holds every right of an owner
+    without being a member (never logged: the device says it)."""
+    request_id: str = ""
+    """The backend's idempotency key: a room applies a request id once (logged)."""
 
 
 def check_user_id(user_id: str) -> str:

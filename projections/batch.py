@@ -47,7 +47,12 @@ def reads_of(envelopes: Iterable[Envelope]) -> tuple[set[str], set[str]]:
         kind = payload_kind(envelope)
         if kind == "presence_changed":
             users.add(envelope.presence_changed.user_id)
-        elif kind in ("sessions_revoked", "namespace_configured"):
+        elif kind in (
+            "sessions_revoked",
+            "namespace_configured",
+            "api_key_created",
+            "api_key_revoked",
+        ):
             continue  # reads nothing: the revocation goes to the user's own inbox
         else:
             rooms.add(getattr(envelope, kind).room_id)

@@ -21,11 +21,14 @@ __all__ = [
     "Delivery",
     "EditMessage",
     "InboxEntry",
+    "ListRoom",
     "LiveNotice",
     "NotifyLive",
     "RaiseReadState",
     "RemoveMember",
+    "RevokeApiKey",
     "RoomStreamEntry",
+    "SetApiKey",
     "SetNamespace",
     "SetPresence",
     "SetQuiet",
@@ -34,6 +37,7 @@ __all__ = [
     "StartRoomStream",
     "StoreMessage",
     "TypingNotice",
+    "UnlistRoom",
     "UpsertRoom",
 ]
 
@@ -128,6 +132,43 @@ class SetNamespace:
 
 
 @dataclass(frozen=True, slots=True)
+class ListRoom:
+    """The room's entry in the directory of group rooms and channels (``kind`` 0: keep
+    the kind listed already)."""
+
+    room_id: str
+    namespace: str
+    name: str
+    public: bool
+    kind: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnlistRoom:
+    """The room was deleted: it leaves the directory."""
+
+    room_id: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetApiKey:
+    key_id: str
+    name: str
+    scopes: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    secret_hash: str
+    created_at: str
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeApiKey:
+    key_id: str
+    revoked_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetQuiet:
     """Whether the room's members share presence through it: a direct room is quiet
     until its peer answers."""
@@ -194,6 +235,10 @@ Change = (
     | SetRevocation
     | SetQuiet
     | SetNamespace
+    | ListRoom
+    | UnlistRoom
+    | SetApiKey
+    | RevokeApiKey
     | StartRoomStream
     | AppendRoomStream
     | AppendInbox

@@ -45,6 +45,14 @@ def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {ks}.quiet_rooms (room_id text PRIMARY KEY)",
         f"CREATE TABLE IF NOT EXISTS {ks}.room_namespaces ("
         "room_id text PRIMARY KEY, namespace text)",
+        # The room directory: group rooms and channels by namespace (search filters a
+        # namespace's partition; fine for thousands of rooms per namespace).
+        f"CREATE TABLE IF NOT EXISTS {ks}.room_directory ("
+        "namespace text, room_id text, name text, public boolean, kind int, "
+        "PRIMARY KEY (namespace, room_id))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.api_keys ("
+        "key_id text PRIMARY KEY, name text, scopes text, namespaces text, secret_hash text, "
+        "created_at text, created_by text, revoked_at text)",
         f"CREATE TABLE IF NOT EXISTS {ks}.revocations ("
         "user_id text, device_id text, revoked_at double, PRIMARY KEY (user_id, device_id))",
         f"CREATE TABLE IF NOT EXISTS {ks}.inbox ("

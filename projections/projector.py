@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import AckKind, PresenceStatus, RoomKind
 from projections import changes as ch
 from proto.codec import Envelope, occurred_seconds, payload_kind
@@ -46,6 +47,21 @@ def project(envelope: Envelope, view: ProjectionView) -> list[ch.Change]:
         return _project_revocation(envelope)
     if kind == "namespace_configured":
         return []  # the log is its record (docs/namespaces.md); no read model needs it
+    if kind == "api_key_created":
+        k = envelope.api_key_created
+        return [
+            ch.SetApiKey(
+                k.key_id,
+                k.name,
+                tuple(k.scopes),
+                tuple(k.namespaces),
+                k.secret_hash,
+                _time(envelope),
+                envelope.actor.user_id,
+            )
+        ]
+    if kind == "api_key_revoked":
+        return [ch.RevokeApiKey(envelope.api_key_revoked.key_id, _time(envelope))]
     return _project_room_event(kind, envelope, view)
 
 
@@ -60,6 +76,9 @@ def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> 
         out.append(ch.UpsertRoom(room_id, room_kind, payload.name, payload.public))
         if envelope.namespace and kind == "room_created":
             out.append(ch.SetNamespace(room_id, envelope.namespace))
+        if room_kind != RoomKind.DIRECT:
+            namespace = envelope.namespace or DEFAULT_NAMESPACE
+            out.append(ch.ListRoom(room_id, namespace, payload.name, payload.public, room_kind))
         if room_kind == RoomKind.DIRECT:
             out.append(ch.SetQuiet(room_id, True))
         if room_kind == RoomKind.CHANNEL:
@@ -91,6 +110,8 @@ def _project_room_event(kind: str, envelope: Envelope, view: ProjectionView) -> 
         out.append(ch.EditMessage(room_id, payload.message_id, payload.text))
     elif kind == "message_deleted":
         out.append(ch.DeleteMessage(room_id, payload.message_id))
+    elif kind == "room_deleted":
+        out.append(ch.UnlistRoom(room_id, envelope.namespace or DEFAULT_NAMESPACE))
     elif kind == "direct_answered":
         out.append(ch.SetQuiet(room_id, False))
     elif kind == "ban_lifted" and not streamed:

@@ -21,7 +21,7 @@ Every writer runs the same pure core, :func:`projections.batch.project_batch`. A
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from projections.batch import Prefetch
 
 __all__ = [
+    "ApiKeyRow",
     "DeviceRow",
+    "DirectoryRow",
     "InboxWriter",
     "MemberRow",
     "MessageRow",
@@ -113,6 +115,32 @@ class PresenceRow:
     devices: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryRow:
+    """A group room or channel in the directory."""
+
+    room_id: str
+    namespace: str
+    name: str
+    kind: int
+    public: bool
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRow:
+    key_id: str
+    name: str
+    scopes: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    """Empty: every namespace."""
+    secret_hash: str
+    created_at: str
+    created_by: str
+    revoked_at: str = ""
+    """ISO time it was revoked; empty while it works."""
+
+
 class ProjectionReader(ABC):
     """Queries over the read models.
 
@@ -186,6 +214,27 @@ class ProjectionReader(ABC):
     @abstractmethod
     async def devices(self, user_id: str) -> list[DeviceRow]:
         """The user's devices with their presence, by device id."""
+
+    @abstractmethod
+    async def directory(
+        self,
+        namespaces: Collection[str],
+        *,
+        query: str = "",
+        after: str = "",
+        limit: int = 50,
+        public_only: bool = True,
+    ) -> list[DirectoryRow]:
+        """Group rooms and channels of ``namespaces`` whose name contains ``query`` (case
+        insensitive), ordered by lower-cased name then room id, starting after the room
+        ``after`` (a room id from an earlier page); deleted rooms never appear."""
+
+    @abstractmethod
+    async def api_key(self, key_id: str) -> ApiKeyRow | None: ...
+
+    @abstractmethod
+    async def api_keys(self) -> list[ApiKeyRow]:
+        """Every key ever created (revoked ones too), by key id."""
 
     @abstractmethod
     async def revoked_at(self, user_id: str, device_id: str) -> float:

@@ -9,7 +9,7 @@ driver bridge is ``cassandra_session.py``'s. :meth:`CassandraProjectionStore.app
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from domain.namespaces import DEFAULT_NAMESPACE
@@ -20,7 +20,9 @@ from projections.cassandra_session import CassandraSession, gather_bounded, migr
 from projections.inbox_cassandra import CassandraInbox
 from projections.inbox_cassandra import bucket as _bucket
 from projections.store import (
+    ApiKeyRow,
     DeviceRow,
+    DirectoryRow,
     MemberRow,
     MessageRow,
     PresenceRow,
@@ -291,6 +293,40 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                         "UPDATE room_streams USING TIMESTAMP ? SET head=? WHERE room_id=?",
                         (envelope.position, room_id),
                         envelope.position,
+                    )
+                ]
+            case ch.ListRoom(room_id, namespace, name, public, kind):
+                cql = "UPDATE room_directory USING TIMESTAMP ? SET name=?, public=?"
+                params: tuple[Any, ...] = (name, public)
+                if kind:
+                    cql, params = cql + ", kind=?", (*params, kind)
+                return [
+                    (cql + " WHERE namespace=? AND room_id=?", (*params, namespace, room_id), ts)
+                ]
+            case ch.UnlistRoom(room_id, namespace):
+                return [
+                    (
+                        "DELETE FROM room_directory USING TIMESTAMP ? "
+                        "WHERE namespace=? AND room_id=?",
+                        (namespace, room_id),
+                        ts,
+                    )
+                ]
+            case ch.SetApiKey(key_id, name, scopes, namespaces, secret_hash, at, by):
+                return [
+                    (
+                        "UPDATE api_keys USING TIMESTAMP ? SET name=?, scopes=?, namespaces=?, "
+                        "secret_hash=?, created_at=?, created_by=? WHERE key_id=?",
+                        (name, " ".join(scopes), " ".join(namespaces), secret_hash, at, by, key_id),
+                        ts,
+                    )
+                ]
+            case ch.RevokeApiKey(key_id, at):
+                return [
+                    (
+                        "UPDATE api_keys USING TIMESTAMP ? SET revoked_at=? WHERE key_id=?",
+                        (at, key_id),
+                        ts,
                     )
                 ]
             case ch.SetNamespace(room_id, namespace):
@@ -599,6 +635,49 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
         )
         return [DeviceRow(r.device_id, r.status, r.updated_at) for r in rows]
 
+    async def directory(
+        self,
+        namespaces: Collection[str],
+        *,
+        query: str = "",
+        after: str = "",
+        limit: int = 50,
+        public_only: bool = True,
+    ) -> list[DirectoryRow]:
+        """Reads the namespaces' partitions and filters here (the directory of a namespace
+        is read whole: fine for thousands of rooms, see docs/server-api.md)."""
+        entries: list[tuple[str, str, str, Any]] = []
+        for namespace in sorted(set(namespaces)):
+            rows = await self._run(
+                "SELECT room_id, name, public, kind FROM room_directory WHERE namespace=?",
+                (namespace,),
+            )
+            entries.extend(
+                (r.name.lower(), r.room_id, namespace, r)
+                for r in rows
+                if r.name is not None and (r.public or not public_only)
+            )
+        needle = query.lower()
+        entries = sorted(e for e in entries if needle in e[0])
+        start = next((i + 1 for i, e in enumerate(entries) if e[1] == after), 0)
+        page = entries[start : start + max(limit, 0)]
+        counts = await gather_bounded(
+            self._run("SELECT count(*) AS n FROM room_members WHERE room_id=?", (e[1],))
+            for e in page
+        )
+        return [
+            DirectoryRow(room_id, namespace, r.name, r.kind or 0, bool(r.public), n[0].n)
+            for (_, room_id, namespace, r), n in zip(page, counts, strict=True)
+        ]
+
+    async def api_key(self, key_id: str) -> ApiKeyRow | None:
+        rows = await self._run(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id=?", (key_id,))
+        return _api_key(rows[0]) if rows and rows[0].secret_hash else None
+
+    async def api_keys(self) -> list[ApiKeyRow]:
+        rows = await self._db.scan(f"SELECT {_KEY_COLUMNS} FROM api_keys")
+        return sorted((_api_key(r) for r in rows if r.secret_hash), key=lambda k: k.key_id)
+
     async def revoked_at(self, user_id: str, device_id: str) -> float:
         rows = await self._run(
             "SELECT revoked_at FROM revocations WHERE user_id=? AND device_id IN ?",
@@ -620,3 +699,19 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
 
     async def close(self) -> None:
         await self._db.close()
+
+
+_KEY_COLUMNS = "key_id, name, scopes, namespaces, secret_hash, created_at, created_by, revoked_at"
+
+
+def _api_key(row: Any) -> ApiKeyRow:
+    return ApiKeyRow(
+        row.key_id,
+        row.name,
+        tuple((row.scopes or "").split()),
+        tuple((row.namespaces or "").split()),
+        row.secret_hash,
+        row.created_at or "",
+        row.created_by or "",
+        row.revoked_at or "",
+    )

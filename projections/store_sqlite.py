@@ -13,7 +13,7 @@ import contextlib
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ from domain.values import PresenceStatus
 from projections import changes as ch
 from projections.batch import Prefetch, project_batch, reads_of
 from projections.store import (
+    ApiKeyRow,
     DeviceRow,
+    DirectoryRow,
     MemberRow,
     MessageRow,
     PresenceRow,
@@ -67,6 +69,16 @@ CREATE TABLE IF NOT EXISTS presence (
 );
 CREATE TABLE IF NOT EXISTS quiet_rooms (room_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS room_namespaces (room_id TEXT PRIMARY KEY, namespace TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS directory (
+    room_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    public INTEGER NOT NULL, kind INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS directory_by_name ON directory (namespace, lower(name), room_id);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, namespaces TEXT NOT NULL,
+    secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
+    revoked_at TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS revocations (
     user_id TEXT NOT NULL, device_id TEXT NOT NULL, revoked_at REAL NOT NULL,
     PRIMARY KEY (user_id, device_id)
@@ -326,6 +338,21 @@ class SqliteProjectionStore(ProjectionStore):
                 c.execute(
                     "INSERT OR REPLACE INTO room_namespaces VALUES (?,?)", (room_id, namespace)
                 )
+            case ch.ListRoom(room_id, namespace, name, public, kind):
+                c.execute(
+                    "INSERT INTO directory VALUES (?,?,?,?,?) ON CONFLICT (room_id) "
+                    "DO UPDATE SET name=excluded.name, public=excluded.public",
+                    (room_id, namespace, name, public, kind),
+                )
+            case ch.UnlistRoom(room_id):
+                c.execute("DELETE FROM directory WHERE room_id=?", (room_id,))
+            case ch.SetApiKey(key_id, name, scopes, namespaces, secret_hash, at, by):
+                c.execute(
+                    "INSERT OR IGNORE INTO api_keys VALUES (?,?,?,?,?,?,?,'')",
+                    (key_id, name, " ".join(scopes), " ".join(namespaces), secret_hash, at, by),
+                )
+            case ch.RevokeApiKey(key_id, at):
+                c.execute("UPDATE api_keys SET revoked_at=? WHERE key_id=?", (at, key_id))
             case ch.SetQuiet(room_id, quiet):
                 if quiet:
                     c.execute("INSERT OR IGNORE INTO quiet_rooms VALUES (?)", (room_id,))
@@ -516,6 +543,49 @@ class SqliteProjectionStore(ProjectionStore):
         )
         return [DeviceRow(d, s, at) for d, s, at in rows]
 
+    async def directory(
+        self,
+        namespaces: Collection[str],
+        *,
+        query: str = "",
+        after: str = "",
+        limit: int = 50,
+        public_only: bool = True,
+    ) -> list[DirectoryRow]:
+        names = sorted(set(namespaces))
+        if not names or limit <= 0:
+            return []
+        start = await self._read("SELECT lower(name) FROM directory WHERE room_id=?", (after,))
+        pattern = (
+            "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        rows = await self._read(
+            "SELECT d.room_id, d.namespace, d.name, d.kind, d.public, "
+            "(SELECT count(*) FROM members m WHERE m.room_id = d.room_id) "
+            f"FROM directory d WHERE d.namespace IN ({','.join('?' * len(names))}) "
+            "AND (? = 0 OR d.public = 1) AND lower(d.name) LIKE ? ESCAPE '\\' "
+            "AND (? IS NULL OR (lower(d.name), d.room_id) > (?, ?)) "
+            "ORDER BY lower(d.name), d.room_id LIMIT ?",
+            (
+                *names,
+                int(public_only),
+                pattern,
+                start[0][0] if start else None,
+                start[0][0] if start else None,
+                after,
+                limit,
+            ),
+        )
+        return [DirectoryRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows]
+
+    async def api_key(self, key_id: str) -> ApiKeyRow | None:
+        rows = await self._read(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id=?", (key_id,))
+        return _api_key(rows[0]) if rows else None
+
+    async def api_keys(self) -> list[ApiKeyRow]:
+        rows = await self._read(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY key_id", ())
+        return [_api_key(r) for r in rows]
+
     async def revoked_at(self, user_id: str, device_id: str) -> float:
         rows = await self._lookup(
             "SELECT max(revoked_at) FROM revocations WHERE user_id=? AND device_id IN ('',?)",
@@ -531,6 +601,13 @@ class SqliteProjectionStore(ProjectionStore):
             self._reader.close()
         if self._lookups is not None:
             self._lookups.close()
+
+
+_KEY_COLUMNS = "key_id, name, scopes, namespaces, secret_hash, created_at, created_by, revoked_at"
+
+
+def _api_key(row: Sequence[Any]) -> ApiKeyRow:
+    return ApiKeyRow(row[0], row[1], tuple(row[2].split()), tuple(row[3].split()), *row[4:8])
 
 
 class _Checkpointer:

@@ -20,6 +20,7 @@ from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from domain.apikeys import ApiKeyCreated, ApiKeyRevoked, api_key_aggregate_id, api_key_stream
 from domain.namespaces import (
     DEFAULT_NAMESPACE,
     NamespaceConfigured,
@@ -68,6 +69,8 @@ def stream_of(event: DomainEventProtocol[Any]) -> str:
         return user_stream(event.user_id)
     if isinstance(event, NamespaceConfigured):
         return namespace_stream(event.name)
+    if isinstance(event, ApiKeyCreated | ApiKeyRevoked):
+        return api_key_stream(event.key_id)
     return room_stream(event.originator_id)
 
 
@@ -86,6 +89,7 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
         actor=pb.Actor(user_id=meta.user_id, device_id=meta.device_id),
         trace_id=meta.trace_id,
         namespace=meta.namespace,
+        request_id=meta.request_id,
     )
     _set_timestamp(envelope.occurred_at, event.timestamp)
     room_id = str(event.originator_id)
@@ -137,6 +141,20 @@ def encode_event(event: DomainEvent, epoch: str) -> pb.Envelope:
         case NamespaceConfigured():
             envelope.namespace_configured.name = event.name
             envelope.namespace_configured.settings_json = event.settings
+        case ApiKeyCreated():
+            envelope.api_key_created.CopyFrom(
+                pb.ApiKeyCreated(
+                    key_id=event.key_id,
+                    name=event.name,
+                    scopes=list(event.scopes),
+                    namespaces=list(event.namespaces),
+                    secret_hash=event.secret_hash,
+                )
+            )
+        case ApiKeyRevoked():
+            envelope.api_key_revoked.key_id = event.key_id
+        case Room.Deleted():
+            envelope.room_deleted.room_id = room_id
         case Room.EventEmitted():
             emitted = envelope.event_emitted
             emitted.room_id = room_id
@@ -249,7 +267,11 @@ def envelope_to_dict(envelope: pb.Envelope) -> dict[str, Any]:
 
 def _meta(envelope: pb.Envelope) -> EventMeta:
     return EventMeta(
-        envelope.actor.user_id, envelope.actor.device_id, envelope.trace_id, envelope.namespace
+        envelope.actor.user_id,
+        envelope.actor.device_id,
+        envelope.trace_id,
+        envelope.namespace,
+        request_id=envelope.request_id,
     )
 
 
@@ -303,6 +325,7 @@ def _room_event(kind: str, envelope: pb.Envelope) -> DomainEventProtocol[Any]:
         "acked": lambda: Room.Acked(kind=AckKind(p.kind), up_to=p.up_to, **common),
         "ban_lifted": lambda: Room.BanLifted(user_id=p.user_id, **common),
         "direct_answered": lambda: Room.DirectAnswered(**common),
+        "room_deleted": lambda: Room.Deleted(**common),
     }
     return builders[kind]()
 
@@ -325,6 +348,19 @@ def domain_event(envelope: pb.Envelope) -> DomainEventProtocol[Any]:
             settings=n.settings_json,
             **_common(envelope, namespace_aggregate_id(n.name)),
         )
+    if kind == "api_key_created":
+        k = envelope.api_key_created
+        return ApiKeyCreated(
+            key_id=k.key_id,
+            name=k.name,
+            scopes=tuple(k.scopes),
+            namespaces=tuple(k.namespaces),
+            secret_hash=k.secret_hash,
+            **_common(envelope, api_key_aggregate_id(k.key_id)),
+        )
+    if kind == "api_key_revoked":
+        key_id = envelope.api_key_revoked.key_id
+        return ApiKeyRevoked(key_id=key_id, **_common(envelope, api_key_aggregate_id(key_id)))
     if kind == "sessions_revoked":
         r = envelope.sessions_revoked
         return SessionsRevoked(

@@ -11,6 +11,7 @@ from uuid import UUID
 from google.protobuf.message import DecodeError
 
 from domain import commands as c
+from domain.apikeys import api_key_stream
 from domain.namespaces import DEFAULT_NAMESPACE, namespace_stream
 from domain.values import (
     AckKind,
@@ -38,6 +39,8 @@ def command_key(command: c.Command) -> str:
             return user_stream(meta.user_id)
         case c.ConfigureNamespace(_, name):
             return namespace_stream(name)
+        case c.CreateApiKey(_, key_id) | c.RevokeApiKey(_, key_id):
+            return api_key_stream(key_id)
         case c.OpenDirect(meta, peer_id, namespace):
             return room_stream(direct_room_id(meta.user_id, peer_id, namespace))
         case _:
@@ -53,6 +56,8 @@ def encode_command(command: c.Command, request_id: str, gateway_id: str) -> ip.C
         trace_id=meta.trace_id,
         namespaces=sorted(meta.namespaces),
         namespace=meta.namespace,
+        server=meta.server,
+        backend_request_id=meta.request_id,
     )
     match command:
         case c.CreateRoom(_, room_id, name, public, kind, namespace):
@@ -122,6 +127,20 @@ def encode_command(command: c.Command, request_id: str, gateway_id: str) -> ip.C
             record.configure_namespace.CopyFrom(
                 ip.ConfigureNamespaceCommand(name=name, settings_json=settings)
             )
+        case c.DeleteRoom(_, room_id):
+            record.delete_room.room_id = str(room_id)
+        case c.CreateApiKey(_, key_id, name, scopes, namespaces, secret_hash):
+            record.create_api_key.CopyFrom(
+                ip.CreateApiKeyCommand(
+                    key_id=key_id,
+                    name=name,
+                    scopes=list(scopes),
+                    namespaces=list(namespaces),
+                    secret_hash=secret_hash,
+                )
+            )
+        case c.RevokeApiKey(_, key_id):
+            record.revoke_api_key.key_id = key_id
     return record
 
 
@@ -142,6 +161,8 @@ def _command(record: ip.CommandRecord) -> c.Command:
         record.trace_id,
         record.namespace,
         frozenset(record.namespaces or [DEFAULT_NAMESPACE]),
+        server=record.server,
+        request_id=record.backend_request_id,
     )
     kind = record.WhichOneof("command")
     if kind is None:
@@ -184,4 +205,12 @@ def _command(record: ip.CommandRecord) -> c.Command:
             return c.LiftBan(meta, UUID(p.room_id), p.user_id)
         case "configure_namespace":
             return c.ConfigureNamespace(meta, p.name, p.settings_json)
+        case "delete_room":
+            return c.DeleteRoom(meta, UUID(p.room_id))
+        case "create_api_key":
+            return c.CreateApiKey(
+                meta, p.key_id, p.name, tuple(p.scopes), tuple(p.namespaces), p.secret_hash
+            )
+        case "revoke_api_key":
+            return c.RevokeApiKey(meta, p.key_id)
     raise ValueError(f"unknown command {kind}")

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
 
+from domain.apikeys import ApiKeyCreated, ApiKeyRevoked
 from domain.commands import Command
 from domain.errors import DomainError
 from domain.handler import CommandHandler, EventRef
@@ -48,6 +49,8 @@ class PartitionState:
         self.user_lengths: dict[str, int] = {}
         self.namespaces: dict[str, tuple[int, str]] = {}
         """Namespace -> position and settings of its last NamespaceConfigured."""
+        self.api_keys: dict[str, tuple[int, str]] = {}
+        """Key id -> position of its last event and its secret hash."""
         self.offsets: dict[tuple[UUID, int], int] = {}
         """(originator, position) -> events-topic offset, for events a duplicate may name."""
         self.recent: OrderedDict[tuple[UUID, int], bytes] = OrderedDict()
@@ -63,6 +66,16 @@ class PartitionState:
     def namespace_settings(self, name: str) -> tuple[int, str]:
         return self.namespaces.get(name, (0, ""))
 
+    def api_key(self, key_id: str) -> tuple[int, str]:
+        return self.api_keys.get(key_id, (0, ""))
+
+    def _note_api_key(self, event: ApiKeyCreated | ApiKeyRevoked) -> None:
+        secret_hash = event.secret_hash if isinstance(event, ApiKeyCreated) else ""
+        self.api_keys[event.key_id] = (
+            event.originator_version,
+            secret_hash or self.api_key(event.key_id)[1],
+        )
+
     def fold(self, data: bytes, offset: int) -> None:
         """Applies one stored event (rebuilding state from the events topic)."""
         event = decode_envelope(data)
@@ -70,6 +83,8 @@ class PartitionState:
             self.user_lengths[event.user_id] = event.originator_version
         elif isinstance(event, NamespaceConfigured):
             self.namespaces[event.name] = (event.originator_version, event.settings)
+        elif isinstance(event, ApiKeyCreated | ApiKeyRevoked):
+            self._note_api_key(event)
         else:
             assert isinstance(event, Room.Event)
             self.rooms[event.originator_id] = event.mutate(self.rooms.get(event.originator_id))  # type: ignore[assignment]
@@ -77,7 +92,8 @@ class PartitionState:
 
     def remember(self, event: DomainEvent, data: bytes, offset: int) -> None:
         key = (event.originator_id, event.originator_version)
-        if isinstance(event, Room.MessagePosted | Room.RoomCreated | NamespaceConfigured):
+        answers = Room.MessagePosted | Room.RoomCreated | NamespaceConfigured | ApiKeyCreated
+        if isinstance(event, answers) or event.meta.request_id:  # type: ignore[attr-defined]
             self.offsets[key] = offset
         self.recent[key] = data
         if len(self.recent) > RECENT_EVENTS:
@@ -98,6 +114,9 @@ class PartitionState:
                 events.extend(item.collect_events())  # type: ignore[arg-type]
             elif isinstance(item, NamespaceConfigured):
                 self.namespaces[item.name] = (item.originator_version, item.settings)
+                events.append(item)
+            elif isinstance(item, ApiKeyCreated | ApiKeyRevoked):
+                self._note_api_key(item)
                 events.append(item)
             else:
                 self.user_lengths[item.user_id] = item.originator_version

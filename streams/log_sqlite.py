@@ -26,6 +26,7 @@ from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
 from domain import commands as c
+from domain.apikeys import ApiKeyCreated, ApiKeyRevoked, api_key_aggregate_id
 from domain.commands import Command
 from domain.handler import CommandHandler, Decision, EventRef
 from domain.namespaces import NamespaceConfigured, Namespaces, namespace_aggregate_id
@@ -128,6 +129,7 @@ class _Streams:
         self._app = app
         self.user_lengths: dict[str, int] = {}
         self.namespaces: dict[str, tuple[int, str]] = {}
+        self.api_keys: dict[str, tuple[int, str]] = {}
         self.touched: dict[UUID, Room] = {}
 
     def get_room(self, room_id: UUID) -> Room | None:
@@ -160,6 +162,22 @@ class _Streams:
                 else (0, "")
             )
         return self.namespaces[name]
+
+    def api_key(self, key_id: str) -> tuple[int, str]:
+        """Read from the log the first time (keys change rarely)."""
+        if key_id not in self.api_keys:
+            stored = self._app.recorder.select_events(api_key_aggregate_id(key_id))
+            events = [decode_envelope(e.state) for e in stored]
+            created = [e.secret_hash for e in events if isinstance(e, ApiKeyCreated)]
+            self.api_keys[key_id] = (len(events), created[0] if created else "")
+        return self.api_keys[key_id]
+
+    def note_api_key(self, event: ApiKeyCreated | ApiKeyRevoked) -> None:
+        secret_hash = event.secret_hash if isinstance(event, ApiKeyCreated) else ""
+        self.api_keys[event.key_id] = (
+            event.originator_version,
+            secret_hash or self.api_keys.get(event.key_id, (0, ""))[1],
+        )
 
     def missing(self, streams: list[UUID | str]) -> list[UUID | str]:
         """Which of these streams (room ids, user ids) are not in memory."""
@@ -207,8 +225,8 @@ def _stream_of(command: Command) -> UUID | str | None:
             return direct_room_id(meta.user_id, peer_id, namespace)
         case c.ChangePresence(meta) | c.RevokeSessions(meta):
             return meta.user_id
-        case c.ConfigureNamespace():
-            return None  # read by the handler itself (once per namespace and process)
+        case c.ConfigureNamespace() | c.CreateApiKey() | c.RevokeApiKey():
+            return None  # read by the handler itself (once per stream and process)
     room_id: UUID = getattr(command, "room_id")  # noqa: B009 - every other command has one
     return room_id
 
@@ -387,6 +405,9 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             elif isinstance(item, NamespaceConfigured):
                 self._streams.namespaces[item.name] = (item.originator_version, item.settings)
                 events.append(item)
+            elif isinstance(item, ApiKeyCreated | ApiKeyRevoked):
+                self._streams.note_api_key(item)
+                events.append(item)
             else:
                 self._streams.user_lengths[item.user_id] = item.originator_version
                 events.append(item)
@@ -410,6 +431,7 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
         self._streams.touched.clear()
         self._streams.user_lengths.clear()
         self._streams.namespaces.clear()
+        self._streams.api_keys.clear()
 
     def _load_all(self, refs: list[EventRef]) -> dict[tuple[UUID, int], Envelope]:
         found = {}

@@ -7,6 +7,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.domain import DomainEvent
 
+from domain.apikeys import api_key_created, api_key_revoked
 from domain.room import Room
 from domain.user import presence_changed, sessions_revoked
 from domain.values import AckKind, EventMeta, PresenceStatus, Role, direct_room_id
@@ -39,6 +40,13 @@ def every_kind_of_event() -> list[DomainEvent]:
     events.extend(direct.collect_events())  # type: ignore[arg-type]
     events.append(presence_changed(alice, 1, PresenceStatus.AWAY))
     events.append(sessions_revoked(alice, 2, "phone"))
+    backend = EventMeta("system", "laptop", "trace-1", request_id="req-9", server=True)
+    temp = Room.create_group(uuid4(), alice, "temp", True)
+    temp.post_message(backend, "", "from the backend")
+    temp.delete(backend)
+    events.extend(temp.collect_events())  # type: ignore[arg-type]
+    events.append(api_key_created(alice, "0123456789ab", "shop", ("publish",), ("game",), "ab"))
+    events.append(api_key_revoked(alice, "0123456789ab"))
     return events
 
 

@@ -26,6 +26,9 @@ EVERY_COMMAND: list[c.Command] = [
     c.DeleteMessage(META, ROOM, "msg"),
     c.AckRoom(META, ROOM, AckKind.READ, 7),
     c.ChangePresence(META, PresenceStatus.AWAY),
+    c.DeleteRoom(EventMeta("system", "apikey:k", "t", server=True, request_id="r-1"), ROOM),
+    c.CreateApiKey(META, "0123456789ab", "shop", ("publish", "read"), ("game",), "ab" * 32),
+    c.RevokeApiKey(META, "0123456789ab"),
 ]
 
 

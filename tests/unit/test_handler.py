@@ -5,6 +5,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain import commands as c
+from domain.apikeys import ApiKeyCreated, ApiKeyRevoked
 from domain import errors
 from domain.errors import Conflict, InvalidArgument, NotAMember, RoomNotFound
 from domain.handler import CommandHandler, Decision, EventRef
@@ -30,6 +31,7 @@ class MemoryStreams:
         self.rooms: dict[UUID, Room] = {}
         self.user_lengths: dict[str, int] = {}
         self.namespaces: dict[str, tuple[int, str]] = {}
+        self.api_keys: dict[str, tuple[int, str]] = {}
         self.saved: list[object] = []
 
     def get_room(self, room_id: UUID) -> Room | None:
@@ -41,6 +43,9 @@ class MemoryStreams:
     def namespace_settings(self, name: str) -> tuple[int, str]:
         return self.namespaces.get(name, (0, ""))
 
+    def api_key(self, key_id: str) -> tuple[int, str]:
+        return self.api_keys.get(key_id, (0, ""))
+
     def save(self, decision: Decision) -> None:
         for item in decision.pending:
             if isinstance(item, Room):
@@ -49,6 +54,11 @@ class MemoryStreams:
             elif isinstance(item, NamespaceConfigured):
                 self.saved.append(item)
                 self.namespaces[item.name] = (item.originator_version, item.settings)
+            elif isinstance(item, ApiKeyCreated | ApiKeyRevoked):
+                self.saved.append(item)
+                known = self.api_keys.get(item.key_id, (0, ""))[1]
+                secret_hash = item.secret_hash if isinstance(item, ApiKeyCreated) else known
+                self.api_keys[item.key_id] = (item.originator_version, secret_hash)
             else:
                 assert isinstance(item, UserEvent)
                 self.saved.append(item)

@@ -2,10 +2,11 @@ import datetime
 
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -61,7 +62,7 @@ class Actor(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., device_id: _Optional[str] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "namespace", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started", "sessions_revoked", "ban_lifted", "direct_answered", "event_emitted", "namespace_configured")
+    __slots__ = ("event_id", "stream", "position", "epoch", "occurred_at", "actor", "trace_id", "namespace", "request_id", "room_created", "member_joined", "member_left", "member_role_changed", "message_posted", "message_edited", "message_deleted", "acked", "presence_changed", "room_settings_changed", "room_stream_started", "sessions_revoked", "ban_lifted", "direct_answered", "event_emitted", "namespace_configured", "room_deleted", "api_key_created", "api_key_revoked")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +71,7 @@ class Envelope(_message.Message):
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ROOM_CREATED_FIELD_NUMBER: _ClassVar[int]
     MEMBER_JOINED_FIELD_NUMBER: _ClassVar[int]
     MEMBER_LEFT_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +88,9 @@ class Envelope(_message.Message):
     DIRECT_ANSWERED_FIELD_NUMBER: _ClassVar[int]
     EVENT_EMITTED_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_CONFIGURED_FIELD_NUMBER: _ClassVar[int]
+    ROOM_DELETED_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_CREATED_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_REVOKED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     stream: str
     position: int
@@ -94,6 +99,7 @@ class Envelope(_message.Message):
     actor: Actor
     trace_id: str
     namespace: str
+    request_id: str
     room_created: RoomCreated
     member_joined: MemberJoined
     member_left: MemberLeft
@@ -110,7 +116,10 @@ class Envelope(_message.Message):
     direct_answered: DirectAnswered
     event_emitted: EventEmitted
     namespace_configured: NamespaceConfigured
-    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespace: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ..., sessions_revoked: _Optional[_Union[SessionsRevoked, _Mapping]] = ..., ban_lifted: _Optional[_Union[BanLifted, _Mapping]] = ..., direct_answered: _Optional[_Union[DirectAnswered, _Mapping]] = ..., event_emitted: _Optional[_Union[EventEmitted, _Mapping]] = ..., namespace_configured: _Optional[_Union[NamespaceConfigured, _Mapping]] = ...) -> None: ...
+    room_deleted: RoomDeleted
+    api_key_created: ApiKeyCreated
+    api_key_revoked: ApiKeyRevoked
+    def __init__(self, event_id: _Optional[str] = ..., stream: _Optional[str] = ..., position: _Optional[int] = ..., epoch: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[_Union[Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespace: _Optional[str] = ..., request_id: _Optional[str] = ..., room_created: _Optional[_Union[RoomCreated, _Mapping]] = ..., member_joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., member_left: _Optional[_Union[MemberLeft, _Mapping]] = ..., member_role_changed: _Optional[_Union[MemberRoleChanged, _Mapping]] = ..., message_posted: _Optional[_Union[MessagePosted, _Mapping]] = ..., message_edited: _Optional[_Union[MessageEdited, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., acked: _Optional[_Union[Acked, _Mapping]] = ..., presence_changed: _Optional[_Union[PresenceChanged, _Mapping]] = ..., room_settings_changed: _Optional[_Union[RoomSettingsChanged, _Mapping]] = ..., room_stream_started: _Optional[_Union[RoomStreamStarted, _Mapping]] = ..., sessions_revoked: _Optional[_Union[SessionsRevoked, _Mapping]] = ..., ban_lifted: _Optional[_Union[BanLifted, _Mapping]] = ..., direct_answered: _Optional[_Union[DirectAnswered, _Mapping]] = ..., event_emitted: _Optional[_Union[EventEmitted, _Mapping]] = ..., namespace_configured: _Optional[_Union[NamespaceConfigured, _Mapping]] = ..., room_deleted: _Optional[_Union[RoomDeleted, _Mapping]] = ..., api_key_created: _Optional[_Union[ApiKeyCreated, _Mapping]] = ..., api_key_revoked: _Optional[_Union[ApiKeyRevoked, _Mapping]] = ...) -> None: ...
 
 class RoomCreated(_message.Message):
     __slots__ = ("room_id", "name", "kind", "public", "namespace")
@@ -269,3 +278,29 @@ class NamespaceConfigured(_message.Message):
     name: str
     settings_json: str
     def __init__(self, name: _Optional[str] = ..., settings_json: _Optional[str] = ...) -> None: ...
+
+class RoomDeleted(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+
+class ApiKeyCreated(_message.Message):
+    __slots__ = ("key_id", "name", "scopes", "namespaces", "secret_hash")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    SECRET_HASH_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    name: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    namespaces: _containers.RepeatedScalarFieldContainer[str]
+    secret_hash: str
+    def __init__(self, key_id: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., namespaces: _Optional[_Iterable[str]] = ..., secret_hash: _Optional[str] = ...) -> None: ...
+
+class ApiKeyRevoked(_message.Message):
+    __slots__ = ("key_id",)
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    def __init__(self, key_id: _Optional[str] = ...) -> None: ...

@@ -8,13 +8,15 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CommandRecord(_message.Message):
-    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "namespaces", "namespace", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence", "revoke_sessions", "lift_ban", "emit_event", "configure_namespace")
+    __slots__ = ("request_id", "gateway_id", "actor", "trace_id", "namespaces", "namespace", "server", "backend_request_id", "create_room", "open_direct", "join_room", "add_member", "leave_room", "remove_member", "change_role", "change_room_settings", "post_message", "edit_message", "delete_message", "ack_room", "change_presence", "revoke_sessions", "lift_ban", "emit_event", "configure_namespace", "delete_room", "create_api_key", "revoke_api_key")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACES_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CREATE_ROOM_FIELD_NUMBER: _ClassVar[int]
     OPEN_DIRECT_FIELD_NUMBER: _ClassVar[int]
     JOIN_ROOM_FIELD_NUMBER: _ClassVar[int]
@@ -32,12 +34,17 @@ class CommandRecord(_message.Message):
     LIFT_BAN_FIELD_NUMBER: _ClassVar[int]
     EMIT_EVENT_FIELD_NUMBER: _ClassVar[int]
     CONFIGURE_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    DELETE_ROOM_FIELD_NUMBER: _ClassVar[int]
+    CREATE_API_KEY_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_API_KEY_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     gateway_id: str
     actor: _events_pb2.Actor
     trace_id: str
     namespaces: _containers.RepeatedScalarFieldContainer[str]
     namespace: str
+    server: bool
+    backend_request_id: str
     create_room: CreateRoomCommand
     open_direct: OpenDirectCommand
     join_room: JoinRoomCommand
@@ -55,7 +62,10 @@ class CommandRecord(_message.Message):
     lift_ban: LiftBanCommand
     emit_event: EmitEventCommand
     configure_namespace: ConfigureNamespaceCommand
-    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespaces: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ..., revoke_sessions: _Optional[_Union[RevokeSessionsCommand, _Mapping]] = ..., lift_ban: _Optional[_Union[LiftBanCommand, _Mapping]] = ..., emit_event: _Optional[_Union[EmitEventCommand, _Mapping]] = ..., configure_namespace: _Optional[_Union[ConfigureNamespaceCommand, _Mapping]] = ...) -> None: ...
+    delete_room: DeleteRoomCommand
+    create_api_key: CreateApiKeyCommand
+    revoke_api_key: RevokeApiKeyCommand
+    def __init__(self, request_id: _Optional[str] = ..., gateway_id: _Optional[str] = ..., actor: _Optional[_Union[_events_pb2.Actor, _Mapping]] = ..., trace_id: _Optional[str] = ..., namespaces: _Optional[_Iterable[str]] = ..., namespace: _Optional[str] = ..., server: _Optional[bool] = ..., backend_request_id: _Optional[str] = ..., create_room: _Optional[_Union[CreateRoomCommand, _Mapping]] = ..., open_direct: _Optional[_Union[OpenDirectCommand, _Mapping]] = ..., join_room: _Optional[_Union[JoinRoomCommand, _Mapping]] = ..., add_member: _Optional[_Union[AddMemberCommand, _Mapping]] = ..., leave_room: _Optional[_Union[LeaveRoomCommand, _Mapping]] = ..., remove_member: _Optional[_Union[RemoveMemberCommand, _Mapping]] = ..., change_role: _Optional[_Union[ChangeRoleCommand, _Mapping]] = ..., change_room_settings: _Optional[_Union[ChangeRoomSettingsCommand, _Mapping]] = ..., post_message: _Optional[_Union[PostMessageCommand, _Mapping]] = ..., edit_message: _Optional[_Union[EditMessageCommand, _Mapping]] = ..., delete_message: _Optional[_Union[DeleteMessageCommand, _Mapping]] = ..., ack_room: _Optional[_Union[AckRoomCommand, _Mapping]] = ..., change_presence: _Optional[_Union[ChangePresenceCommand, _Mapping]] = ..., revoke_sessions: _Optional[_Union[RevokeSessionsCommand, _Mapping]] = ..., lift_ban: _Optional[_Union[LiftBanCommand, _Mapping]] = ..., emit_event: _Optional[_Union[EmitEventCommand, _Mapping]] = ..., configure_namespace: _Optional[_Union[ConfigureNamespaceCommand, _Mapping]] = ..., delete_room: _Optional[_Union[DeleteRoomCommand, _Mapping]] = ..., create_api_key: _Optional[_Union[CreateApiKeyCommand, _Mapping]] = ..., revoke_api_key: _Optional[_Union[RevokeApiKeyCommand, _Mapping]] = ...) -> None: ...
 
 class CreateRoomCommand(_message.Message):
     __slots__ = ("room_id", "name", "public", "kind", "namespace")
@@ -195,6 +205,32 @@ class ConfigureNamespaceCommand(_message.Message):
     settings_json: str
     def __init__(self, name: _Optional[str] = ..., settings_json: _Optional[str] = ...) -> None: ...
 
+class DeleteRoomCommand(_message.Message):
+    __slots__ = ("room_id",)
+    ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    room_id: str
+    def __init__(self, room_id: _Optional[str] = ...) -> None: ...
+
+class CreateApiKeyCommand(_message.Message):
+    __slots__ = ("key_id", "name", "scopes", "namespaces", "secret_hash")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    SECRET_HASH_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    name: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    namespaces: _containers.RepeatedScalarFieldContainer[str]
+    secret_hash: str
+    def __init__(self, key_id: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., namespaces: _Optional[_Iterable[str]] = ..., secret_hash: _Optional[str] = ...) -> None: ...
+
+class RevokeApiKeyCommand(_message.Message):
+    __slots__ = ("key_id",)
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    def __init__(self, key_id: _Optional[str] = ...) -> None: ...
+
 class EmitEventCommand(_message.Message):
     __slots__ = ("room_id", "name", "payload_json", "client_event_id")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -240,20 +276,28 @@ class InboxRecord(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ...) -> None: ...
 
 class LiveRecord(_message.Message):
-    __slots__ = ("user_ids", "room_event", "inbox", "presence", "typing", "app_event")
+    __slots__ = ("user_ids", "room_event", "inbox", "presence", "typing", "app_event", "disconnect")
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     ROOM_EVENT_FIELD_NUMBER: _ClassVar[int]
     INBOX_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
     APP_EVENT_FIELD_NUMBER: _ClassVar[int]
+    DISCONNECT_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[str]
     room_event: _events_pb2.Envelope
     inbox: InboxDelivery
     presence: PresenceDelivery
     typing: TypingDelivery
     app_event: AppEventDelivery
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., room_event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., inbox: _Optional[_Union[InboxDelivery, _Mapping]] = ..., presence: _Optional[_Union[PresenceDelivery, _Mapping]] = ..., typing: _Optional[_Union[TypingDelivery, _Mapping]] = ..., app_event: _Optional[_Union[AppEventDelivery, _Mapping]] = ...) -> None: ...
+    disconnect: DisconnectDelivery
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., room_event: _Optional[_Union[_events_pb2.Envelope, _Mapping]] = ..., inbox: _Optional[_Union[InboxDelivery, _Mapping]] = ..., presence: _Optional[_Union[PresenceDelivery, _Mapping]] = ..., typing: _Optional[_Union[TypingDelivery, _Mapping]] = ..., app_event: _Optional[_Union[AppEventDelivery, _Mapping]] = ..., disconnect: _Optional[_Union[DisconnectDelivery, _Mapping]] = ...) -> None: ...
+
+class DisconnectDelivery(_message.Message):
+    __slots__ = ("device_id",)
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    def __init__(self, device_id: _Optional[str] = ...) -> None: ...
 
 class InboxDelivery(_message.Message):
     __slots__ = ("position", "event")
