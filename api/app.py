@@ -22,9 +22,11 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from api import metrics
+from api.admin import router as admin_router
 from api.auth import AuthError, mint_token
 from api.edge import EdgeGuard, refuse_handshake
 from api.errors import fault_of
@@ -32,6 +34,7 @@ from api.limits import RateLimited
 from api.logs import configure_logging
 from api.rest import router
 from api.runtime import Runtime, open_runtime
+from api.server_api import router as server_router
 from api.session import CloseCode
 from api.settings import Settings
 from api.ws import Connection
@@ -46,6 +49,8 @@ WEB_FILES = {
     "/": (CLIENTS / "web" / "index.html", "text/html"),
     "/web/app.js": (CLIENTS / "web" / "app.js", "text/javascript"),
     "/client/tidings.js": (CLIENTS / "js" / "tidings.js", "text/javascript"),
+    "/admin": (CLIENTS / "admin" / "index.html", "text/html"),
+    "/admin/admin.js": (CLIENTS / "admin" / "admin.js", "text/javascript"),
 }
 
 
@@ -90,42 +95,8 @@ def _mount_web_page(app: FastAPI, settings: Settings) -> None:
             return {"token": token}
 
 
-GC_THRESHOLDS = (50_000, 50, 100)
-"""CPython's defaults (700, 10, 10) run a collection every few hundred allocations; with
-thousands of connections alive, each walk of the heap cost a quarter of a connection
-storm's CPU. Objects made at start-up are frozen out of collections altogether."""
-
-
-def tune_garbage_collector() -> None:
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-def create_app(settings: Settings | None = None) -> EdgeGuard:
-    settings = settings or Settings()
-    configure_logging(settings.log_level)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await open_runtime(settings)
-        app.state.runtime = runtime
-        tune_garbage_collector()
-        try:
-            yield
-        finally:
-            await runtime.close()
-
-    app = FastAPI(
-        title="Tidings",
-        version=metadata.version("tidings"),
-        description="Event-sourced real-time messaging: REST API. "
-        "The WebSocket protocol at /v1/ws is documented in docs/protocol.md.",
-        lifespan=lifespan,
-        openapi_url="/openapi.json" if settings.api_docs else None,
-        docs_url="/docs" if settings.api_docs else None,
-        redoc_url="/redoc" if settings.api_docs else None,
-    )
-    app.include_router(router)
+def answer_errors(app: FastAPI) -> None:
+    """Every error as ``{"error": {"code", "message", "temporary"}}`` (both APIs)."""
 
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
         fault = fault_of(exc)
@@ -172,6 +143,68 @@ def create_app(settings: Settings | None = None) -> EdgeGuard:
         )
         body = {"code": "INVALID_ARGUMENT", "message": message, "temporary": False}
         return JSONResponse({"error": body}, status_code=422)
+
+
+def server_api_app(settings: Settings) -> FastAPI:
+    """The server API (``/api/v1``, API keys only) with its own OpenAPI document at
+    ``/api/openapi.json``; the runtime is handed to it when the gateway starts."""
+    api = FastAPI(
+        title="Tidings server API",
+        version=metadata.version("tidings"),
+        description="For application backends, authenticated by API keys "
+        "(docs/server-api.md). User tokens are refused.",
+        openapi_url="/openapi.json" if settings.api_docs else None,
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url=None,
+    )
+    api.include_router(server_router)
+    api.include_router(admin_router)
+    answer_errors(api)
+    return api
+
+
+GC_THRESHOLDS = (50_000, 50, 100)
+"""CPython's defaults (700, 10, 10) run a collection every few hundred allocations; with
+thousands of connections alive, each walk of the heap cost a quarter of a connection
+storm's CPU. Objects made at start-up are frozen out of collections altogether."""
+
+
+def tune_garbage_collector() -> None:
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def create_app(settings: Settings | None = None) -> EdgeGuard:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await open_runtime(settings)
+        app.state.runtime = runtime
+        for route in app.routes:
+            if isinstance(route, Mount) and isinstance(route.app, FastAPI):
+                route.app.state.runtime = runtime
+        tune_garbage_collector()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Tidings",
+        version=metadata.version("tidings"),
+        description="Event-sourced real-time messaging: REST API. "
+        "The WebSocket protocol at /v1/ws is documented in docs/protocol.md.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.api_docs else None,
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+    )
+    app.include_router(router)
+
+    answer_errors(app)
+    app.mount("/api", server_api_app(settings))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.apikeys import NewKey
 from api.hub import Hub
 from api.leases import DeviceLeases
 from api.service import Relay
@@ -25,7 +26,25 @@ from projections.store import ProjectionStore
 from streams.feed import EventFeed
 from streams.log import CommandBus, LogScanner, ProjectionProgress
 
-__all__ = ["Backend", "Closer", "Closers", "GatewayParts", "ReplayTarget", "cancelling"]
+__all__ = [
+    "Backend",
+    "Closer",
+    "Closers",
+    "GatewayParts",
+    "ReplayTarget",
+    "ServerHoldsLog",
+    "cancelling",
+]
+
+
+class ServerHoldsLog(Exception):
+    """A running embedded server is the log's single writer: operator commands go to it,
+    with the key it left in ``key_file`` (readable by the data directory's owner only)."""
+
+    def __init__(self, key_file: Path) -> None:
+        super().__init__(f"a server uses this data directory (its operator key: {key_file})")
+        self.key_file = key_file
+
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -76,6 +95,9 @@ class GatewayParts:
     stale_devices: list[tuple[str, str]] = field(default_factory=list)
     """(user, device) the projections show online that no gateway will take offline: the
     gateway takes them offline after the grace period unless they reconnect."""
+    operator_key: NewKey | None = None
+    """An admin key that lives as long as this process, for the operator's tools on the
+    same machine (embedded mode: the log has one writer, this process)."""
 
 
 async def _nothing_to_finish(last_offsets: dict[int, int]) -> None:
@@ -108,6 +130,11 @@ class Backend(ABC):
     @abstractmethod
     async def migrate(self) -> list[str]:
         """Creates what the backend needs (idempotent); returns what it did, line by line."""
+
+    @abstractmethod
+    async def open_command_bus(self, closers: Closers) -> CommandBus:
+        """A command bus for the operator's tools (API keys); raises
+        :class:`ServerHoldsLog` when only a running server may write the log."""
 
     @abstractmethod
     async def open_scanner(self, closers: Closers) -> LogScanner:

@@ -23,7 +23,7 @@ from projections.store_cassandra import migrate as migrate_keyspace
 from streams.command_bus_kafka import KafkaCommandBus
 from streams.feed_kafka import KafkaEventFeed
 from streams.live_kafka import KafkaLivePublisher, KafkaLiveSubscriber
-from streams.log import LogScanner
+from streams.log import CommandBus, LogScanner
 from streams.log_kafka import KafkaLogScanner
 from streams.pipeline import TRACKING_NAME
 from streams.progress import TrackedProgress
@@ -43,6 +43,19 @@ class DistributedBackend(Backend):
         return await CassandraProjectionStore.connect(
             s.cassandra_contact_points, s.cassandra_port, keyspace
         )
+
+    async def open_command_bus(self, closers: Closers) -> CommandBus:
+        """Commands go to the command processor, like a gateway's (it must be running)."""
+        s = self.settings
+        bus = KafkaCommandBus(
+            s.kafka_bootstrap,
+            self.topics,
+            f"cli-{uuid.uuid4().hex[:12]}",
+            timeout=s.command_timeout_seconds,
+        )
+        await bus.start()
+        closers.add(bus.stop)
+        return bus
 
     async def open_gateway(self) -> GatewayParts:
         s, topics, closers = self.settings, self.topics, Closers()

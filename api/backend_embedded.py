@@ -10,16 +10,26 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from api.backend import Backend, Closer, Closers, GatewayParts, ReplayTarget, cancelling
+from api.apikeys import new_api_key
+from api.backend import (
+    Backend,
+    Closer,
+    Closers,
+    GatewayParts,
+    ReplayTarget,
+    ServerHoldsLog,
+    cancelling,
+)
 from api.hub import Hub
 from api.leases import NoLeases
+from api.server_lock import OPERATOR_KEY_FILE, DataDirLock
 from api.settings import make_private_dir
 from projections.changes import Delivery
 from projections.projector import project
 from projections.store import ProjectionStore
 from projections.store_sqlite import SqliteProjectionStore
 from streams.feed_sqlite import SqliteEventFeed
-from streams.log import LogScanner
+from streams.log import CommandBus, LogScanner
 from streams.log_sqlite import EmbeddedLog
 from streams.runner import ProjectionRunner
 
@@ -31,6 +41,12 @@ class EmbeddedBackend(Backend):
         s = self.settings
         make_private_dir(s.data_dir)
         closers = Closers()
+        lock = DataDirLock(s.data_dir)
+        if not lock.try_acquire():
+            raise RuntimeError(f"another tidings server uses {s.data_dir}: stop it first")
+        closers.add(_releasing(lock))
+        operator_key = new_api_key()
+        lock.leave_operator_key(operator_key, s.local_url)
         log = EmbeddedLog(s.log_path, s.large_room_members, s.namespaces)
         closers.add(_closing(log))
         # Projections are written on the event loop: no thread hop, no GIL contention per
@@ -57,6 +73,7 @@ class EmbeddedBackend(Backend):
             closers,
             lambda name: SqliteEventFeed(log, s.data_dir / "observers.db", name),
             stale,
+            operator_key,
         )
 
     def run_processor(self, *, with_commands: bool) -> int:
@@ -68,6 +85,17 @@ class EmbeddedBackend(Backend):
     async def migrate(self) -> list[str]:
         make_private_dir(self.settings.data_dir)
         return [f"embedded: {self.settings.data_dir} is ready (the server creates its files)"]
+
+    async def open_command_bus(self, closers: Closers) -> CommandBus:
+        s = self.settings
+        make_private_dir(s.data_dir)
+        lock = DataDirLock(s.data_dir)
+        if not lock.try_acquire():
+            raise ServerHoldsLog(s.data_dir / OPERATOR_KEY_FILE)
+        closers.add(_releasing(lock))
+        log = EmbeddedLog(s.log_path, s.large_room_members, s.namespaces)
+        closers.add(_closing(log))
+        return log
 
     async def open_scanner(self, closers: Closers) -> LogScanner:
         path = self.settings.log_path
@@ -107,3 +135,10 @@ def _closing(log: EmbeddedLog) -> Closer:
         log.close()
 
     return close
+
+
+def _releasing(lock: DataDirLock) -> Closer:
+    async def release() -> None:
+        lock.release()
+
+    return release

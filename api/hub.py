@@ -29,6 +29,7 @@ from domain.values import room_stream
 from projections.changes import (
     AppEventNotice,
     Delivery,
+    DisconnectNotice,
     InboxEntry,
     LiveNotice,
     RoomStreamEntry,
@@ -77,6 +78,9 @@ class Subscriber(Protocol):
     def revoked(self, device_id: str, at: float) -> None:
         """The user's sessions on ``device_id`` ("" for all) were revoked at ``at``: a
         connection of that device authenticated by an older token ends."""
+
+    def disconnect(self, device_id: str) -> None:
+        """A backend closes the user's connections on ``device_id`` ("" for all)."""
 
 
 class Hub:
@@ -155,6 +159,10 @@ class Hub:
                     delivery.room_id, delivery.user_id, delivery.name, delivery.payload
                 )
                 self._push_to(delivery.user_ids, frame, touched, delivery.namespace)
+            elif isinstance(delivery, DisconnectNotice):
+                for subscriber in list(self._by_user.get(delivery.user_id, ())):
+                    subscriber.disconnect(delivery.device_id)
+                    touched.add(subscriber)  # its flush closes the socket
         self._schedule_flush()
 
     @staticmethod

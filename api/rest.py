@@ -91,7 +91,7 @@ INT64_MAX = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=INT64_MAX)]
 
 
-def _user(user_id: str) -> str:
+def user_named(user_id: str) -> str:
     """A user named in a path or body: one whose id cannot exist is not found (404)."""
     try:
         return check_user_id(user_id)
@@ -119,7 +119,7 @@ def _room_out(row: RoomRow) -> RoomOut:
     )
 
 
-def _message_out(row: MessageRow) -> MessageOut:
+def message_out(row: MessageRow) -> MessageOut:
     return MessageOut(
         position=row.position,
         message_id=row.message_id,
@@ -133,7 +133,7 @@ def _message_out(row: MessageRow) -> MessageOut:
     )
 
 
-def _presence_out(row: PresenceRow) -> PresenceOut:
+def presence_out(row: PresenceRow) -> PresenceOut:
     return PresenceOut(
         user_id=row.user_id,
         online=row.online,
@@ -178,7 +178,7 @@ async def open_direct(
         str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="Its namespace")
     ] = "default",
 ) -> RoomOut:
-    command = c.OpenDirect(_meta(user, scope), _user(peer_id), namespace)
+    command = c.OpenDirect(_meta(user, scope), user_named(peer_id), namespace)
     result = await service.execute(command, wait_projected=True)
     response.status_code = 200 if result.duplicate else 201
     return _room_out(await service.room(user, result.envelope.room_created.room_id, scope))
@@ -202,7 +202,7 @@ async def add_member(
         c.AddMember(
             _meta(user, scope),
             parse_room_id(room_id),
-            _user(body.user_id),
+            user_named(body.user_id),
             Role(ROLE_VALUES[body.role]),
         ),
         wait_projected=True,
@@ -218,7 +218,7 @@ async def change_role(
     room_id: str, member_id: str, body: ChangeRoleIn, user: User, service: Service, scope: Granted
 ) -> MemberOut:
     role = Role(ROLE_VALUES[body.role])
-    command = c.ChangeRole(_meta(user, scope), parse_room_id(room_id), _user(member_id), role)
+    command = c.ChangeRole(_meta(user, scope), parse_room_id(room_id), user_named(member_id), role)
     await service.execute(command, wait_projected=True)
     joined = [
         m.joined_at for m in await service.members(user, room_id, scope) if m.user_id == member_id
@@ -238,7 +238,7 @@ async def remove_member(
     command: c.Command = (
         c.LeaveRoom(_meta(user, scope), rid)
         if member_id == user
-        else c.RemoveMember(_meta(user, scope), rid, _user(member_id))
+        else c.RemoveMember(_meta(user, scope), rid, user_named(member_id))
     )
     await service.execute(command, wait_projected=True)
 
@@ -260,7 +260,7 @@ async def list_messages(
     rows, has_more = await service.timeline(
         user, room_id, before=before, after=after, limit=limit, scope=scope
     )
-    return TimelineOut(messages=[_message_out(r) for r in rows], has_more=has_more)
+    return TimelineOut(messages=[message_out(r) for r in rows], has_more=has_more)
 
 
 @router.post(
@@ -307,7 +307,7 @@ async def emit_event(
 async def get_message(
     room_id: str, message_id: str, user: User, service: Service, scope: Granted
 ) -> MessageOut:
-    return _message_out(await service.message(user, room_id, message_id, scope))
+    return message_out(await service.message(user, room_id, message_id, scope))
 
 
 @router.get("/inbox", summary="My inbox events after a position (for resume beyond the limit)")
@@ -360,12 +360,12 @@ async def get_room_stream(
 async def room_presence(
     room_id: str, user: User, service: Service, scope: Granted
 ) -> list[PresenceOut]:
-    return [_presence_out(r) for r in await service.room_presence(user, room_id, scope)]
+    return [presence_out(r) for r in await service.room_presence(user, room_id, scope)]
 
 
 @router.get("/users/online", summary="Online users who share a room with me")
 async def online_users(user: User, service: Service, scope: Granted) -> list[PresenceOut]:
-    return [_presence_out(r) for r in await service.online_contacts(user, scope)]
+    return [presence_out(r) for r in await service.online_contacts(user, scope)]
 
 
 @router.delete(
@@ -376,7 +376,7 @@ async def online_users(user: User, service: Service, scope: Granted) -> list[Pre
 async def lift_ban(
     room_id: str, member_id: str, user: User, service: Service, scope: Granted
 ) -> None:
-    command = c.LiftBan(_meta(user, scope), parse_room_id(room_id), _user(member_id))
+    command = c.LiftBan(_meta(user, scope), parse_room_id(room_id), user_named(member_id))
     await service.execute(command, wait_projected=True)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from api.apikeys import ApiKeyVerifier
 from api.auth import KeySetFile, TokenVerifier
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget, cancelling
 from api.leases import LeasedPresence, reap_forever
@@ -88,6 +89,8 @@ class Runtime:
     verifier: TokenVerifier
     presence: PresenceTracker
     gateway: GatewayContext
+    settings: Settings
+    api_keys: ApiKeyVerifier
 
     async def readiness(self) -> dict[str, Any]:
         """The readiness report; its "ready" key says whether to serve traffic."""
@@ -180,7 +183,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         gateway_limits(settings),
         config.namespaces,
     )
-    return Runtime(parts, service, verifier, presence, gateway)
+    api_keys = ApiKeyVerifier(parts.store, settings.api_key_cache_seconds, parts.operator_key)
+    return Runtime(parts, service, verifier, presence, gateway, settings, api_keys)
 
 
 class LogTools:

@@ -40,6 +40,7 @@ class CloseCode(IntEnum):
     TOKEN_EXPIRED = 4003
     HEARTBEAT_TIMEOUT = 4004
     REVOKED = 4005
+    DISCONNECTED = 4006
     SLOW_CONSUMER = 4008
     RESYNC_REQUIRED = 4010
     RATE_LIMITED = 4029
@@ -261,6 +262,12 @@ class Session:
         revocation is refused too)."""
         if device_id in ("", self.device_id) and self.issued_at <= at:
             self.close(CloseCode.REVOKED, "session revoked")
+
+    def disconnect(self, device_id: str) -> None:
+        """A backend closes this user's sessions on ``device_id`` (all when empty); the
+        client may reconnect."""
+        if device_id in ("", self.device_id):
+            self.close(CloseCode.DISCONNECTED, "disconnected by the server")
 
     # ------------------------------------------------------------------ outbound
 

@@ -94,7 +94,21 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         None, description="When set, /metrics requires Authorization: Bearer <this token>"
     )
-    api_docs: bool = Field(True, description="Serve /docs and /openapi.json")
+    api_docs: bool = Field(
+        True, description="Serve /docs and /openapi.json (and the server API's under /api)"
+    )
+    api_key_cache_seconds: float = Field(
+        2.0, ge=0, description="A checked API key is trusted this long (a revocation waits it)"
+    )
+    connect_proxy_url: str | None = Field(
+        None,
+        description="The app's endpoint that turns a connection's credentials into a user "
+        "(docs/server-api.md, Connect proxy); when set, connects without a JWT go to it",
+    )
+    connect_proxy_secret: str | None = Field(
+        None, description="HMAC-SHA256 key the proxy requests are signed with"
+    )
+    connect_proxy_timeout_seconds: float = Field(2.0, gt=0, le=30)
     tls_certfile: Path | None = Field(None, description="PEM certificate: serve HTTPS and WSS")
     tls_keyfile: Path | None = Field(None, description="PEM private key of the certificate")
     forwarded_allow_ips: str = Field(
@@ -238,6 +252,14 @@ class Settings(BaseSettings):
             token_leeway=self.jwt_leeway_seconds,
             max_session_age=self.max_session_age_seconds,
         )
+
+    @property
+    def local_url(self) -> str:
+        """Where a process on this machine reaches this server."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        scheme = "https" if self.tls_certfile else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def development_secret(self) -> str:
         """The data directory's generated HS256 secret (created on first use, readable by

@@ -207,6 +207,9 @@ class Connection(CommandHandlers):
     def revoked(self, device_id: str, at: float) -> None:
         self.session.revoked(device_id, at)
 
+    def disconnect(self, device_id: str) -> None:
+        self.session.disconnect(device_id)
+
     # ------------------------------------------------------------------ writing
 
     def flush(self) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "Change",
     "DeleteMessage",
     "Delivery",
+    "DisconnectNotice",
     "EditMessage",
     "InboxEntry",
     "ListRoom",
@@ -299,5 +300,16 @@ class AppEventNotice:
     namespace: str = ""
 
 
-Delivery = InboxEntry | LiveNotice | RoomStreamEntry | TypingNotice | AppEventNotice
+@dataclass(frozen=True, slots=True)
+class DisconnectNotice:
+    """A backend asked to close the connections of ``user_id`` (on ``device_id`` only, when
+    given): never logged, the clients reconnect (revoke sessions to keep them out)."""
+
+    user_id: str
+    device_id: str = ""
+
+
+Delivery = (
+    InboxEntry | LiveNotice | RoomStreamEntry | TypingNotice | AppEventNotice | DisconnectNotice
+)
 """What a gateway's hub delivers to its connections (``api.hub.Hub.publish``)."""

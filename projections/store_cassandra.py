@@ -310,7 +310,8 @@ class CassandraProjectionStore(ProjectionStore, StateWriter):
                         "WHERE namespace=? AND room_id=?",
                         (namespace, room_id),
                         ts,
-                    )
+                    ),
+                    ("DELETE FROM rooms USING TIMESTAMP ? WHERE room_id=?", (room_id,), ts),
                 ]
             case ch.SetApiKey(key_id, name, scopes, namespaces, secret_hash, at, by):
                 return [

@@ -346,6 +346,7 @@ class SqliteProjectionStore(ProjectionStore):
                 )
             case ch.UnlistRoom(room_id):
                 c.execute("DELETE FROM directory WHERE room_id=?", (room_id,))
+                c.execute("DELETE FROM rooms WHERE room_id=?", (room_id,))
             case ch.SetApiKey(key_id, name, scopes, namespaces, secret_hash, at, by):
                 c.execute(
                     "INSERT OR IGNORE INTO api_keys VALUES (?,?,?,?,?,?,?,'')",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from projections.changes import (
     AppEventNotice,
     Delivery,
+    DisconnectNotice,
     InboxEntry,
     LiveNotice,
     RoomStreamEntry,
@@ -45,6 +46,10 @@ def encode_live(delivery: Delivery) -> tuple[str, bytes]:
                 namespace=namespace,
             )
             return "", ip.LiveRecord(user_ids=user_ids, app_event=app).SerializeToString()
+        case DisconnectNotice(user_id, device_id):
+            disconnect = ip.DisconnectDelivery(device_id=device_id)
+            record = ip.LiveRecord(user_ids=[user_id], disconnect=disconnect)
+            return user_id, record.SerializeToString()
 
 
 def decode_live(data: bytes) -> Delivery | None:
@@ -67,4 +72,6 @@ def decode_live(data: bytes) -> Delivery | None:
         return AppEventNotice(
             tuple(record.user_ids), a.room_id, a.user_id, a.name, a.payload_json, a.namespace
         )
+    if kind == "disconnect":
+        return DisconnectNotice(record.user_ids[0], record.disconnect.device_id)
     return None

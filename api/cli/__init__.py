@@ -8,6 +8,7 @@ decode     print the event log as JSON lines
 verify     check acknowledged sends, the log and the projections against each other
 replay     rebuild the projections from the log into a new SQLite file or keyspace
 audit      a room as of a position or time, who received and read a message, export history
+apikey     create, list and revoke API keys for the server API
 token      mint a development JWT
 version    print the version
 """
@@ -126,6 +127,12 @@ def _audit(args: argparse.Namespace) -> int:
     return asyncio.run(run_audit(_settings(args), args))
 
 
+def _apikey(args: argparse.Namespace) -> int:
+    from api.cli.apikey import run_apikey
+
+    return asyncio.run(run_apikey(_settings(args), args))
+
+
 def _token(args: argparse.Namespace) -> int:
     from api.auth import mint_token
 
@@ -238,6 +245,28 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--since", type=datetime.fromisoformat, help="from this ISO time")
     export.add_argument("--until", type=datetime.fromisoformat, help="up to this ISO time")
     audit.set_defaults(func=_audit)
+
+    apikey = sub.add_parser("apikey", help="create, list and revoke API keys (server API)")
+    apikey.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    keys = apikey.add_subparsers(dest="apikey", required=True)
+    create = keys.add_parser("create", help="create a key and print it (once)")
+    create.add_argument("--name", required=True, help="what the key is for")
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="publish, rooms, read, sessions, tokens or admin (repeat for several)",
+    )
+    create.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        help="act only in this namespace (repeat; default: every namespace)",
+    )
+    keys.add_parser("list", help="every key, revoked ones too (never the secrets)")
+    revoke = keys.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    apikey.set_defaults(func=_apikey)
 
     token = sub.add_parser("token", help="mint a development JWT for a user")
     token.add_argument("user")

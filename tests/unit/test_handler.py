@@ -5,8 +5,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain import commands as c
-from domain.apikeys import ApiKeyCreated, ApiKeyRevoked
 from domain import errors
+from domain.apikeys import ApiKeyCreated, ApiKeyRevoked
 from domain.errors import Conflict, InvalidArgument, NotAMember, RoomNotFound
 from domain.handler import CommandHandler, Decision, EventRef
 from domain.namespaces import NamespaceConfigured

@@ -44,6 +44,9 @@ class Follower:
     def revoked(self, device_id: str, at: float) -> None:
         pass
 
+    def disconnect(self, device_id: str) -> None:
+        pass
+
 
 def channel_events(messages: int) -> tuple[str, list[Envelope]]:
     room = Room.create_channel(uuid4(), OLGA, "news", True)
