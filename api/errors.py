@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from api.auth import AuthError, TokenExpired
+from api.connect_proxy import ProxyUnavailable
 from api.limits import RateLimited
 from api.plugins import PluginFailed
 from domain.errors import Conflict, DomainError, Forbidden, InvalidArgument, NotFound
@@ -57,7 +58,7 @@ def fault_of(exc: Exception) -> WireFault:
         return fault(ErrorCode.UNAUTHORIZED, 401, str(exc))
     if isinstance(exc, StoreUnavailable | LogUnavailable):
         return fault(ErrorCode.UNAVAILABLE, 503, "temporarily unavailable; retry", True)
-    if isinstance(exc, PluginFailed):
+    if isinstance(exc, PluginFailed | ProxyUnavailable):
         return fault(ErrorCode.UNAVAILABLE, 503, str(exc), True)
     # A bug answers the same way every time: not temporary, so clients do not retry it.
     return fault(ErrorCode.INTERNAL, 500, "internal error")

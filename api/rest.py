@@ -33,6 +33,7 @@ from api.rest_models import (
     SendIn,
     TimelineOut,
 )
+from api.server_models import DirectoryOut, directory_out
 from api.service import Scope, Tidings, parse_room_id
 from domain import commands as c
 from domain.errors import InvalidArgument, RoomNotFound, UserNotFound
@@ -156,6 +157,22 @@ async def create_room(body: CreateRoomIn, user: User, service: Service, scope: G
     command = c.CreateRoom(_meta(user, scope), room_id, body.name, body.public, kind, namespace)
     await service.execute(command, wait_projected=True)
     return _room_out(await service.room(user, str(room_id), scope))
+
+
+@router.get(
+    "/rooms/public",
+    summary="The directory: public rooms of my namespaces, searchable by name",
+)
+async def public_rooms(
+    user: User,
+    service: Service,
+    scope: Granted,
+    q: Annotated[str, Query(max_length=200, description="Part of the name")] = "",
+    after: Annotated[str, Query(max_length=64, description="nextAfter of the last page")] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DirectoryOut:
+    rows = await service.store.directory(scope, query=q, after=after, limit=limit)
+    return directory_out(rows, limit)
 
 
 @router.get("/rooms/{room_id}", summary="One of my rooms")

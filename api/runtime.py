@@ -24,6 +24,7 @@ import structlog
 from api.apikeys import ApiKeyVerifier
 from api.auth import KeySetFile, TokenVerifier
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget, cancelling
+from api.connect_proxy import ConnectProxy
 from api.leases import LeasedPresence, reap_forever
 from api.limits import BucketsByKey, GatewayLimits, Rate
 from api.observers import ObserverRunner
@@ -173,6 +174,14 @@ async def open_runtime(settings: Settings) -> Runtime:
             runner.start()
             parts.closers.add(runner.stop)
     verifier = token_verifier(settings)
+    proxy = None
+    if settings.connect_proxy_url:
+        proxy = ConnectProxy(
+            settings.connect_proxy_url,
+            settings.connect_proxy_secret,
+            settings.connect_proxy_timeout_seconds,
+        )
+        parts.closers.add(proxy.close)
     gateway = GatewayContext(
         service,
         parts.hub,
@@ -182,6 +191,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         settings.catch_up_limit,
         gateway_limits(settings),
         config.namespaces,
+        proxy,
     )
     api_keys = ApiKeyVerifier(parts.store, settings.api_key_cache_seconds, parts.operator_key)
     return Runtime(parts, service, verifier, presence, gateway, settings, api_keys)

@@ -39,6 +39,7 @@ from api.server_models import (
     TokenIn,
     TokenOut,
     UpdateRoomIn,
+    directory_out,
 )
 from api.service import Tidings, parse_room_id
 from domain import commands as c
@@ -47,11 +48,11 @@ from domain.errors import DomainError, Forbidden, InvalidArgument, RoomNotFound
 from domain.namespaces import DEFAULT_NAMESPACE, check_namespace_name
 from domain.values import EventMeta, Role, RoomKind, check_device_id, check_user_id, new_trace_id
 from projections.changes import DisconnectNotice
-from projections.store import DirectoryRow, RoomRow
+from projections.store import RoomRow
 from proto.codec import envelope_to_dict
 from streams.log import CommandResult
 
-__all__ = ["Admin", "Service", "directory_out", "needs", "router", "scope_of"]
+__all__ = ["Admin", "Service", "needs", "router", "scope_of"]
 
 _bearer = HTTPBearer(auto_error=False)
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -135,24 +136,6 @@ async def room_in_scope(service: Tidings, key: ApiKey, room_id: str) -> RoomRow:
     if row is None or await service.namespace_of(row.room_id) not in scope_of(key, service):
         raise RoomNotFound(room_id)
     return row
-
-
-def directory_out(rows: list[DirectoryRow], limit: int) -> DirectoryOut:
-    kinds = {1: "group", 3: "channel"}
-    return DirectoryOut(
-        rooms=[
-            {
-                "roomId": r.room_id,
-                "namespace": r.namespace,
-                "name": r.name,
-                "kind": kinds.get(r.kind, "group"),
-                "public": r.public,
-                "members": r.members,
-            }
-            for r in rows
-        ],
-        next_after=rows[-1].room_id if len(rows) == limit else "",
-    )
 
 
 # ---------------------------------------------------------------- publishing

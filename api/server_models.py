@@ -8,6 +8,7 @@ from pydantic import Field
 
 from api.rest_models import Model, RoleName
 from domain.values import MAX_ROOM_NAME_LENGTH, MAX_TEXT_LENGTH, MAX_USER_ID_LENGTH
+from projections.store import DirectoryRow
 
 __all__ = [
     "BatchIn",
@@ -27,6 +28,7 @@ __all__ = [
     "TokenIn",
     "TokenOut",
     "UpdateRoomIn",
+    "directory_out",
 ]
 
 Identity = Field(
@@ -145,3 +147,21 @@ class KeyOut(Model):
 
 class NewKeyOut(KeyOut):
     key: str = Field(description="The key itself: shown this once, never stored")
+
+
+def directory_out(rows: list[DirectoryRow], limit: int) -> DirectoryOut:
+    kinds = {1: "group", 3: "channel"}
+    return DirectoryOut(
+        rooms=[
+            {
+                "roomId": r.room_id,
+                "namespace": r.namespace,
+                "name": r.name,
+                "kind": kinds.get(r.kind, "group"),
+                "public": r.public,
+                "members": r.members,
+            }
+            for r in rows
+        ],
+        next_after=rows[-1].room_id if len(rows) == limit else "",
+    )

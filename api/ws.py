@@ -21,7 +21,8 @@ from google.protobuf.message import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api import metrics
-from api.auth import AuthError, TokenExpired, TokenVerifier
+from api.auth import AuthError, Claims, TokenExpired, TokenVerifier
+from api.connect_proxy import ConnectProxy, ProxyUnavailable
 from api.errors import fault_of
 from api.hub import Hub
 from api.limits import CommandBudget, GatewayLimits, RateLimited
@@ -113,8 +114,10 @@ class GatewayContext:
         catch_up_limit: int,
         limits: GatewayLimits,
         namespaces: Namespaces | None = None,
+        connect_proxy: ConnectProxy | None = None,
     ) -> None:
         self.service = service
+        self.connect_proxy = connect_proxy
         self.namespaces = namespaces or Namespaces()
         self.hub = hub
         self.verifier = verifier
@@ -382,15 +385,35 @@ class Connection(CommandHandlers):
         self._refused += 1  # past the limit in a row, the connection closes after the reply
         raise RateLimited(f"too many {command} commands; slow down", wait)
 
+    async def _authenticate(self, request: cp.Connect) -> Claims:
+        """The token's claims, or, for a token that is no Tidings JWT, the connect
+        proxy's answer (when one is configured)."""
+        try:
+            return self.ctx.verifier.verify(request.token)
+        except TokenExpired:
+            raise
+        except AuthError:
+            if self.ctx.connect_proxy is None:
+                raise
+        proxy, client = self.ctx.connect_proxy, self.ws.client
+        return await proxy.authenticate(
+            request.token, request.device_id, request.namespace, client.host if client else ""
+        )
+
     async def _connect(self, frame: ClientFrame) -> None:
         request = frame.connect
         try:
-            claims = self.ctx.verifier.verify(request.token)
+            claims = await self._authenticate(request)
         except AuthError as exc:
             code = (
                 ErrorCode.TOKEN_EXPIRED if isinstance(exc, TokenExpired) else ErrorCode.UNAUTHORIZED
             )
             self.session.reject(frame.id, code, str(exc), CloseCode.UNAUTHORIZED)
+            return
+        except ProxyUnavailable as exc:
+            self.session.reject(
+                frame.id, ErrorCode.UNAVAILABLE, str(exc), CloseCode.TRY_AGAIN_LATER
+            )
             return
         try:
             requested = check_device_id(request.device_id or claims.device_id)
