@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,7 +83,7 @@ def rest(server: Server) -> Callable[..., Rest]:
     return lambda user, gateway=0: Rest(server, user, gateway)
 
 
-async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 10.0) -> T:
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
     """Polls ``check`` until it returns a truthy value (reads through another channel than
     the write are eventually consistent)."""
     deadline = time.monotonic() + timeout
@@ -92,7 +92,7 @@ async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 10.
         if asyncio.iscoroutine(result):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in {timeout} s (last: {result!r})")
         await asyncio.sleep(0.05)

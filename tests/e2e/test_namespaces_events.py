@@ -339,3 +339,51 @@ async def test_a_webhook_down_for_30_s_then_receives_everything_once_in_order(
         assert [i for i in ids if i in set(room_ids)] == room_ids  # in order per room
     headers, _, raw = received[0]
     assert hmac.compare_digest(headers["X-Tidings-Signature"], sign(SECRET, raw))
+
+
+async def test_the_directory_and_namespaced_keys_do_not_cross_namespaces(
+    deployment: Deployment,
+) -> None:
+    with deployment.http("nora", "game") as nora, deployment.http("dan") as dan:
+        game = nora.post("/v1/rooms", json={"name": "arena-dir", "namespace": "game"})
+        plain = dan.post("/v1/rooms", json={"name": "arena-dir"})
+        assert game.status_code == plain.status_code == 201
+        game_id, plain_id = game.json()["roomId"], plain.json()["roomId"]
+        seen_by_game = [
+            r["roomId"] for r in nora.get("/v1/rooms/public?q=arena-dir").json()["rooms"]
+        ]
+        seen_by_default = [
+            r["roomId"] for r in dan.get("/v1/rooms/public?q=arena-dir").json()["rooms"]
+        ]
+    assert seen_by_game == [game_id]
+    assert seen_by_default == [plain_id]
+    code, key = await run_cli(
+        deployment.server,
+        "apikey",
+        "create",
+        "--name",
+        "game-bot",
+        "--scope",
+        "read",
+        "--scope",
+        "publish",
+        "--namespace",
+        "game",
+    )
+    assert code == 0
+    headers = {"Authorization": f"Bearer {key.strip()}"}
+    async with httpx.AsyncClient(
+        base_url=deployment.server.http_url + "/api", headers=headers
+    ) as api:
+
+        async def listed() -> list[str] | None:
+            answer = await api.get("/v1/rooms", params={"q": "arena-dir"})
+            return (
+                [r["roomId"] for r in answer.json()["rooms"]] if answer.status_code == 200 else None
+            )
+
+        assert await eventually(listed, timeout=30) == [game_id]
+        outside = await api.post(f"/v1/rooms/{plain_id}/messages", json={"text": "hi"})
+        assert outside.status_code == 404
+        inside = await api.post(f"/v1/rooms/{game_id}/messages", json={"text": "hi"})
+        assert inside.status_code == 201, inside.text
