@@ -27,6 +27,7 @@ async function signIn(user) {
   client.on("presence", () => app.room && loadPresence());
   await client.connect();
   await refreshRooms();
+  searchDirectory("").catch(() => {});
   const last = localStorage.getItem(`tidings.room.${user}`);
   if (last) await openRoom(last);
 }
@@ -66,6 +67,8 @@ async function openRoom(roomId) {
   $("room-title").textContent = (room.kind === "channel" ? "# " : "") + (room.name || "direct conversation");
   $("room-title").dataset.roomId = roomId;
   $("room-title").dataset.kind = room.kind;
+  $("room-id").textContent = roomId;
+  $("room-id-line").hidden = false;
   // In a channel everybody reads and only admins and owners post.
   const reader = room.kind === "channel" && room.role === "member";
   $("composer").disabled = reader;
@@ -185,13 +188,68 @@ $("create-form").onsubmit = async (event) => {
   $("new-channel").checked = false;
   await openRoom(room.roomId);
 };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+async function joinRoom(roomId) {
+  const mine = await app.client.rest("GET", "/v1/rooms");
+  if (!mine.some((r) => r.roomId === roomId)) await app.client.join(roomId);
+  await openRoom(roomId);
+}
+
+// A room id, or a name: the one public room of that name in the directory.
 $("join-form").onsubmit = async (event) => {
   event.preventDefault();
-  const roomId = $("join-room").value.trim();
-  await app.client.join(roomId);
-  $("join-room").value = "";
-  await openRoom(roomId);
+  const wanted = $("join-room").value.trim();
+  $("join-error").textContent = "";
+  try {
+    let roomId = wanted;
+    if (!UUID.test(wanted)) {
+      const { rooms } = await app.client.rest("GET", `/v1/rooms/public?q=${encodeURIComponent(wanted)}`);
+      const exact = rooms.filter((r) => r.name.toLowerCase() === wanted.toLowerCase());
+      if (exact.length !== 1) {
+        $("join-error").textContent = exact.length
+          ? `${exact.length} public rooms are named "${wanted}": pick one below`
+          : `no public room is named "${wanted}"`;
+        await searchDirectory(wanted);
+        return;
+      }
+      roomId = exact[0].roomId;
+    }
+    await joinRoom(roomId);
+    $("join-room").value = "";
+  } catch (error) {
+    $("join-error").textContent = error.message;
+  }
 };
+
+async function searchDirectory(q) {
+  const { rooms } = await app.client.rest("GET", `/v1/rooms/public?q=${encodeURIComponent(q)}`);
+  $("directory").replaceChildren(...rooms.map((room) => {
+    const li = document.createElement("li");
+    li.dataset.roomId = room.roomId;
+    li.textContent = `${room.kind === "channel" ? "# " : ""}${room.name} (${room.members}) `;
+    const join = document.createElement("button");
+    join.textContent = "Join";
+    join.onclick = () => joinRoom(room.roomId).catch((e) => { $("join-error").textContent = e.message; });
+    li.append(join);
+    return li;
+  }));
+}
+
+$("directory-form").onsubmit = (event) => { event.preventDefault(); searchDirectory($("directory-q").value).catch(() => {}); };
+$("direct-form").onsubmit = async (event) => {
+  event.preventDefault();
+  const peer = $("direct-user").value.trim();
+  $("join-error").textContent = "";
+  try {
+    const room = await app.client.rest("POST", `/v1/direct/${encodeURIComponent(peer)}`);
+    $("direct-user").value = "";
+    await openRoom(room.roomId);
+  } catch (error) {
+    $("join-error").textContent = error.message;
+  }
+};
+$("copy-id").onclick = () => navigator.clipboard?.writeText($("room-id").textContent).catch(() => {});
 $("older").onclick = loadOlder;
 $("login-form").onsubmit = (event) => { event.preventDefault(); signIn($("user").value.trim()); };
 

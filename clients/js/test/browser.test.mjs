@@ -127,3 +127,36 @@ test("a channel: the owner broadcasts, a reader follows it live and after going 
   await ownerContext.close();
   await readerContext.close();
 });
+
+test("a new user finds a public room by name, joins it, copies its id and opens a direct conversation", async () => {
+  const ownerContext = await browser.newContext();
+  const newcomerContext = await browser.newContext();
+  const owner = await signIn(ownerContext, "dora");
+  await owner.fill("#new-room", "general-directory");
+  await owner.click("#create-form button");
+  await owner.waitForSelector("#room-title[data-room-id]");
+  const roomId = await owner.getAttribute("#room-title", "data-room-id");
+
+  const newcomer = await signIn(newcomerContext, "ned");
+  // A name that is no room says so on screen.
+  await newcomer.fill("#join-room", "no-such-room-anywhere");
+  await newcomer.click("#join-form button");
+  await newcomer.waitForSelector('#join-error >> text=no public room is named "no-such-room-anywhere"');
+  // Joining by name finds it in the directory.
+  await newcomer.fill("#join-room", "general-directory");
+  await newcomer.click("#join-form button");
+  await newcomer.waitForSelector(`#room-title[data-room-id="${roomId}"]`);
+  assert.equal(await newcomer.textContent("#room-id"), roomId);
+  await newcomer.fill("#directory-q", "general-dir");
+  await newcomer.click("#directory-form button");
+  await newcomer.waitForSelector(`#directory li[data-room-id="${roomId}"] >> text=(2)`);
+  await newcomer.screenshot({ path: join(SHOTS, "7-directory.png") });
+  // A direct conversation by user id.
+  await newcomer.fill("#direct-user", "dora");
+  await newcomer.click("#direct-form button");
+  await newcomer.waitForSelector('#room-title >> text=direct conversation');
+  await send(newcomer, "hello dora");
+  await owner.waitForSelector(`#rooms li[data-kind="direct"]`);
+  await ownerContext.close();
+  await newcomerContext.close();
+});
