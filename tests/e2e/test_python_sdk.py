@@ -7,7 +7,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tidings_client import AppEvent, Client, ConnectionChanged, InboxEvent, RoomEvent
+from tidings_client import (
+    AppEvent,
+    Client,
+    ConnectionChanged,
+    InboxEvent,
+    RoomEvent,
+    ServerClient,
+    TidingsError,
+)
 
 from tests.e2e.conftest import FAST, Rest, Server, eventually
 from tests.e2e.server import DistributedStack, ServerProcess
@@ -213,3 +221,29 @@ async def test_sdk_emits_application_events_and_calls_their_handlers(
 def bob_online(rest: Callable[..., Rest], room_id: str) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = rest("bob").get(f"/v1/rooms/{room_id}/presence").json()
     return [r for r in rows if r["userId"] == "bob" and r["online"]]
+
+
+async def test_server_client_creates_a_room_publishes_and_mints_tokens(server: Server) -> None:
+    from tests.e2e.test_server_api import new_key
+
+    key = await new_key(server, "rooms", "publish", "tokens", "read")
+    async with ServerClient(server.http_urls[0], key) as backend:
+
+        async def created() -> str | None:
+            try:
+                return await backend.create_room("sdk-made", owner="carol", request_id="sdk-1")
+            except TidingsError as exc:
+                assert exc.code == "UNAUTHORIZED"  # the fresh key is not projected yet
+                return None
+
+        room_id = await eventually(created, timeout=30)
+        assert await backend.create_room("sdk-made", owner="carol", request_id="sdk-1") == room_id
+        token = await backend.mint_token("carol")
+        async with Client(server.ws_urls[1], token) as carol:
+            await state(carol)
+            posted = await backend.publish(room_id, "from the backend", as_="bot")
+            (got,) = await messages(carol, 1, "bot")
+            assert got.envelope["eventId"] == posted["event"]["eventId"]
+        with pytest.raises(TidingsError) as refused:
+            await backend.disconnect("carol")
+        assert refused.value.code == "FORBIDDEN"

@@ -6,6 +6,8 @@ async with Client("ws://127.0.0.1:8000/v1/ws", token="...") as client:
     await client.emit("cursor.moved", {"x": 1}, room=room_id, volatile=True)
     async for event in client:
         print(event)
+
+A backend uses the server API with an API key: ``ServerClient`` (``tidings_client.server``).
 """
 
 from tidings_client.client import Client, TidingsError
@@ -18,6 +20,7 @@ from tidings_client.events import (
     RoomEvent,
     TypingNotice,
 )
+from tidings_client.server import ServerClient
 
 __all__ = [
     "AppEvent",
@@ -27,6 +30,7 @@ __all__ = [
     "InboxEvent",
     "PresenceNotice",
     "RoomEvent",
+    "ServerClient",
     "TidingsError",
     "TypingNotice",
 ]
