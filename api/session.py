@@ -147,9 +147,11 @@ class Session:
     def _fail_connect(self, frame_id: str, message: str) -> None:
         self.reject(frame_id, ErrorCode.UNAUTHORIZED, message, CloseCode.UNAUTHORIZED)
 
-    def reject(self, frame_id: str, code: int, message: str, close_code: int) -> None:
+    def reject(
+        self, frame_id: str, code: int, message: str, close_code: int, temporary: bool = False
+    ) -> None:
         """Answers with an error and ends the connection (bad token, bad connect)."""
-        self.send(error_frame(frame_id, code, message))
+        self.send(error_frame(frame_id, code, message, temporary))
         self.close(close_code, message)
 
     # ------------------------------------------------------------------ connect and resume

@@ -411,9 +411,8 @@ class Connection(CommandHandlers):
             self.session.reject(frame.id, code, str(exc), CloseCode.UNAUTHORIZED)
             return
         except ProxyUnavailable as exc:
-            self.session.reject(
-                frame.id, ErrorCode.UNAVAILABLE, str(exc), CloseCode.TRY_AGAIN_LATER
-            )
+            code = CloseCode.TRY_AGAIN_LATER
+            self.session.reject(frame.id, ErrorCode.UNAVAILABLE, str(exc), code, temporary=True)
             return
         try:
             requested = check_device_id(request.device_id or claims.device_id)

@@ -3,9 +3,12 @@ body); it can be told to listen only later, to play an endpoint that is down."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,9 +22,14 @@ def reserve_port() -> int:
         return port
 
 
+Answer = Callable[[dict[str, Any]], tuple[int, Any, float]]
+"""body -> (status, JSON answer or None, seconds to wait before answering)."""
+
+
 class WebhookReceiver:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, answer: Answer | None = None) -> None:
         self.port = port or reserve_port()
+        self.answer = answer
         self.received: list[tuple[dict[str, str], dict[str, Any], bytes]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -36,10 +44,22 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                event = json.loads(body)
                 with receiver._lock:
-                    receiver.received.append((dict(self.headers), json.loads(body), body))
-                self.send_response(204)
+                    receiver.received.append((dict(self.headers), event, body))
+                if receiver.answer is None:
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                status, answer, delay = receiver.answer(event)
+                time.sleep(delay)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)  # a caller that gave up has gone
 
             def log_message(self, *args: Any) -> None:
                 pass
