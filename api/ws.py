@@ -411,8 +411,8 @@ class Connection(CommandHandlers):
             self.session.reject(frame.id, code, str(exc), CloseCode.UNAUTHORIZED)
             return
         except ProxyUnavailable as exc:
-            code = CloseCode.TRY_AGAIN_LATER
-            self.session.reject(frame.id, ErrorCode.UNAVAILABLE, str(exc), code, temporary=True)
+            later = CloseCode.TRY_AGAIN_LATER
+            self.session.reject(frame.id, ErrorCode.UNAVAILABLE, str(exc), later, temporary=True)
             return
         try:
             requested = check_device_id(request.device_id or claims.device_id)

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import pytest
 
+from domain.apikeys import api_key_created, api_key_revoked
 from domain.room import Room
 from domain.user import presence_changed, sessions_revoked
 from domain.values import AckKind, EventMeta, PresenceStatus, Role, direct_room_id
@@ -385,3 +386,62 @@ async def test_a_room_keeps_its_namespace(store: ProjectionStore) -> None:
     assert await store.room_namespace(str(uuid4())) == "default"
     inbox = await store.inbox("alice", after=0, limit=10)
     assert [e.envelope.event_emitted.name for e in inbox if e.envelope.namespace][-1:] == ["move"]
+
+
+async def test_the_directory_searches_pages_and_forgets_deleted_rooms(
+    store: ProjectionStore,
+) -> None:
+    in_game = EventMeta("alice", "d", "t", "game")
+    rooms = [
+        Room.create_group(uuid4(), ALICE, "Lobby", True),
+        Room.create_channel(uuid4(), ALICE, "lobby news", True),
+        Room.create_group(uuid4(), ALICE, "Staff lobby", False),
+        Room.create_group(uuid4(), in_game, "lobby", True, "game"),
+        Room.create_group(uuid4(), ALICE, "gone lobby", True),
+    ]
+    rooms[0].join(BOB)
+    rooms[2].change_settings(ALICE, "Staff Lobby (private)", False)
+    backend = EventMeta("system", "apikey:k", server=True)
+    rooms[4].delete(backend)
+    direct = Room.create_direct(direct_room_id("alice", "bob"), ALICE, "bob")
+    events = [
+        encode_event(e, "e")  # type: ignore[arg-type]
+        for r in [*rooms, direct]
+        for e in r.collect_events()
+    ]
+    await store.apply(numbered(events), project)
+    found = await store.directory({"default"}, query="LOBBY")
+    assert [(r.name, r.kind, r.members) for r in found] == [("Lobby", 1, 2), ("lobby news", 3, 1)]
+    everything = await store.directory({"default"}, query="lobby", public_only=False)
+    assert [r.name for r in everything] == ["Lobby", "lobby news", "Staff Lobby (private)"]
+    assert not everything[2].public
+    first = await store.directory({"default"}, query="lobby", limit=1)
+    second = await store.directory({"default"}, query="lobby", limit=1, after=first[0].room_id)
+    assert [r.name for r in [*first, *second]] == ["Lobby", "lobby news"]
+    game = await store.directory({"game"})
+    assert [(r.name, r.namespace) for r in game] == [("lobby", "game")]
+    assert await store.directory(set()) == []
+    assert await store.room(str(rooms[4].id)) is None
+
+
+async def test_api_keys_are_listed_and_revoked(store: ProjectionStore) -> None:
+    operator = EventMeta("operator", "cli", "t")
+    events = [
+        encode_event(
+            api_key_created(operator, "0123456789ab", "shop", ("publish",), (), "h1"), "e"
+        ),
+        encode_event(
+            api_key_created(operator, "ba9876543210", "game", ("read",), ("game",), "h2"), "e"
+        ),
+        encode_event(api_key_revoked(operator, "0123456789ab"), "e"),
+    ]
+    await store.apply(numbered(events), project)
+    keys = await store.api_keys()
+    assert [(k.key_id, k.name, k.scopes, k.namespaces) for k in keys] == [
+        ("0123456789ab", "shop", ("publish",), ()),
+        ("ba9876543210", "game", ("read",), ("game",)),
+    ]
+    assert keys[0].revoked_at and not keys[1].revoked_at
+    assert keys[0].created_by == "operator" and keys[1].secret_hash == "h2"
+    assert await store.api_key("ba9876543210") == keys[1]
+    assert await store.api_key("ffffffffffff") is None
