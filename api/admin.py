@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from prometheus_client import REGISTRY
 
 from api.apikeys import ApiKey, new_api_key
+from api.cluster import ClusterView
 from api.server_api import Admin, Service
 from api.server_models import CreateKeyIn, KeyOut, NewKeyOut
 from domain import commands as c
@@ -83,28 +83,29 @@ async def revoke_key(key_id: str, key: Admin, service: Service) -> KeyOut:
     return _key_out(row)
 
 
-@router.get("/overview", summary="This gateway's numbers (those /metrics exposes) and readiness")
+@router.get(
+    "/overview",
+    summary="Every serving process with its numbers (those /metrics exposes) and the "
+    "pipeline's lag",
+)
 async def overview(key: Admin, request: Request, service: Service) -> dict[str, Any]:
     runtime = request.app.state.runtime
-    commands: dict[str, float] = {}
-    errors = 0.0
-    connections = 0.0
-    for metric in REGISTRY.collect():
-        for sample in metric.samples:
-            if sample.name == "tidings_commands_total":
-                command, outcome = sample.labels["command"], sample.labels["outcome"]
-                commands[command] = commands.get(command, 0.0) + sample.value
-                errors += sample.value if outcome != "ok" else 0.0
-            elif sample.name == "tidings_connections":
-                connections = sample.value
+    cluster = runtime.parts.cluster
+    processes = [p.to_json() for p in await cluster.processes()] if cluster else []
     return {
         "mode": runtime.settings.mode,
         "readiness": await runtime.readiness(),
-        "connections": int(connections),
-        "commands": {k: int(v) for k, v in sorted(commands.items())},
-        "errors": int(errors),
+        "processes": processes,
+        "lag": await _lag(cluster) if cluster else {},
         "online": len(await service.store.online_users()),
     }
+
+
+async def _lag(cluster: ClusterView) -> dict[str, Any]:
+    try:
+        return await cluster.lag()
+    except Exception as exc:  # the log cannot be reached now: say so, show the rest
+        return {"error": f"lag unavailable: {type(exc).__name__}"}
 
 
 @router.get("/audit/rooms/{room_id}", summary="A room as of a position or time (from the log)")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from api.apikeys import NewKey
+from api.cluster import ClusterView
 from api.hub import Hub
 from api.leases import DeviceLeases
 from api.service import Relay
@@ -95,6 +96,11 @@ class GatewayParts:
     stale_devices: list[tuple[str, str]] = field(default_factory=list)
     """(user, device) the projections show online that no gateway will take offline: the
     gateway takes them offline after the grace period unless they reconnect."""
+    cluster: ClusterView | None = None
+    """Every serving process's status and the pipeline's lag (the admin overview)."""
+    process_id: str = "server"
+    process_kind: str = "server"
+    """"server" (the embedded one) or "gateway"."""
     operator_key: NewKey | None = None
     """An admin key that lives as long as this process, for the operator's tools on the
     same machine (embedded mode: the log has one writer, this process)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget
+from api.cluster_distributed import DistributedCluster
 from api.hub import Hub
 from api.leases_cassandra import CassandraDeviceLeases
 from projections.changes import Delivery
@@ -98,6 +99,9 @@ class DistributedBackend(Backend):
             readiness,
             closers,
             lambda name: KafkaEventFeed(s.kafka_bootstrap, topics, name),
+            cluster=DistributedCluster(store, s.kafka_bootstrap, topics),
+            process_id=gateway_id,
+            process_kind="gateway",
         )
 
     def run_processor(self, *, with_commands: bool) -> int:

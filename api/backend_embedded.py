@@ -20,6 +20,7 @@ from api.backend import (
     ServerHoldsLog,
     cancelling,
 )
+from api.cluster import SingleProcess
 from api.hub import Hub
 from api.leases import NoLeases
 from api.server_lock import OPERATOR_KEY_FILE, DataDirLock
@@ -73,7 +74,8 @@ class EmbeddedBackend(Backend):
             closers,
             lambda name: SqliteEventFeed(log, s.data_dir / "observers.db", name),
             stale,
-            operator_key,
+            cluster=SingleProcess(runner.readiness),
+            operator_key=operator_key,
         )
 
     def run_processor(self, *, with_commands: bool) -> int:

@@ -9,6 +9,7 @@ __all__ = [
     "CONNECTIONS",
     "DISCONNECTS",
     "PLUGIN_HOOKS",
+    "command_totals",
     "count_command",
     "count_plugin",
 ]
@@ -40,3 +41,17 @@ PLUGIN_HOOKS = Counter(
 
 def count_plugin(plugin: str, hook: str, outcome: str) -> None:
     PLUGIN_HOOKS.labels(plugin, hook, outcome).inc()
+
+
+def command_totals() -> tuple[dict[str, int], int]:
+    """Client commands handled so far by name, and how many of them did not succeed."""
+    totals: dict[str, int] = {}
+    errors = 0
+    for metric in COMMANDS.collect():
+        for sample in metric.samples:
+            if not sample.name.endswith("_total"):
+                continue  # the _created timestamps
+            command, value = sample.labels["command"], int(sample.value)
+            totals[command] = totals.get(command, 0) + value
+            errors += value if sample.labels["outcome"] != "ok" else 0
+    return totals, errors

@@ -24,6 +24,7 @@ import structlog
 from api.apikeys import ApiKeyVerifier
 from api.auth import KeySetFile, TokenVerifier
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget, cancelling
+from api.cluster import StatusReporter
 from api.connect_proxy import ConnectProxy
 from api.leases import LeasedPresence, reap_forever
 from api.limits import BucketsByKey, GatewayLimits, Rate
@@ -162,6 +163,11 @@ async def open_runtime(settings: Settings) -> Runtime:
     reaper = reap_forever(parts.leases, emit, settings.presence_lease_seconds)
     # Closers run last first: the reaper stops before the store closes.
     parts.closers.add(cancelling(asyncio.create_task(reaper, name="presence-leases")))
+    if parts.cluster is not None:
+        reporter = StatusReporter(
+            parts.cluster, parts.process_id, parts.process_kind, lambda: parts.hub.connection_count
+        )
+        parts.closers.add(cancelling(asyncio.create_task(reporter.run(), name="status")))
     if settings.namespaces_file is not None:
         recording = record_namespaces(service, config.namespaces)
         parts.closers.add(cancelling(asyncio.create_task(recording, name="record-namespaces")))

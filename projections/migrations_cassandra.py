@@ -74,6 +74,9 @@ def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
         # devices each gateway holds: a survivor takes a dead gateway's devices offline.
         f"CREATE TABLE IF NOT EXISTS {ks}.gateway_leases (gateway_id text PRIMARY KEY, "
         "renewed_at timestamp)",
+        # What each serving process reports for the admin overview (rows with a TTL).
+        f"CREATE TABLE IF NOT EXISTS {ks}.process_status (process_id text PRIMARY KEY, "
+        "status text)",
         f"CREATE TABLE IF NOT EXISTS {ks}.gateway_devices ("
         "gateway_id text, user_id text, device_id text, "
         "PRIMARY KEY (gateway_id, user_id, device_id))",

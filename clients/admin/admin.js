@@ -37,26 +37,27 @@ async function signIn(key) {
   state.timers.push(setInterval(() => tail().catch(show), 1000));
 }
 
-let last = null;
 async function overview() {
   const o = await api("GET", "/v1/overview");
-  const sends = o.commands.send || 0;
-  const now = Date.now();
-  const rate = last ? ((sends - last.sends) * 1000 / (now - last.at)).toFixed(1) : "…";
-  last = { sends, at: now };
   const rows = {
     mode: o.mode,
     ready: String(o.readiness.ready),
-    "projection lag": o.readiness.lag ?? o.readiness.behind ?? "-",
-    connections: o.connections,
+    "projection lag": o.lag.projections ?? o.lag.error ?? "-",
+    "command lag": o.lag.commands ?? "-",
     "online users": o.online,
-    "messages / s": rate,
-    errors: o.errors,
   };
   $("numbers").replaceChildren(...Object.entries(rows).flatMap(([k, v]) => {
     const dt = document.createElement("dt"); dt.textContent = k;
     const dd = document.createElement("dd"); dd.textContent = v; dd.dataset.name = k;
     return [dt, dd];
+  }));
+  $("processes").replaceChildren(...o.processes.map((p) => {
+    const tr = document.createElement("tr");
+    tr.dataset.processId = p.process_id;
+    for (const value of [`${p.kind} ${p.process_id}`, p.connections, p.messages_per_second, p.errors]) {
+      const td = document.createElement("td"); td.textContent = value; tr.append(td);
+    }
+    return tr;
   }));
 }
 
