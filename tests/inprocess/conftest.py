@@ -1,5 +1,5 @@
 """Fixtures of the in-process tests (tests/inprocess/harness.py)."""
 
-from tests.inprocess.harness import connect
+from tests.inprocess.harness import client, connect, settings
 
-__all__ = ["connect"]
+__all__ = ["client", "connect", "settings"]
