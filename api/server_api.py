@@ -34,6 +34,7 @@ from api.server_models import (
     LoggedOut,
     PublishEventIn,
     PublishIn,
+    RoleIn,
     ServerAddMemberIn,
     ServerCreateRoomIn,
     TokenIn,
@@ -269,7 +270,7 @@ async def add_member(
 async def change_role(
     room_id: str,
     user_id: str,
-    body: ServerAddMemberIn,
+    body: RoleIn,
     key: RoomKeeper,
     service: Service,
     idempotency_key: IdempotencyKey = "",

@@ -23,6 +23,7 @@ __all__ = [
     "NewKeyOut",
     "PublishEventIn",
     "PublishIn",
+    "RoleIn",
     "ServerAddMemberIn",
     "ServerCreateRoomIn",
     "TokenIn",
@@ -91,6 +92,10 @@ class UpdateRoomIn(Model):
 class ServerAddMemberIn(Model):
     user_id: str = Field(min_length=1, max_length=MAX_USER_ID_LENGTH)
     role: RoleName = "member"
+
+
+class RoleIn(Model):
+    role: RoleName
 
 
 class DirectoryOut(Model):

@@ -4,6 +4,9 @@ document, one server per data directory. Both modes end to end: tests/e2e/test_s
 
 from __future__ import annotations
 
+import json
+import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,3 +155,65 @@ def test_the_server_api_has_its_own_openapi_document(client: TestClient) -> None
 def test_one_server_per_data_directory(client: TestClient, settings: Settings) -> None:
     assert not DataDirLock(settings.data_dir).try_acquire()  # the running server holds it
     assert (settings.data_dir / "operator.key").stat().st_mode & 0o077 == 0
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "server-api.md"
+
+
+def documented_calls(substitutions: dict[str, str]) -> list[tuple[str, str, dict[str, str], Any]]:
+    """The curl examples of docs/server-api.md as (method, url, headers, JSON body)."""
+    text = DOCS.read_text()
+    block = text[text.index("```sh\nA=") + 6 : text.index("```", text.index("```sh\nA=") + 6)]
+    for name, value in substitutions.items():
+        block = block.replace(name, value)
+    tokens = shlex.split(block.replace("\\\n", " "), comments=True)
+    calls = []
+    for command in _split(tokens):
+        method, url, headers, body = "GET", "", {}, None
+        args = iter(command[1:])
+        for arg in args:
+            if arg.startswith("-X"):
+                method = arg[2:]
+            elif arg == "-H":
+                name, _, value = next(args).partition(": ")
+                headers[name] = value
+            elif arg == "-d":
+                body = json.loads(next(args))
+            elif arg.startswith("http"):
+                url = arg
+            elif arg == ">":
+                break
+        calls.append((method, url, headers, body))
+    return calls
+
+
+def _split(tokens: list[str]) -> list[list[str]]:
+    commands: list[list[str]] = []
+    for word in tokens:
+        if word == "curl":
+            commands.append([word])
+        elif commands:
+            commands[-1].append(word)
+    return commands
+
+
+def test_every_documented_curl_example_works(client: TestClient, settings: Settings) -> None:
+    room = shared_room(client, settings, "alice")
+    alice = {"Authorization": f"Bearer {token(settings, 'alice')}"}
+    posted = client.post(f"/v1/rooms/{room}/messages", json={"text": "hi"}, headers=alice)
+    admin = new_key(client, settings, "admin")["Authorization"].removeprefix("Bearer ")
+    spare = new_key(client, settings, "read")["Authorization"].split("_")[1]
+    calls = documented_calls(
+        {
+            "$A": f"Authorization: Bearer {admin}",
+            "$J": "Content-Type: application/json",
+            "$U": "http://testserver/api/v1",
+            "$R": room,
+            "$M": posted.json()["event"]["eventId"],
+            "89b98f6e123d": spare,
+        }
+    )
+    assert len(calls) >= 25
+    for method, url, headers, body in calls:
+        response = client.request(method, url, headers=headers, json=body)
+        assert response.status_code < 400, (method, url, response.text)

@@ -127,7 +127,7 @@ class ServerClient:
         return await self.call("POST", f"/v1/rooms/{room_id}/members", body)  # type: ignore[no-any-return]
 
     async def change_role(self, room_id: str, user_id: str, role: str) -> dict[str, Any]:
-        body = {"userId": user_id, "role": role}
+        body = {"role": role}
         path = f"/v1/rooms/{room_id}/members/{user_id}"
         return await self.call("PUT", path, body)  # type: ignore[no-any-return]
 
