@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 from domain import commands as c
 from domain.values import EventMeta
 from streams.log_sqlite import EmbeddedLog
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import FAST, Rest
+from tests.e2e.conftest import FAST, Rest, eventually
 from tests.e2e.server import DistributedStack, ServerProcess
 from tests.e2e.server import run_cli as tidings
 from tests.infra import ROOT, drop_keyspace, fresh_name
@@ -127,6 +128,7 @@ async def test_replay_verify_and_switch_to_the_rebuild(
     position, epoch = bob.position, bob.epoch
     await bob.close()
     rebuilt = tmp_path / "rebuilt"
+    kept, dropped = await keys_before_a_rebuild(server)
     await asyncio.sleep(1.5)  # the offline presence events, after the 0.5 s grace period
 
     code, out = await tidings(server, "replay", "--target-dir", str(rebuilt), "--quiet")
@@ -152,6 +154,7 @@ async def test_replay_verify_and_switch_to_the_rebuild(
         for m in Rest(server, "bob").get(f"/v1/rooms/{talk['room']}/messages").json()["messages"]
     ]
     assert texts == ["m0", "m1 edited", "", "m3", "m4", "later"]  # "" : the deleted one
+    await keys_survived(server, kept, dropped)
 
 
 async def test_export_of_a_large_history_runs_in_bounded_memory(tmp_path: Path) -> None:
@@ -215,6 +218,7 @@ async def test_distributed_replay_audit_analytics_and_switch(tmp_path: Path) -> 
         bob, _ = await WsClient.connect(stack.ws_url, stack.token("bob"))
         position, epoch = bob.position, bob.epoch
         await bob.close()
+        kept, dropped = await keys_before_a_rebuild(stack)
 
         # The analytics example in its own consumer group, decoding with the descriptor set.
         topic = f"{stack.env['TIDINGS_TOPIC_PREFIX']}.events"
@@ -283,8 +287,32 @@ async def test_distributed_replay_audit_analytics_and_switch(tmp_path: Path) -> 
         assert texts == [f"d{i}" for i in range(7)]
         code, out = await tidings(stack, "verify", "--wait", "60")
         assert code == 0 and json.loads(out)["ok"], out
+        await keys_survived(stack, kept, dropped)
     finally:
         await asyncio.to_thread(stack.stop)  # drops the switched-to keyspace
+
+
+async def keys_before_a_rebuild(server: ServerProcess | DistributedStack) -> tuple[str, str]:
+    """Two API keys, the second revoked: both facts are in the log only."""
+    keys = []
+    for name in ("kept", "dropped"):
+        code, key = await tidings(server, "apikey", "create", "--name", name, "--scope", "read")
+        assert code == 0
+        keys.append(key.strip())
+    code, _ = await tidings(server, "apikey", "revoke", keys[1].split("_")[1])
+    assert code == 0
+    return keys[0], keys[1]
+
+
+async def keys_survived(server: ServerProcess | DistributedStack, kept: str, dropped: str) -> None:
+    """After a rebuild the kept key works and the revoked one does not."""
+
+    def status(key: str) -> int:
+        headers = {"Authorization": f"Bearer {key}"}
+        return httpx.get(f"{server.http_url}/api/v1/rooms", headers=headers).status_code
+
+    await eventually(lambda: status(kept) == 200, timeout=30)
+    assert status(dropped) == 401
 
 
 async def test_decode_prints_the_embedded_log_as_json_lines(
