@@ -451,7 +451,8 @@ async def batch(
     async with httpx.AsyncClient(transport=transport, base_url="http://batch") as client:
         for call in body.requests:
             if call.path.startswith("/v1/batch"):
-                out.append({"status": 422, "body": {"error": {"code": "INVALID_ARGUMENT"}}})
+                refusal = {"code": "INVALID_ARGUMENT", "message": "a batch holds no batch"}
+                out.append({"status": 422, "body": {"error": refusal}})
                 continue
             headers = {"Authorization": f"Bearer {credentials.credentials}"}
             if call.idempotency_key:
@@ -462,7 +463,15 @@ async def batch(
                 json=call.body if call.method not in ("GET", "DELETE") else None,
                 headers=headers,
             )
-            out.append(
-                {"status": answer.status_code, "body": answer.json() if answer.content else None}
-            )
+            out.append({"status": answer.status_code, "body": _body_of(answer)})
     return BatchOut(responses=out)
+
+
+def _body_of(answer: httpx.Response) -> Any:
+    """A call's answer: JSON, or the text of one that is not (an export's JSON lines)."""
+    if not answer.content:
+        return None
+    try:
+        return answer.json()
+    except ValueError:
+        return answer.text

@@ -139,9 +139,15 @@ def test_batch_checks_each_call_on_its_own(client: TestClient, settings: Setting
         {"method": "POST", "path": f"/v1/rooms/{room}/messages", "body": {"text": "one"}},
         {"method": "GET", "path": f"/v1/rooms/{room}/members"},  # needs read
         {"method": "POST", "path": "/v1/batch", "body": {"requests": []}},  # no nesting
+        {"method": "GET", "path": "/v1/audit/export"},  # admin only
     ]
     answer = client.post("/api/v1/batch", json={"requests": requests}, headers=publisher)
-    assert [r["status"] for r in answer.json()["responses"]] == [201, 403, 422]
+    assert [r["status"] for r in answer.json()["responses"]] == [201, 403, 422, 403]
+    admin = operator(settings)
+    export = [{"method": "GET", "path": f"/v1/audit/export?room={room}"}]
+    lines = client.post("/api/v1/batch", json={"requests": export}, headers=admin).json()
+    assert lines["responses"][0]["status"] == 200
+    assert "roomCreated" in lines["responses"][0]["body"]  # JSON lines, as text
 
 
 def test_the_server_api_has_its_own_openapi_document(client: TestClient) -> None:
