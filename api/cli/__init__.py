@@ -1,29 +1,27 @@
-"""The ``tidings`` command.
+"""The ``tidings`` command line: one parser, one error path.
 
-serve      run Tidings; embedded by default (TIDINGS_MODE=distributed for a gateway)
-gateway    run a stateless gateway in distributed mode (Kafka + Cassandra)
-processor  run the command processor and the Faust projectors (distributed mode)
-migrate    create the Kafka topics and the Cassandra schema (idempotent)
-decode     print the event log as JSON lines
-verify     check acknowledged sends, the log and the projections against each other
-replay     rebuild the projections from the log into a new SQLite file or keyspace
-audit      a room as of a position or time, who received and read a message, export history
-apikey     create, list and revoke API keys for the server API
-token      mint a development JWT
-version    print the version
+Exit codes, for every command: 0 done; 1 the command ran and found a problem (verify's
+findings, a token checktoken refuses, a key request the server refuses); 2 it could not run
+as asked (a bad option, a missing file, a server or service it needs is down: the message
+on stderr says which); 3 an unexpected error (a bug: rerun with --debug for the traceback);
+130 interrupted. Output piped into head ends quietly (default SIGPIPE behaviour).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
+import uuid
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from api.settings import Settings
+from api.auth import AuthError
+from api.settings import DEV_SECRET_FILE, Settings
+from domain.errors import DomainError
 from projections.store import StoreUnavailable
 from streams.log import LogUnavailable
 
@@ -138,9 +136,8 @@ def _token(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not settings.development_mode and settings.jwt_secret is None:
-        print("tokens can only be minted with an HS256 secret", file=sys.stderr)
-        return 2
-    secret = settings.jwt_secret or settings.development_secret()
+        raise ValueError("tokens can only be minted with an HS256 secret (TIDINGS_JWT_SECRET)")
+    secret = settings.jwt_secret or _development_secret(settings, create=args.init)
     print(
         mint_token(
             args.user,
@@ -155,44 +152,155 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tidings", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def _development_secret(settings: Settings, *, create: bool) -> str:
+    """The data directory's development secret; made only when asked (a new secret signs
+    tokens no running server accepts)."""
+    if not create and not (settings.data_dir / DEV_SECRET_FILE).exists():
+        raise FileNotFoundError(
+            f"no development secret in {settings.data_dir}: give the data directory of the "
+            "server (--data-dir, TIDINGS_DATA_DIR), set TIDINGS_JWT_SECRET, or --init to "
+            "create one (a server started there later uses it)"
+        )
+    return settings.development_secret()
+
+
+def _checktoken(args: argparse.Namespace) -> int:
+    from api.cli.checktoken import run_checktoken
+
+    return asyncio.run(run_checktoken(_settings(args), args.token, args.device))
+
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": (
+        "run Tidings (embedded unless TIDINGS_MODE=distributed)",
+        "tidings serve --port 8000",
+    ),
+    "gateway": ("run a stateless gateway in distributed mode", "tidings gateway --port 8001"),
+    "processor": ("run the command processor and projectors (distributed)", "tidings processor"),
+    "migrate": ("create the Kafka topics and the Cassandra schema (idempotent)", "tidings migrate"),
+    "decode": ("print the event log as JSON lines (either mode)", "tidings decode --limit 20"),
+    "verify": (
+        "check acknowledged sends, the log and the projections against each other",
+        "tidings verify --acked acked.jsonl --wait 30",
+    ),
+    "replay": (
+        "rebuild the projections from the log into a new target (resumable)",
+        "tidings replay --target-dir rebuilt/",
+    ),
+    "audit": (
+        "answer audit questions from the event log",
+        "tidings audit receipts ROOM_ID MESSAGE_ID",
+    ),
+    "apikey": (
+        "create, list and revoke API keys (server API)",
+        "tidings apikey create --name shop --scope publish",
+    ),
+    "token": ("mint a development JWT for a user", "tidings token alice --device phone"),
+    "checktoken": (
+        "say whether the server would accept a token, and why not",
+        'tidings checktoken "$TOKEN"',
+    ),
+    "version": ("print the version", "tidings version"),
+}
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="data directory (default ./data, or TIDINGS_DATA_DIR)",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an unexpected error",
+    )
+    return common
+
+
+def _add(
+    sub: Any, name: str, func: Any, parents: list[argparse.ArgumentParser]
+) -> argparse.ArgumentParser:
+    summary, example = COMMANDS[name]
+    command: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=f"example:\n  {example}",
+        parents=parents,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.set_defaults(func=func)
+    return command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="tidings",
+        description="Tidings: event-sourced real-time messaging.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=metadata.version("tidings"))
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
+    parents = [common]
 
     def listener(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="listen address (default 127.0.0.1)")
         p.add_argument("--port", type=int, help="listen port (default 8000)")
 
-    serve = sub.add_parser("serve", help="run Tidings (embedded unless TIDINGS_MODE is set)")
-    serve.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-    listener(serve)
-    serve.set_defaults(func=_serve)
-
-    gateway = sub.add_parser("gateway", help="run a distributed-mode gateway")
-    listener(gateway)
-    gateway.set_defaults(func=_gateway)
-
-    processor = sub.add_parser("processor", help="run the command processor and projectors")
+    listener(_add(sub, "serve", _serve, parents))
+    listener(_add(sub, "gateway", _gateway, parents))
+    processor = _add(sub, "processor", _processor, parents)
     processor.add_argument(
         "--no-commands", action="store_true", help="projectors only, no command processor"
     )
-    processor.set_defaults(func=_processor)
-
-    sub.add_parser("migrate", help="create Kafka topics and the Cassandra schema").set_defaults(
-        func=_migrate
+    _add(sub, "migrate", _migrate, parents)
+    decode = _add(sub, "decode", _decode, parents)
+    decode.add_argument("--limit", type=_positive, default=0, help="stop after N events")
+    _verify_options(_add(sub, "verify", _verify, parents))
+    _replay_options(_add(sub, "replay", _replay, parents))
+    _audit_options(_add(sub, "audit", _audit, parents), parents)
+    _apikey_options(_add(sub, "apikey", _apikey, parents), parents)
+    token = _add(sub, "token", _token, parents)
+    token.add_argument("user")
+    token.add_argument("--ttl", type=_positive, default=24 * 3600, help="lifetime in seconds")
+    token.add_argument(
+        "--device", default="", help="bind the token to this device (revocable with it)"
     )
-
-    decode = sub.add_parser("decode", help="print the event log as JSON lines")
-    decode.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-    decode.add_argument("--limit", type=int, default=0, help="stop after N events (0: all)")
-    decode.set_defaults(func=_decode)
-
-    verify = sub.add_parser(
-        "verify", help="check acknowledged sends, the log and the projections (exit 1 if not)"
+    token.add_argument(
+        "--ns",
+        action="append",
+        default=[],
+        metavar="NAMESPACE",
+        help="grant this namespace (repeat for several; default: only 'default')",
     )
-    verify.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    token.add_argument(
+        "--init",
+        action="store_true",
+        help="create the data directory's development secret if it has none",
+    )
+    check = _add(sub, "checktoken", _checktoken, parents)
+    check.add_argument("token")
+    check.add_argument("--device", default="", help="the device it would connect as")
+    _add(sub, "version", lambda _: print(metadata.version("tidings")) or 0, parents)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _verify_options(verify: argparse.ArgumentParser) -> None:
     verify.add_argument(
         "--acked", type=Path, help="JSON lines of acknowledged sends: eventId, roomId, clientMsgId"
     )
@@ -208,12 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument(
         "--keyspace", help="compare with this replayed keyspace (distributed) instead"
     )
-    verify.set_defaults(func=_verify)
 
-    replay = sub.add_parser(
-        "replay", help="rebuild the projections from the log into a new target (resumable)"
-    )
-    replay.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+
+def _replay_options(replay: argparse.ArgumentParser) -> None:
     replay.add_argument("--target-dir", type=Path, help="embedded: new directory for the rebuild")
     replay.add_argument("--keyspace", help="distributed: new Cassandra keyspace for the rebuild")
     replay.add_argument(
@@ -225,31 +330,44 @@ def main(argv: list[str] | None = None) -> int:
         "--after", type=int, help="start after this log cursor (default: resume, or the start)"
     )
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
-    replay.set_defaults(func=_replay)
 
-    audit = sub.add_parser("audit", help="answer audit questions from the event log")
-    audit.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-    questions = audit.add_subparsers(dest="audit", required=True)
-    room = questions.add_parser("room", help="a room's members, roles and messages as of a cut")
-    room.add_argument("room_id")
-    room.add_argument("--at-position", type=int, help="the room stream position to stop at")
+
+def _audit_options(audit: argparse.ArgumentParser, parents: list[argparse.ArgumentParser]) -> None:
+    questions = audit.add_subparsers(dest="audit", required=True, metavar="QUESTION")
+    room = questions.add_parser(
+        "room", help="a room's members, roles and messages as of a cut", parents=parents
+    )
+    room.add_argument("room_id", type=_room_id)
+    room.add_argument("--at-position", type=_positive, help="the room stream position to stop at")
     room.add_argument("--at-time", type=datetime.fromisoformat, help="ISO time to stop at")
-    receipts = questions.add_parser("receipts", help="who received and read a message, when")
-    receipts.add_argument("room_id")
+    receipts = questions.add_parser(
+        "receipts", help="who received and read a message, when", parents=parents
+    )
+    receipts.add_argument("room_id", type=_room_id)
     receipts.add_argument("message_id")
-    export = questions.add_parser("export", help="events as JSON lines (streaming)")
+    export = questions.add_parser(
+        "export", help="events as JSON lines (streaming)", parents=parents
+    )
     whose = export.add_mutually_exclusive_group(required=True)
-    whose.add_argument("--room", help="one room's stream")
+    whose.add_argument("--room", type=_room_id, help="one room's stream")
     whose.add_argument("--user", help="what a user did or was the subject of")
     whose.add_argument("--all", action="store_true", help="the whole log")
     export.add_argument("--since", type=datetime.fromisoformat, help="from this ISO time")
     export.add_argument("--until", type=datetime.fromisoformat, help="up to this ISO time")
-    audit.set_defaults(func=_audit)
 
-    apikey = sub.add_parser("apikey", help="create, list and revoke API keys (server API)")
-    apikey.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-    keys = apikey.add_subparsers(dest="apikey", required=True)
-    create = keys.add_parser("create", help="create a key and print it (once)")
+
+def _room_id(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a room id (a UUID)") from None
+
+
+def _apikey_options(
+    apikey: argparse.ArgumentParser, parents: list[argparse.ArgumentParser]
+) -> None:
+    keys = apikey.add_subparsers(dest="apikey", required=True, metavar="ACTION")
+    create = keys.add_parser("create", help="create a key and print it (once)", parents=parents)
     create.add_argument("--name", required=True, help="what the key is for")
     create.add_argument(
         "--scope",
@@ -263,37 +381,46 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="act only in this namespace (repeat; default: every namespace)",
     )
-    keys.add_parser("list", help="every key, revoked ones too (never the secrets)")
-    revoke = keys.add_parser("revoke", help="revoke a key by its id")
+    keys.add_parser("list", help="every key, revoked ones too (never the secrets)", parents=parents)
+    revoke = keys.add_parser("revoke", help="revoke a key by its id", parents=parents)
     revoke.add_argument("key_id")
-    apikey.set_defaults(func=_apikey)
 
-    token = sub.add_parser("token", help="mint a development JWT for a user")
-    token.add_argument("user")
-    token.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-    token.add_argument("--ttl", type=int, default=24 * 3600, help="lifetime in seconds")
-    token.add_argument(
-        "--device", default="", help="bind the token to this device (revocable with it)"
-    )
-    token.add_argument(
-        "--ns",
-        action="append",
-        default=[],
-        metavar="NAMESPACE",
-        help="grant this namespace (repeat for several; default: only 'default')",
-    )
-    token.set_defaults(func=_token)
 
-    version = sub.add_parser("version", help="print the version")
-    version.set_defaults(func=lambda _: print(metadata.version("tidings")) or 0)
+OPERATOR_ERRORS = (
+    FileNotFoundError,
+    PermissionError,
+    ValueError,
+    LogUnavailable,
+    StoreUnavailable,
+    DomainError,
+    AuthError,
+    ConnectionError,
+)
+"""What the operator can fix (a path, an option, a service down): one line, exit 2."""
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `tidings decode | head` ends quietly
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
     try:
         result: int = args.func(args)
-    except (FileNotFoundError, ValueError, LogUnavailable, StoreUnavailable) as exc:
-        # What an operator can fix (a path, an option, a server down): one line, exit 2.
+    except KeyboardInterrupt:
+        return 130
+    except OPERATOR_ERRORS as exc:
+        if debug:
+            raise
         print(f"tidings {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"tidings {args.command}: unexpected error: {type(exc).__name__}: {exc} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
     return result
 
 

@@ -57,7 +57,14 @@ async def run_audit(settings: Settings, args: argparse.Namespace) -> int:
         else:
             answer = Receipts(args.room_id, args.message_id)
         await _fold(tools.scanner, answer.observe)
-        print(orjson.dumps(answer.report(), option=orjson.OPT_INDENT_2).decode())
+        report = answer.report()
+        if not report.get("asOfPosition", report.get("found")):
+            raise FileNotFoundError(
+                f"no room {args.room_id} in the log"
+                if args.audit == "room"
+                else f"no message {args.message_id} in room {args.room_id}"
+            )
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         return 0
     finally:
         await tools.close()

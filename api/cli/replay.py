@@ -49,6 +49,9 @@ async def run_replay(
         await target.finish(result.last_offsets)
         elapsed = time.monotonic() - started
         rate = result.scanned / elapsed if elapsed else 0.0
+        if not result.scanned:
+            print(f"nothing new to replay: {target.name} is at the end of the log")
+            return 0
         print(
             f"replayed {result.applied} of {result.scanned} events scanned in {elapsed:.1f} s "
             f"({rate:,.0f} events/s) into {target.name} (epoch {store.epoch})"

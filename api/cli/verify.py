@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,10 +20,22 @@ __all__ = ["check", "run_verify"]
 
 
 def load_acked(path: Path | None) -> list[Acked]:
+    """The acknowledged sends; a line that is not one is an error naming the line."""
     if path is None:
         return []
+    acked = []
     with path.open("rb") as lines:
-        return [Acked.from_json(orjson.loads(line)) for line in lines if line.strip()]
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                acked.append(Acked.from_json(orjson.loads(line)))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{path}:{number}: not an acknowledged send "
+                    f"(a JSON object with eventId, roomId, clientMsgId): {exc!r}"
+                ) from None
+    return acked
 
 
 async def check(
@@ -59,6 +72,7 @@ async def run_verify(
     acked = load_acked(acked_path)
     deadline = time.monotonic() + wait
     while True:
+        print("verifying: scanning the log and comparing the projections…", file=sys.stderr)
         findings = await check(settings, acked, target_dir, keyspace)
         if findings.ok or time.monotonic() >= deadline:
             break
