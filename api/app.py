@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from api import metrics
 from api.admin import router as admin_router
+from api.api_docs import mount_doc_assets, serve_docs
 from api.auth import AuthError, mint_token
 from api.edge import EdgeGuard, refuse_handshake
 from api.errors import fault_of
@@ -154,9 +155,11 @@ def server_api_app(settings: Settings) -> FastAPI:
         description="For application backends, authenticated by API keys "
         "(docs/server-api.md). User tokens are refused.",
         openapi_url="/openapi.json" if settings.api_docs else None,
-        docs_url="/docs" if settings.api_docs else None,
+        docs_url=None,
         redoc_url=None,
     )
+    if settings.api_docs:
+        serve_docs(api)
     api.include_router(server_router)
     api.include_router(admin_router)
     answer_errors(api)
@@ -198,9 +201,12 @@ def create_app(settings: Settings | None = None) -> EdgeGuard:
         "The WebSocket protocol at /v1/ws is documented in docs/protocol.md.",
         lifespan=lifespan,
         openapi_url="/openapi.json" if settings.api_docs else None,
-        docs_url="/docs" if settings.api_docs else None,
-        redoc_url="/redoc" if settings.api_docs else None,
+        docs_url=None,
+        redoc_url=None,
     )
+    if settings.api_docs:
+        mount_doc_assets(app)
+        serve_docs(app)
     app.include_router(router)
 
     answer_errors(app)

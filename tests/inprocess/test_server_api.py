@@ -5,6 +5,7 @@ document, one server per data directory. Both modes end to end: tests/e2e/test_s
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,16 @@ def test_every_documented_curl_example_works(client: TestClient, settings: Setti
     for method, url, headers, body in calls:
         response = client.request(method, url, headers=headers, json=body)
         assert response.status_code < 400, (method, url, response.text)
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/api/docs", "/api/redoc"])
+def test_api_docs_need_no_internet(client: TestClient, page: str) -> None:
+    html = client.get(page).text
+    assert "cdn." not in html and "googleapis" not in html
+    scripts = re.findall(r'src="([^"]+\.js)"', html)
+    assert scripts and all(s.startswith("/static/docs/") for s in scripts)
+    for script in scripts:
+        served = client.get(script)
+        assert served.status_code == 200 and len(served.content) > 100_000
+    openapi = "/api/openapi.json" if page.startswith("/api") else "/openapi.json"
+    assert openapi in html and client.get(openapi).status_code == 200
