@@ -6,14 +6,40 @@ const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.hos
 const app = { client: null, user: "", room: null, oldest: null, receipts: new Map(), typingTimers: new Map() };
 window.tidingsApp = app;
 
-async function signIn(user) {
-  let token = localStorage.getItem(`tidings.token.${user}`);
-  if (!token) {
-    const response = await fetch("/dev/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: user }) });
-    if (!response.ok) throw new Error((await response.json()).error.message);
-    token = (await response.json()).token;
-    localStorage.setItem(`tidings.token.${user}`, token);
+const REFUSED = new Set(["UNAUTHORIZED", "TOKEN_EXPIRED"]);
+
+async function devToken(user) {
+  const response = await fetch("/dev/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: user }) });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error?.message || `sign-in failed (${response.status})`);
+  return body.token;
+}
+
+// Signs in with the cached token; one the server refuses (expired, or from another data
+// directory) is dropped and a fresh one fetched once; any other failure shows on the form.
+async function signIn(user, retried = false) {
+  $("login-error").textContent = "";
+  try {
+    let token = localStorage.getItem(`tidings.token.${user}`);
+    if (!token) {
+      token = await devToken(user);
+      localStorage.setItem(`tidings.token.${user}`, token);
+    }
+    await start(user, token);
+  } catch (error) {
+    app.client?.close();
+    $("login").hidden = false;
+    $("chat").hidden = true;
+    localStorage.removeItem("tidings.user");
+    if (REFUSED.has(error.code)) {
+      localStorage.removeItem(`tidings.token.${user}`);
+      if (!retried) return signIn(user, true);
+    }
+    $("login-error").textContent = `Could not sign in as "${user.slice(0, 40)}": ${error.message}`;
   }
+}
+
+async function start(user, token) {
   localStorage.setItem("tidings.user", user);
   app.user = user;
   $("me").textContent = user;
@@ -21,7 +47,16 @@ async function signIn(user) {
   $("chat").hidden = false;
   const client = new TidingsClient(wsUrl, { token, store: localStorageStore(`tidings.position.${user}`), backoffInitial: 0.2, backoffMax: 3 });
   app.client = client;
-  client.on("state", ({ state }) => { $("state").textContent = state.replace("_", " "); $("state").dataset.state = state; if (state !== "reconnecting") refreshRooms(); });
+  client.on("state", ({ state }) => {
+    $("state").textContent = state.replace("_", " ");
+    $("state").dataset.state = state;
+    $("notice").hidden = state !== "not_recovered";
+    $("notice").textContent = state === "not_recovered"
+      ? "You were away longer than the server replays: recent messages are loaded from history, "
+        + "but some notifications (receipts, edits) may be missing. Reopen a room to refresh it."
+      : "";
+    if (state !== "reconnecting") refreshRooms();
+  });
   client.on("event", onEvent);
   client.on("typing", onTyping);
   client.on("presence", () => app.room && loadPresence());
@@ -75,6 +110,8 @@ async function openRoom(roomId) {
   $("composer").placeholder = reader ? "only admins post in this channel" : "message";
   const { messages, hasMore } = await app.client.history(roomId, { limit: 30 });
   messages.forEach((m) => render(m));
+  $("empty").hidden = messages.length > 0;
+  scrollToBottom();
   app.oldest = messages.length ? Number(messages[0].position) : null;
   $("older").hidden = !hasMore;
   await markRead();
@@ -95,8 +132,11 @@ function render(message, prepend = false) {
     li = document.createElement("li");
     li.dataset.messageId = message.messageId;
     li.dataset.position = message.position;
-    li.innerHTML = '<span class="author"></span><span class="text"></span> <span class="actions"></span> <div class="receipts"></div>';
+    li.innerHTML = '<time></time><span class="author"></span><span class="text"></span> <span class="actions"></span> <div class="receipts"></div>';
     li.querySelector(".author").textContent = message.authorId;
+    const at = message.postedAt ? new Date(message.postedAt) : new Date();
+    li.querySelector("time").dateTime = at.toISOString();
+    li.querySelector("time").textContent = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     if (message.authorId === app.user) {
       const edit = Object.assign(document.createElement("button"), { textContent: "edit", className: "edit" });
       edit.onclick = async () => { const text = prompt("Edit message", li.querySelector(".text").textContent); if (text) await app.client.edit(app.room, message.messageId, text); };
@@ -104,19 +144,32 @@ function render(message, prepend = false) {
       del.onclick = () => app.client.delete(app.room, message.messageId);
       li.querySelector(".actions").append(edit, del);
     }
-    const items = [...$("timeline").children];
+    const items = [...$("timeline").querySelectorAll("li:not(.pending)")];
     const after = items.find((x) => Number(x.dataset.position) > Number(message.position));
-    if (prepend && items.length) $("timeline").prepend(li); else $("timeline").insertBefore(li, after || null);
+    const atBottom = nearBottom();
+    if (prepend && items.length) $("timeline").prepend(li); else $("timeline").insertBefore(li, after || $("timeline").querySelector("li.pending"));
+    if (!prepend && (atBottom || message.authorId === app.user)) scrollToBottom();
   }
+  $("empty").hidden = $("timeline").children.length > 0;
   li.querySelector(".text").textContent = message.deleted ? "message deleted" : message.text;
   li.classList.toggle("deleted", Boolean(message.deleted));
   li.classList.toggle("edited", Boolean(message.edited) && !message.deleted);
 }
 
+function nearBottom() {
+  const t = $("timeline");
+  return t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  const t = $("timeline");
+  t.scrollTop = t.scrollHeight;
+}
+
 function onEvent(e) {
   const inRoom = e.roomId === app.room;
   if (e.kind === "messagePosted" && inRoom) {
-    render({ messageId: e.payload.messageId, position: e.envelope.position, authorId: e.actor, text: e.payload.text });
+    render({ messageId: e.payload.messageId, position: e.envelope.position, authorId: e.actor, text: e.payload.text, postedAt: e.envelope.occurredAt });
     markRead();
   } else if (e.kind === "messageEdited" && inRoom) {
     const li = document.querySelector(`#timeline li[data-message-id="${e.payload.messageId}"]`);
@@ -173,12 +226,44 @@ let lastTyping = 0;
 $("composer").addEventListener("input", () => {
   if (app.room && Date.now() - lastTyping > 2000) { lastTyping = Date.now(); app.client.typing(app.room, true).catch(() => {}); }
 });
-$("composer-form").onsubmit = async (event) => {
+// A send shows at once as pending; the client retries it (same clientMsgId) until the
+// server has it, then the logged message takes its place; a send that fails says so.
+async function sendPending(room, text, li = null) {
+  const clientMsgId = li?.dataset.clientMsgId || (crypto.randomUUID?.() ?? `${Date.now()}-${Math.random()}`);
+  if (!li) {
+    li = document.createElement("li");
+    li.className = "pending";
+    li.dataset.clientMsgId = clientMsgId;
+    li.innerHTML = '<span class="author"></span><span class="text"></span> <span class="status"></span>';
+    li.querySelector(".author").textContent = app.user;
+    li.querySelector(".text").textContent = text;
+    $("timeline").append(li);
+    $("empty").hidden = true;
+    scrollToBottom();
+  }
+  li.className = "pending";
+  li.querySelector(".status").replaceChildren("sending…");
+  try {
+    const sent = await app.client.send(room, text, { clientMsgId });
+    li.remove();
+    if (room === app.room) {
+      const messageId = sent.messagePosted?.messageId || sent.eventId;
+      render({ messageId, position: Number(sent.position), authorId: app.user, text, postedAt: sent.occurredAt });
+    }
+  } catch (error) {
+    li.className = "failed";
+    const retry = Object.assign(document.createElement("button"), { textContent: "retry", className: "retry" });
+    retry.onclick = () => sendPending(room, text, li);
+    li.querySelector(".status").replaceChildren(`not sent: ${error.message} `, retry);
+  }
+}
+
+$("composer-form").onsubmit = (event) => {
   event.preventDefault();
   const text = $("composer").value.trim();
   if (!text || !app.room) return;
   $("composer").value = "";
-  await app.client.send(app.room, text);
+  sendPending(app.room, text);
 };
 $("create-form").onsubmit = async (event) => {
   event.preventDefault();
