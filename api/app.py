@@ -9,6 +9,7 @@ import contextlib
 import gc
 import hmac
 import math
+import sys
 import time
 from collections.abc import AsyncIterator
 from importlib import metadata
@@ -45,7 +46,14 @@ from streams.log import LogUnavailable
 
 __all__ = ["Gateway", "create_app"]
 
-CLIENTS = Path(__file__).resolve().parents[1] / "clients"
+def _clients_dir() -> Path:
+    """Where the pages and the JS client are: the source checkout's clients/, or where an
+    installed wheel put them (pyproject.toml, data-files)."""
+    checkout = Path(__file__).resolve().parents[1] / "clients"
+    return checkout if (checkout / "web").is_dir() else Path(sys.prefix) / "share" / "tidings"
+
+
+CLIENTS = _clients_dir()
 WEB_FILES = {
     "/": (CLIENTS / "web" / "index.html", "text/html"),
     "/web/app.js": (CLIENTS / "web" / "app.js", "text/javascript"),
