@@ -10,15 +10,22 @@ PYTHON ?= python3
 
 .PHONY: install run test lint infra infra-stop browser js-test bench mutation proto clean
 
+# `make run` installs what the embedded default needs; the tests also the distributed-mode
+# libraries and the dev tools (`.[dev]` includes `.[distributed]`).
+$(BIN)/.installed-run: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e .
+	touch $@
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $@
+	touch $@ $(BIN)/.installed-run
 
 install: $(BIN)/.installed
 
-run: install
+run: $(BIN)/.installed-run
 	$(BIN)/tidings serve
 
 lint: install

@@ -45,8 +45,13 @@ __all__ = ["LogTools", "Runtime", "open_backend", "open_log_tools", "open_runtim
 
 def open_backend(settings: Settings) -> Backend:
     if settings.mode == "distributed":
-        from api.backend_distributed import DistributedBackend
-
+        try:
+            from api.backend_distributed import DistributedBackend
+        except ImportError as exc:
+            raise ValueError(
+                f"distributed mode needs its libraries ({exc.name} is missing): "
+                "pip install 'tidings[distributed]'"
+            ) from exc
         return DistributedBackend(settings)
     from api.backend_embedded import EmbeddedBackend
 

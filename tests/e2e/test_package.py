@@ -14,6 +14,15 @@ from tests.e2e.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
+WITHOUT_DISTRIBUTED = """
+import sys
+class _Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("aiokafka", "faust", "cassandra"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, _Absent())
+"""
+
 
 def test_the_wheel_serves_everything_from_outside_the_checkout(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
@@ -30,6 +39,8 @@ def test_the_wheel_serves_everything_from_outside_the_checkout(tmp_path: Path) -
     site = next((venv / "lib").glob("python3*/site-packages"))
     deps = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
     (site / "deps.pth").write_text(deps + "\n")
+    # As `pip install tidings` without the [distributed] extra: those libraries are absent.
+    (site / "sitecustomize.py").write_text(WITHOUT_DISTRIBUTED)
     python = venv / "bin" / "python"
     subprocess.run(
         [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
@@ -73,6 +84,11 @@ def test_the_wheel_serves_everything_from_outside_the_checkout(tmp_path: Path) -
         ]:
             answer = httpx.get(base + path)
             assert answer.status_code == 200 and marker in answer.text, path
+        distributed = subprocess.run(
+            [venv / "bin" / "tidings", "migrate"], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert distributed.returncode == 2
+        assert "pip install 'tidings[distributed]'" in distributed.stderr
     finally:
         server.terminate()
         server.wait(timeout=30)
