@@ -46,6 +46,7 @@ from streams.log import LogUnavailable
 
 __all__ = ["Gateway", "create_app"]
 
+
 def _clients_dir() -> Path:
     """Where the pages and the JS client are: the source checkout's clients/, or where an
     installed wheel put them (pyproject.toml, data-files)."""
