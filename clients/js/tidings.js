@@ -76,6 +76,8 @@ export class TidingsClient {
     this._ws = null;
     this._endSession = null; // ends the current session at once (dropConnection)
     this._fatal = null;
+    this._silenceMs = 0; // heartbeat interval + timeout, from the connect reply
+    this._watchdog = null;
     this._resetReady();
   }
 
@@ -105,7 +107,6 @@ export class TidingsClient {
     if (this._ws) this._ws.close(1000);
   }
 
-  /** Closes the current socket as a network failure would; the client reconnects by itself. */
   /** Drops the connection now, as a network failure would (the client then reconnects and
    * resumes); the session ends at once, without waiting for the closing handshake, which
    * never completes when the network is gone. */
@@ -310,6 +311,7 @@ export class TidingsClient {
       let connected = false;
       ws.onopen = async () => ws.send(JSON.stringify(this._connectFrame(await this._currentToken())));
       ws.onmessage = async (message) => {
+        this._heard();
         const frame = JSON.parse(typeof message.data === "string" ? message.data : message.data.toString());
         if (!connected && frame.reply && frame.reply.id === "connect") {
           if (frame.reply.error) {
@@ -318,6 +320,9 @@ export class TidingsClient {
             return;
           }
           connected = true;
+          const { heartbeatIntervalMs = 0, heartbeatTimeoutMs = 0 } = frame.reply.connect;
+          this._silenceMs = heartbeatIntervalMs + heartbeatTimeoutMs;
+          this._heard();
           this._paused = [];
           await this._recovered(frame.reply.connect);
           this._readyResolve();
@@ -332,6 +337,7 @@ export class TidingsClient {
       };
       ws.onerror = () => {};
       const end = () => {
+        clearTimeout(this._watchdog);
         ws.onmessage = ws.onclose = null; // a socket being dropped says nothing more
         this._endSession = null;
         if (connected) resolve();
@@ -340,6 +346,17 @@ export class TidingsClient {
       this._endSession = end;
       ws.onclose = end;
     });
+  }
+
+  /** The server pings every heartbeat interval: a connection silent for longer than the
+   * interval plus the timeout is gone (a network that vanished closes no socket), so it is
+   * dropped and the client reconnects. */
+  _heard() {
+    clearTimeout(this._watchdog);
+    if (this._silenceMs > 0) {
+      this._watchdog = setTimeout(() => this.dropConnection(), this._silenceMs);
+      this._watchdog.unref?.(); // in Node, a watchdog alone keeps no process alive
+    }
   }
 
   /** The first frame: resumes from the saved inbox position when there is one. */

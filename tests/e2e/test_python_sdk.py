@@ -18,7 +18,8 @@ from tidings_client import (
 )
 
 from tests.e2e.conftest import FAST, Rest, Server, eventually
-from tests.e2e.server import DistributedStack, ServerProcess
+from tests.e2e.server import DistributedStack, ServerProcess, free_port
+from tests.faults.proxy import FaultProxy
 
 
 async def messages(client: Client, count: int, author: str = "") -> list[InboxEvent]:
@@ -247,3 +248,31 @@ async def test_server_client_creates_a_room_publishes_and_mints_tokens(server: S
         with pytest.raises(TidingsError) as refused:
             await backend.disconnect("carol")
         assert refused.value.code == "FORBIDDEN"
+
+
+async def test_sdk_notices_a_vanished_network_within_a_heartbeat(
+    fresh_server: ServerProcess,
+) -> None:
+    """A blackholed link closes no socket: the client's watchdog (heartbeat interval plus
+    timeout, from the connect reply) drops it, and it resumes once the link is back."""
+    fresh_server.env.update(
+        {"TIDINGS_HEARTBEAT_INTERVAL_SECONDS": "1", "TIDINGS_HEARTBEAT_TIMEOUT_SECONDS": "1"}
+    )
+    server = fresh_server.start()
+    with FaultProxy(free_port(), server.port) as proxy:
+        url = f"ws://127.0.0.1:{proxy.listen_port}/v1/ws"
+        client = Client(url, server.token("alice"), backoff_initial=0.1, backoff_max=0.5)
+        await client.connect()
+        try:
+            assert (await state(client)).state == "connected"
+            proxy.blackhole()
+            started = asyncio.get_running_loop().time()
+            while True:
+                event = await client.next_event(timeout=15)
+                if isinstance(event, ConnectionChanged) and event.state == "reconnecting":
+                    break
+            assert asyncio.get_running_loop().time() - started < 15
+            proxy.blackhole(False)
+            assert (await state(client)).state in ("resumed", "connected")
+        finally:
+            await client.close()

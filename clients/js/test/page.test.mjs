@@ -105,3 +105,23 @@ test("a message typed offline shows as pending and is sent once back online; del
   assert.equal(await page.locator("#timeline li.deleted button").first().isVisible(), false);
   await context.close();
 });
+
+test("a vanished network shows as reconnecting within the heartbeat interval and timeout", async () => {
+  const quick = await startServer({ TIDINGS_HEARTBEAT_INTERVAL_SECONDS: "1", TIDINGS_HEARTBEAT_TIMEOUT_SECONDS: "1" }, { devMode: true });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    await page.goto(quick.http + "/");
+    await signIn(page, "otto");
+    await context.setOffline(true); // no socket closes: only the silence tells
+    const started = Date.now();
+    await page.waitForSelector('#state[data-state="reconnecting"]', { timeout: 15000 });
+    assert.ok(Date.now() - started < 15000);
+    await page.screenshot({ path: join(SHOTS, "page-offline.png") });
+    await context.setOffline(false);
+    await page.waitForSelector('#state[data-state="resumed"], #state[data-state="connected"]', { timeout: 30000 });
+  } finally {
+    await context.close();
+    quick.stop();
+  }
+});

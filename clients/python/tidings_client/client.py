@@ -368,13 +368,22 @@ class Client:
             token = await self._current_token()
             connect = self.protocol.connect_frame(token, self.device_id, self.namespace)
             await ws.send(json.dumps(connect))
-            actions = self.protocol.connected(await self._connect_reply(ws))
+            reply = await self._connect_reply(ws)
+            actions = self.protocol.connected(reply)
             follows = [a for a in actions if isinstance(a, Follow)]
             await self._carry_out([a for a in actions if not isinstance(a, Follow)])
             self._established = True
             self._ready.set()
             await self._carry_out(follows)
-            async for raw in ws:
+            # The server pings every heartbeat interval: silence for longer than the interval
+            # plus the timeout means the network is gone (no socket closes when it vanishes).
+            result = reply.get("connect", {})
+            silence = result.get("heartbeatIntervalMs", 0) + result.get("heartbeatTimeoutMs", 0)
+            while True:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), silence / 1000 or None)
+                except TimeoutError:
+                    return  # reconnect
                 await self._carry_out(self.protocol.receive(json.loads(raw)))
 
     @staticmethod
