@@ -97,11 +97,12 @@ class LogAudit:
         self._findings = findings
         self._heads: dict[str, int] = {}
         self._event_ids: set[str] = set()
-        self._sends: dict[tuple[str, str], str] = {}
+        self._sends: dict[tuple[str, str, str], str] = {}
+        """(stream, sender, client message id) -> the event id of the first such message."""
         self._emits: dict[tuple[str, str, str], str] = {}
         """(stream, sender, client event id) -> the event id of the first such event."""
-        self._emit_ids: dict[tuple[str, str], set[str]] = {}
-        """(stream, client event id) -> the ids of the events that carry it."""
+        self._sender: dict[str, str] = {}
+        """Event id -> its sender, for the events that carry a client id."""
         self.rooms: set[str] = set()
         self.users: set[str] = set()
 
@@ -131,8 +132,9 @@ class LogAudit:
         if kind == "message_posted":
             f.count("log_messages")
             client_msg_id = envelope.message_posted.client_msg_id
-            if client_msg_id:
-                key = (stream, client_msg_id)
+            if client_msg_id:  # a client id is its sender's: two senders may pick the same
+                key = (stream, envelope.actor.user_id, client_msg_id)
+                self._sender[envelope.event_id] = envelope.actor.user_id
                 first = self._sends.setdefault(key, envelope.event_id)
                 if first != envelope.event_id:
                     f.violation("log_duplicates", f"clientMsgId {client_msg_id} in {stream}")
@@ -141,9 +143,9 @@ class LogAudit:
             client_event_id = envelope.event_emitted.client_event_id
             if client_event_id:
                 sent = (stream, envelope.actor.user_id, client_event_id)
+                self._sender[envelope.event_id] = envelope.actor.user_id
                 if self._emits.setdefault(sent, envelope.event_id) != envelope.event_id:
                     f.violation("log_duplicates", f"clientEventId {client_event_id} in {stream}")
-                self._emit_ids.setdefault((stream, client_event_id), set()).add(envelope.event_id)
 
     def check_acked(self, acked: Iterable[Acked]) -> None:
         """Every acknowledged send must be in the log, as the very event the client was told."""
@@ -151,13 +153,14 @@ class LogAudit:
         for send in acked:
             f.count("acknowledged")
             logged = send.event_id in self._event_ids
+            stream, sender = f"room:{send.room_id}", self._sender.get(send.event_id, "")
             if send.client_msg_id:
-                original = self._sends.get((f"room:{send.room_id}", send.client_msg_id))
+                original = self._sends.get((stream, sender, send.client_msg_id))
                 logged = logged and original in (None, send.event_id)
             if send.client_event_id:
                 f.count("acknowledged_app_events")
-                carriers = self._emit_ids.get((f"room:{send.room_id}", send.client_event_id), set())
-                logged = logged and carriers <= {send.event_id}
+                original = self._emits.get((stream, sender, send.client_event_id))
+                logged = logged and original in (None, send.event_id)
             if logged:
                 f.count("acknowledged_in_log")
             else:

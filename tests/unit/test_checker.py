@@ -147,3 +147,17 @@ def test_application_events_are_counted_and_their_acks_checked() -> None:
     twice.event_emitted.client_event_id = "e-1"
     _, findings = audit([*events, twice])
     assert findings.counts["log_duplicates"] == 1
+
+
+def test_two_senders_may_pick_the_same_client_message_id() -> None:
+    """A clientMsgId is its sender's (the server deduplicates per room and sender)."""
+    bob = EventMeta("bob", "d2", "t")
+    room = Room.create_group(uuid4(), ALICE, "general", True)
+    room.join(bob)
+    room.post_message(ALICE, "same", "from alice")
+    room.post_message(bob, "same", "from bob")
+    room_id = str(room.id)
+    events = [encode_event(e, "e") for e in room.collect_events()]  # type: ignore[arg-type]
+    _, findings = audit(events, [acked_of(room_id, e) for e in events[-2:]])
+    assert findings.ok, findings.report()
+    assert findings.counts["acknowledged_in_log"] == 2
