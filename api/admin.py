@@ -16,7 +16,7 @@ from api.cluster import ClusterView
 from api.server_api import Admin, Service
 from api.server_models import CreateKeyIn, KeyOut, NewKeyOut
 from domain import commands as c
-from domain.errors import ApiKeyNotFound, Forbidden
+from domain.errors import ApiKeyNotFound, Forbidden, MessageNotFound, RoomNotFound
 from domain.values import EventMeta, new_trace_id
 from projections.audit import Cut, EventSelector, Receipts, RoomAsOf, aware
 from projections.store import ApiKeyRow
@@ -121,6 +121,8 @@ async def room_as_of(
     async for envelope in _log(request):
         answer.observe(envelope)
     report: dict[str, Any] = answer.report()
+    if not report["asOfPosition"]:
+        raise RoomNotFound(room_id)  # none, or nothing in it up to the cut
     return report
 
 
@@ -134,6 +136,8 @@ async def receipts(room_id: str, message_id: str, key: Admin, request: Request) 
     async for envelope in _log(request):
         answer.observe(envelope)
     report: dict[str, Any] = answer.report()
+    if not report["found"]:
+        raise MessageNotFound(message_id)
     return report
 
 

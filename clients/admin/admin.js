@@ -138,8 +138,10 @@ $("receipts-form").onsubmit = (e) => {
 };
 $("asof-form").onsubmit = (e) => {
   e.preventDefault();
-  const position = $("asof-position").value.trim();
-  api("GET", `/v1/audit/rooms/${$("asof-room").value.trim()}${position ? "?atPosition=" + position : ""}`)
+  const cut = new URLSearchParams();
+  if ($("asof-position").value.trim()) cut.set("atPosition", $("asof-position").value.trim());
+  if ($("asof-time").value.trim()) cut.set("atTime", $("asof-time").value.trim());
+  api("GET", `/v1/audit/rooms/${$("asof-room").value.trim()}?${cut}`)
     .then((answer) => { $("audit-answer").textContent = JSON.stringify(answer, null, 2); }).catch(show);
 };
 if (state.key) signIn(state.key).catch((error) => { sessionStorage.removeItem("tidings-admin-key"); show(error); });

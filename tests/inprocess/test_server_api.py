@@ -151,6 +151,18 @@ def test_batch_checks_each_call_on_its_own(client: TestClient, settings: Setting
     assert "roomCreated" in lines["responses"][0]["body"]  # JSON lines, as text
 
 
+def test_audit_questions_about_nothing_are_not_found(
+    client: TestClient, settings: Settings
+) -> None:
+    room = shared_room(client, settings, "alice")
+    admin = operator(settings)
+    unknown = "6f1c3b1e-7d0a-4f57-9a51-2f4c9b1f7a10"
+    assert client.get(f"/api/v1/audit/rooms/{unknown}", headers=admin).status_code == 404
+    assert client.get(f"/api/v1/audit/receipts/{room}/nope", headers=admin).status_code == 404
+    as_of = client.get(f"/api/v1/audit/rooms/{room}?atPosition=1", headers=admin)
+    assert as_of.status_code == 200 and as_of.json()["asOfPosition"] == 1
+
+
 def test_the_server_api_has_its_own_openapi_document(client: TestClient) -> None:
     own = client.get("/api/openapi.json").json()
     assert "/v1/rooms/{room_id}/messages" in own["paths"]

@@ -73,6 +73,13 @@ async function steps({ browser, http, wsUrls, key, token, processes, shots, pref
     await page.evaluate(() => { document.querySelector("#audit-answer").textContent = ""; });
   }
   await page.screenshot({ path: join(shots, `admin-${prefix}-3-receipts.png`) });
+  // The room as it was at its first position: created, alice its only member.
+  await page.evaluate(() => { document.querySelector("#audit-answer").textContent = ""; });
+  await page.fill("#asof-position", "2");
+  await page.click("#asof-form button");
+  await page.waitForSelector("#audit-answer:not(:empty)");
+  const asOf = JSON.parse(await page.textContent("#audit-answer"));
+  assert.deepEqual(asOf.members, [{ userId: "alice", role: "owner" }]);
 
   // Disconnect mallory (on the last gateway): her socket closes with 4006.
   const mallory = await rawConnection(wsUrls[wsUrls.length - 1], token("mallory"));
