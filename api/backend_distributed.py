@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget
+from api.cluster import StatusReporter
 from api.cluster_distributed import DistributedCluster
 from api.hub import Hub
 from api.leases_cassandra import CassandraDeviceLeases
@@ -131,8 +132,15 @@ class DistributedBackend(Backend):
             store=store,
             command_processor=processor,
         )
+        # Listed in the admin overview beside the gateways (its lag is the partitions').
+        cluster = DistributedCluster(store, s.kafka_bootstrap, topics)
+        reporter = StatusReporter(cluster, f"proc-{uuid.uuid4().hex[:12]}", "processor", lambda: 0)
+        reporting = loop.create_task(reporter.run(), name="status")
         worker = faust.Worker(app, loop=loop, loglevel=s.log_level.upper(), quiet=True)
-        worker.execute_from_commandline()
+        try:
+            worker.execute_from_commandline()
+        finally:
+            reporting.cancel()
         return 0
 
     async def migrate(self) -> list[str]:

@@ -31,7 +31,7 @@ REPORT_SECONDS = 2.0
 class ProcessStatus:
     process_id: str
     kind: str
-    """"server" (embedded) or "gateway"."""
+    """"server" (embedded), "gateway" or "processor" (distributed)."""
     connections: int
     messages_per_second: float
     """Sends this process accepted per second, over its last report interval."""

@@ -44,6 +44,10 @@ async function overview() {
     ready: String(o.readiness.ready),
     "projection lag": o.lag.projections ?? o.lag.error ?? "-",
     "command lag": o.lag.commands ?? "-",
+    ...(o.lag.partitions ? {
+      "by partition": Object.entries(o.lag.partitions.projections)
+        .map(([p, n]) => `${p}: ${n}/${o.lag.partitions.commands[p] ?? 0}`).join("  "),
+    } : {}),
     "online users": o.online,
   };
   $("numbers").replaceChildren(...Object.entries(rows).flatMap(([k, v]) => {

@@ -1,5 +1,5 @@
 // Run by tests/e2e/test_admin_ui.py against a distributed stack (not part of `npm test`):
-// the admin UI on gateway 0 sees every gateway, and disconnects a user held by another.
+// the admin UI on gateway 0 sees both gateways and the processor, and disconnects a user held by another.
 import { test, after, before } from "node:test";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
@@ -21,7 +21,7 @@ test("the admin UI works against a distributed stack", async () => {
     wsUrls: process.env.TIDINGS_URLS.split(","),
     key: process.env.TIDINGS_ADMIN_KEY,
     token: (name) => tokens[name],
-    processes: 2,
+    processes: 3, // two gateways and the processor
     shots: SHOTS,
     prefix: "distributed",
   });

@@ -381,7 +381,11 @@ class Client:
             silence = result.get("heartbeatIntervalMs", 0) + result.get("heartbeatTimeoutMs", 0)
             while True:
                 try:
-                    raw = await asyncio.wait_for(ws.recv(), silence / 1000 or None)
+                    # In this task: with asyncio.wait_for, which runs recv in a task of its
+                    # own, clients stalled after a server restart (tests/faults; the cause
+                    # was not pinned down). The timeout cancels this await only.
+                    async with asyncio.timeout(silence / 1000 or None):
+                        raw = await ws.recv()
                 except TimeoutError:
                     return  # reconnect
                 await self._carry_out(self.protocol.receive(json.loads(raw)))
