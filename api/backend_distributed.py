@@ -135,12 +135,9 @@ class DistributedBackend(Backend):
         # Listed in the admin overview beside the gateways (its lag is the partitions').
         cluster = DistributedCluster(store, s.kafka_bootstrap, topics)
         reporter = StatusReporter(cluster, f"proc-{uuid.uuid4().hex[:12]}", "processor", lambda: 0)
-        reporting = loop.create_task(reporter.run(), name="status")
+        self._reporting = loop.create_task(reporter.run(), name="status")  # ends with the loop
         worker = faust.Worker(app, loop=loop, loglevel=s.log_level.upper(), quiet=True)
-        try:
-            worker.execute_from_commandline()
-        finally:
-            reporting.cancel()
+        worker.execute_from_commandline()
         return 0
 
     async def migrate(self) -> list[str]:
