@@ -108,4 +108,7 @@ async def _execute(
 
 
 class DomainErrorFromServer(DomainError):
+    """The running server refused the request (its message says why): exit 1, like a
+    refusal decided here."""
+
     code = "server_refused"
