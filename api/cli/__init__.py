@@ -400,9 +400,11 @@ OPERATOR_ERRORS = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `tidings decode | head` ends quietly
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
+    # While the command runs, a closed pipe ends it quietly (`tidings decode | head`); the
+    # handler is put back after, for callers that run main() in their own process.
+    previous = signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         result: int = args.func(args)
     except KeyboardInterrupt:
@@ -421,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
     return result
 
 

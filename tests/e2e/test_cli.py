@@ -4,6 +4,7 @@ exit codes, no tracebacks, options before or after the command, quiet pipes."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from importlib import metadata
@@ -116,7 +117,9 @@ def test_an_unexpected_error_is_one_line_unless_debug(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(api.cli, "_decode", broken)
+    before = signal.getsignal(signal.SIGPIPE)
     assert api.cli.main(["decode"]) == 3
+    assert signal.getsignal(signal.SIGPIPE) == before  # this process keeps its handler
     assert "unexpected error: RuntimeError: boom" in capsys.readouterr().err
     with pytest.raises(RuntimeError):
         api.cli.main(["decode", "--debug"])
