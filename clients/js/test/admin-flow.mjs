@@ -50,6 +50,7 @@ async function steps({ browser, http, wsUrls, key, token, processes, shots, pref
   await page.click("#search button");
   await page.click(`#rooms li[data-room-id="${room.roomId}"]`);
   await page.waitForSelector(`#room-title[data-room-id="${room.roomId}"]`);
+  await page.waitForSelector('#members:has-text("bob (member)")'); // filled after the title
   assert.match(await page.textContent("#members"), /alice \(owner\).*bob \(member\)/);
 
   const sent = await alice.send(room.roomId, "printer on fire");
