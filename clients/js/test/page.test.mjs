@@ -20,7 +20,7 @@ before(async () => {
 after(async () => { await browser?.close(); server?.stop(); });
 
 async function open(width, height = 800) {
-  const context = await browser.newContext({ viewport: { width, height } });
+  const context = await browser.newContext({ viewport: { width, height }, bypassCSP: true }); // waitForFunction polls by eval
   const page = await context.newPage();
   const missing = [];
   page.on("response", (r) => { if (r.status() === 404) missing.push(r.url()); });
@@ -47,7 +47,7 @@ test("a long conversation keeps the composer in view and scrolls to the newest m
     assert.equal(await page.isVisible("#chat"), false); // nothing of the chat under the login form
     await signIn(page, `lena${width}`);
     const roomId = await newRoom(page, `long-${width}`);
-    assert.equal(await page.isVisible("#empty"), true);
+    await page.waitForSelector("#empty", { state: "visible" }); // once the (empty) history has loaded
     await page.evaluate(async (id) => {
       for (let i = 0; i < 40; i++) await window.tidingsApp.client.rest("POST", `/v1/rooms/${id}/messages`, { text: `line ${i}` });
     }, roomId);
@@ -108,15 +108,17 @@ test("a message typed offline shows as pending and is sent once back online; del
 
 test("a vanished network shows as reconnecting within the heartbeat interval and timeout", async () => {
   const quick = await startServer({ TIDINGS_HEARTBEAT_INTERVAL_SECONDS: "1", TIDINGS_HEARTBEAT_TIMEOUT_SECONDS: "1" }, { devMode: true });
-  const context = await browser.newContext();
+  const context = await browser.newContext({ bypassCSP: true });
   const page = await context.newPage();
   try {
     await page.goto(quick.http + "/");
     await signIn(page, "otto");
+    // Every state the client passes through: a reconnect on a loaded machine can be brief.
+    await page.evaluate(() => { window.seenStates = []; window.tidingsApp.client.on("state", ({ state }) => window.seenStates.push(state)); });
     await context.setOffline(true); // no socket closes: only the silence tells
-    const started = Date.now();
-    await page.waitForSelector('#state[data-state="reconnecting"]', { timeout: 15000 });
-    assert.ok(Date.now() - started < 15000);
+    const seen = () => page.evaluate(() => window.seenStates);
+    await page.waitForFunction(() => window.seenStates.includes("reconnecting"), null, { timeout: 15000 })
+      .catch(async (error) => { throw new Error(`no reconnect within 15 s; states seen: ${JSON.stringify(await seen())}; ${error.message}`); });
     await page.screenshot({ path: join(SHOTS, "page-offline.png") });
     await context.setOffline(false);
     await page.waitForSelector('#state[data-state="resumed"], #state[data-state="connected"]', { timeout: 30000 });
