@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from api.apikeys import ApiKey, new_api_key
 from api.cluster import ClusterView
+from api.rest_models import ERROR_RESPONSES
 from api.server_api import Admin, Service
 from api.server_models import CreateKeyIn, KeyOut, NewKeyOut
 from domain import commands as c
@@ -24,7 +25,7 @@ from proto.codec import envelope_from_bytes, envelope_to_dict
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 def _everywhere(key: ApiKey) -> None:
@@ -141,7 +142,17 @@ async def receipts(room_id: str, message_id: str, key: Admin, request: Request) 
     return report
 
 
-@router.get("/audit/export", summary="Events as JSON lines: a room's, a user's, or all")
+@router.get(
+    "/audit/export",
+    summary="Events as JSON lines: a room's, a user's, or all",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One tidings.v1.Envelope (protobuf JSON mapping) per line",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def export(
     key: Admin,
     request: Request,

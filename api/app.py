@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
@@ -31,16 +31,18 @@ from api.admin import router as admin_router
 from api.api_docs import mount_doc_assets, serve_docs
 from api.auth import AuthError, mint_token
 from api.edge import EdgeGuard, refuse_handshake
-from api.errors import fault_of
+from api.errors import fault_of, fault_of_invalid_request
 from api.limits import RateLimited
 from api.logs import configure_logging
 from api.rest import router
+from api.rest_models import ERROR_RESPONSES, Model
 from api.runtime import Runtime, open_runtime
 from api.server_api import router as server_router
 from api.session import CloseCode
 from api.settings import Settings
 from api.ws import Connection
 from domain.errors import DomainError
+from domain.values import MAX_USER_ID_LENGTH
 from projections.store import StoreUnavailable
 from streams.log import LogUnavailable
 
@@ -64,8 +66,12 @@ WEB_FILES = {
 }
 
 
-class DevTokenIn(BaseModel):
-    user_id: str = Field(alias="userId", min_length=1, max_length=128)
+class DevTokenIn(Model):
+    user_id: str = Field(min_length=1, max_length=MAX_USER_ID_LENGTH)
+
+
+class DevTokenOut(Model):
+    token: str
 
 
 PAGE_HEADERS = {
@@ -94,15 +100,20 @@ def _mount_web_page(app: FastAPI, settings: Settings) -> None:
             )
     if settings.development_mode:
 
-        @app.post("/dev/token", include_in_schema=False)
-        async def dev_token(body: DevTokenIn) -> dict[str, str]:
+        @app.post(
+            "/dev/token",
+            tags=["development"],
+            summary="A token for any user (development mode only: no JWT key configured)",
+            responses={s: ERROR_RESPONSES[s] for s in (400, 413, 422, 429, 500)},
+        )
+        async def dev_token(body: DevTokenIn) -> DevTokenOut:
             token = mint_token(
                 body.user_id,
                 secret=settings.development_secret(),
                 audience=settings.jwt_audience,
                 issuer=settings.jwt_issuer,
             )
-            return {"token": token}
+            return DevTokenOut(token=token)
 
 
 def answer_errors(app: FastAPI) -> None:
@@ -121,9 +132,11 @@ def answer_errors(app: FastAPI) -> None:
             headers = {"Retry-After": str(math.ceil(fault.retry_after_ms / 1000))}
         return JSONResponse({"error": body}, status_code=fault.status, headers=headers)
 
-    # Expected failures are answered here; anything else is a bug and becomes a plain 500.
+    # Expected failures are answered here; anything else is a bug: INTERNAL (500) in the same
+    # shape, and Starlette's error middleware still logs its traceback.
     for expected in (DomainError, AuthError, StoreUnavailable, LogUnavailable, RateLimited):
         app.add_exception_handler(expected, on_error)
+    app.add_exception_handler(Exception, on_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -148,11 +161,9 @@ def answer_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        message = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        body = {"code": "INVALID_ARGUMENT", "message": message, "temporary": False}
-        return JSONResponse({"error": body}, status_code=422)
+        fault = fault_of_invalid_request(exc.errors())
+        body = {"code": fault.name, "message": fault.message, "temporary": False}
+        return JSONResponse({"error": body}, status_code=fault.status)
 
 
 def server_api_app(settings: Settings) -> FastAPI:

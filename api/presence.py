@@ -50,6 +50,8 @@ class PresenceTracker:
         self._latest: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._unnamed: dict[str, str] = {}
         """user -> the device of their connections that named none, while it is known."""
+        self._chosen: set[tuple[str, str]] = set()
+        """Devices whose client set a status other than online itself (away, offline)."""
 
     def device_for(self, user_id: str, requested: str) -> str:
         """The device a connection counts as: the one it names, or the user's unnamed
@@ -69,8 +71,20 @@ class PresenceTracker:
         pending = self._pending_offline.pop(key, None)
         if pending is not None:
             pending.cancel()
+            if key in self._chosen:  # back within the grace period: a connect is online
+                self._chosen.discard(key)
+                self._emit_in_order(key, PresenceStatus.ONLINE)
         elif self._connections[key] == 1:
             self._change(key, PresenceStatus.ONLINE)
+
+    def chose(self, user_id: str, device_id: str, status: PresenceStatus) -> None:
+        """The device's client set its status itself (the caller logged the change). A
+        device connecting again within the grace period is online again all the same."""
+        key = (user_id, device_id)
+        if status is PresenceStatus.ONLINE:
+            self._chosen.discard(key)
+        else:
+            self._chosen.add(key)
 
     def disconnected(self, user_id: str, device_id: str) -> None:
         key = (user_id, device_id)
@@ -93,6 +107,7 @@ class PresenceTracker:
 
     def _go_offline(self, key: tuple[str, str]) -> None:
         self._pending_offline.pop(key, None)
+        self._chosen.discard(key)
         user_id, device_id = key
         if self._unnamed.get(user_id) == device_id:
             del self._unnamed[user_id]

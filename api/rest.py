@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth import AuthError
 from api.events import EmitRequest, emit
 from api.rest_models import (
+    ERROR_RESPONSES,
     KIND_NAMES,
     ROLE_NAMES,
     ROLE_VALUES,
@@ -22,7 +23,6 @@ from api.rest_models import (
     DeviceOut,
     EmitIn,
     EmitOut,
-    ErrorBody,
     EventOut,
     InboxEventOut,
     InboxOut,
@@ -46,11 +46,7 @@ __all__ = ["router"]
 
 _bearer = HTTPBearer(auto_error=False)
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 429, 503)
-}
-
-router = APIRouter(prefix="/v1", responses=_ERRORS)
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
 def tidings(request: Request) -> Tidings:
@@ -182,8 +178,9 @@ async def get_room(room_id: str, user: User, service: Service, scope: Granted) -
 
 @router.post(
     "/direct/{peer_id}",
+    status_code=201,
     summary="Open the direct conversation with a user (created on first use)",
-    responses={201: {"description": "Created"}, 200: {"description": "Already existed"}},
+    responses={200: {"model": RoomOut, "description": "It existed already"}},
 )
 async def open_direct(
     peer_id: str,

@@ -42,13 +42,37 @@ class Model(BaseModel):
 
 
 class ErrorDetail(Model):
-    code: str = Field(description="A tidings.v1.ErrorCode name, e.g. NOT_FOUND")
+    code: str = Field(
+        description="A tidings.v1.ErrorCode name (e.g. NOT_FOUND), or PAYLOAD_TOO_LARGE (413) "
+        "and METHOD_NOT_ALLOWED (405), which only HTTP has"
+    )
     message: str
-    temporary: bool = False
+    temporary: bool = Field(False, description="true: the same request may succeed later")
+    retry_after_ms: int | None = Field(None, description="With RATE_LIMITED: when to retry")
 
 
 class ErrorBody(Model):
     error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": meaning}
+    for status, meaning in {
+        400: "BAD_REQUEST: the request is not well-formed (not JSON, not an object, an "
+        "unknown field, a value of the wrong type)",
+        401: "UNAUTHORIZED or TOKEN_EXPIRED",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND (also for rooms the caller is not a member of)",
+        409: "CONFLICT",
+        413: "PAYLOAD_TOO_LARGE: the body is over TIDINGS_MAX_BODY_BYTES",
+        422: "INVALID_ARGUMENT: well-formed, but a value breaks a rule (missing, empty, too "
+        "long, out of range, not one of an enum's names)",
+        429: "RATE_LIMITED (with Retry-After)",
+        500: "INTERNAL: a bug; the same request fails the same way",
+        503: "UNAVAILABLE: temporary (with Retry-After)",
+    }.items()
+}
+"""Every error status a route of either API can answer, each with the one error body."""
 
 
 class CreateRoomIn(Model):

@@ -23,7 +23,14 @@ from api.apikeys import ApiKey
 from api.auth import AuthError, mint_token
 from api.events import EmitRequest, emit
 from api.rest import INT64_MAX, Limit, message_out, presence_out, user_named
-from api.rest_models import ROLE_NAMES, ROLE_VALUES, ErrorBody, MemberOut, PresenceOut, TimelineOut
+from api.rest_models import (
+    ERROR_RESPONSES,
+    ROLE_NAMES,
+    ROLE_VALUES,
+    MemberOut,
+    PresenceOut,
+    TimelineOut,
+)
 from api.server_models import (
     BatchIn,
     BatchOut,
@@ -31,6 +38,7 @@ from api.server_models import (
     BroadcastOut,
     DirectoryOut,
     DisconnectIn,
+    EmittedOut,
     LoggedOut,
     PublishEventIn,
     PublishIn,
@@ -56,10 +64,10 @@ from streams.log import CommandResult
 __all__ = ["Admin", "Service", "needs", "router", "scope_of"]
 
 _bearer = HTTPBearer(auto_error=False)
-_ERRORS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422, 503)
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+_REPEATED: dict[int | str, dict[str, object]] = {
+    200: {"model": LoggedOut, "description": "A repeated Idempotency-Key: what it logged then"}
 }
-router = APIRouter(prefix="/v1", responses=_ERRORS)
 
 _REQUESTS = uuid.UUID("9a4e2f7c-0b3d-4e61-8c5a-1f2e3d4c5b6a")
 
@@ -146,6 +154,7 @@ async def room_in_scope(service: Tidings, key: ApiKey, room_id: str) -> RoomRow:
     "/rooms/{room_id}/messages",
     status_code=201,
     summary="Post a message to a room as a system or bot identity",
+    responses=_REPEATED,
 )
 async def publish(
     room_id: str,
@@ -164,6 +173,7 @@ async def publish(
     "/rooms/{room_id}/events",
     status_code=201,
     summary="Emit an application event in a room (durable unless volatile)",
+    responses={200: {"model": EmittedOut, "description": "A repeated Idempotency-Key"}},
 )
 async def publish_event(
     room_id: str,
@@ -172,7 +182,7 @@ async def publish_event(
     service: Service,
     response: Response,
     idempotency_key: IdempotencyKey = "",
-) -> dict[str, Any]:
+) -> EmittedOut:
     row = await room_in_scope(service, key, room_id)
     namespace = await service.namespace_of(row.room_id)
     meta = _meta(key, service, body.identity, idempotency_key)
@@ -181,7 +191,7 @@ async def publish_event(
     emission = await emit(service, stamped, meta.namespaces, request)
     response.status_code = 200 if emission.duplicate else 201
     event = envelope_to_dict(emission.event) if emission.event is not None else None
-    return {"event": event, "duplicate": emission.duplicate, "delivered": emission.delivered}
+    return EmittedOut(event=event, duplicate=emission.duplicate, delivered=emission.delivered)
 
 
 @router.post("/broadcast", summary="Post one message to many rooms (each applies it once)")
@@ -205,7 +215,9 @@ async def broadcast(
 # ---------------------------------------------------------------- rooms and members
 
 
-@router.post("/rooms", status_code=201, summary="Create a group room or a channel")
+@router.post(
+    "/rooms", status_code=201, summary="Create a group room or a channel", responses=_REPEATED
+)
 async def create_room(
     body: ServerCreateRoomIn,
     key: RoomKeeper,
@@ -251,7 +263,9 @@ async def delete_room(
     return _logged(await service.execute(command, wait_projected=True))
 
 
-@router.post("/rooms/{room_id}/members", status_code=201, summary="Add a member")
+@router.post(
+    "/rooms/{room_id}/members", status_code=201, summary="Add a member", responses=_REPEATED
+)
 async def add_member(
     room_id: str,
     body: ServerAddMemberIn,

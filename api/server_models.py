@@ -66,6 +66,14 @@ class LoggedOut(Model):
     duplicate: bool = False
 
 
+class EmittedOut(Model):
+    event: dict[str, Any] | None = Field(
+        None, description="Durable: the logged tidings.v1.Envelope; null when volatile"
+    )
+    duplicate: bool = False
+    delivered: int = Field(0, description="Volatile: members online when it was relayed")
+
+
 class BroadcastOut(Model):
     results: list[dict[str, Any]] = Field(
         description="Per room, in order: {roomId, event, duplicate} or {roomId, error}"

@@ -90,6 +90,7 @@ class CommandHandlers:
         if not self._presence_device:
             raise InsufficientRole("presence is off in this namespace")
         await self._run(c.ChangePresence(replace(meta, device_id=self._presence_device), status))
+        self.ctx.presence.chose(meta.user_id, self._presence_device, status)
         return "presence", cp.Empty()
 
     async def _typing(self, frame: ClientFrame, meta: EventMeta) -> tuple[str, Message]:
@@ -124,7 +125,7 @@ class CommandHandlers:
             h.room_id,
             before=h.before if h.HasField("before") else None,
             after=h.after if h.HasField("after") else None,
-            limit=h.limit or 50,
+            limit=h.limit if h.HasField("limit") else 50,
             scope=meta.namespaces,
         )
         items = [

@@ -77,13 +77,19 @@ def parse_client_frame(text: str | bytes) -> cp.ClientFrame:
         try:
             json_format.ParseDict(data, frame)
         except json_format.ParseError as exc:
-            # One rule with REST: a value outside an enum is an invalid argument, not a
-            # malformed frame (numbers outside it are refused by the command handlers).
-            code = cp.INVALID_ARGUMENT if "Invalid enum value" in str(exc) else cp.BAD_REQUEST
+            # One rule with REST (docs/protocol.md, "Bad input"): a frame that is not
+            # well-formed is BAD_REQUEST; a value of the right type outside an enum or an
+            # integer's range is INVALID_ARGUMENT (numbers outside an enum are refused by
+            # the command handlers).
+            code = cp.INVALID_ARGUMENT if _out_of_range(str(exc)) else cp.BAD_REQUEST
             raise WireError(code, str(exc), frame_id) from exc
     if not frame.id and frame.WhichOneof("command") != "pong":
         raise WireError(cp.BAD_REQUEST, "field 'id' is required", frame_id)
     return frame
+
+
+def _out_of_range(parse_error: str) -> bool:
+    return "Invalid enum value" in parse_error or "Value out of range" in parse_error
 
 
 def _simple_fields(command: str) -> tuple[type[Message], dict[str, tuple[str, type]]]:

@@ -118,8 +118,8 @@ async def test_rest_rejects_missing_bad_and_foreign_requests(
     alice = rest("alice")
     invalid = alice.post("/v1/rooms", {"name": ""})
     assert invalid.status_code == 422 and invalid.json()["error"]["code"] == "INVALID_ARGUMENT"
-    extra = alice.post("/v1/rooms", {"name": "x", "colour": "red"})
-    assert extra.status_code == 422
+    extra = alice.post("/v1/rooms", {"name": "x", "colour": "red"})  # not well-formed
+    assert extra.status_code == 400 and extra.json()["error"]["code"] == "BAD_REQUEST"
     assert alice.get("/v1/rooms/not-a-uuid").status_code == 404
     assert alice.get(f"/v1/rooms/{uuid.uuid4()}/messages").status_code == 404
     assert alice.get("/v1/inbox", limit=0).status_code == 422

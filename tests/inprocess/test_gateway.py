@@ -73,8 +73,17 @@ def test_presence_changes_reach_room_members_and_survive_a_quick_reconnect(
         "online": True,
     }
 
-    # A reconnect within the grace period logs nothing: the typing push that follows it is
-    # the next thing bob gets (a presence push before it would fail the test).
+    # A reconnect within the grace period never shows offline; an away device is online
+    # again (a connect is activity): one ONLINE push, then the typing push.
+    alice.session.close()
+    alice = connect("alice", device="alice-laptop")
+    back = bob.push("presence", userId="alice")
+    assert back["status"] == "PRESENCE_STATUS_ONLINE" and back["online"]
+    alice.command("typing", roomId=room_id, typing=True)
+    bob.push("typing", userId="alice")
+    assert not [p for p in bob.pushes if p.get("presence", {}).get("userId") == "alice"]
+
+    # A plain reconnect (online when it dropped) logs nothing at all.
     alice.session.close()
     alice = connect("alice", device="alice-laptop")
     alice.command("typing", roomId=room_id, typing=True)

@@ -114,11 +114,17 @@ def test_bad_frames_are_still_refused_by_json_format(text: str) -> None:
         ('{"id":"1","presence":{"status":"AWAY"}}', cp.INVALID_ARGUMENT),
         ('{"id":"1","send":null}', cp.BAD_REQUEST),
         ('{"id":"1","send":{"roomId":["r"]}}', cp.BAD_REQUEST),
+        ('{"id":"1","history":{"roomId":"r","limit":"ten"}}', cp.BAD_REQUEST),
+        (
+            f'{{"id":"1","ack":{{"roomId":"r","kind":"ACK_KIND_READ","upTo":"{2**63}"}}}}',
+            cp.INVALID_ARGUMENT,
+        ),
+        (f'{{"id":"1","history":{{"roomId":"r","limit":{2**31}}}}}', cp.INVALID_ARGUMENT),
     ],
 )
-def test_a_value_outside_an_enum_is_an_invalid_argument(text: str, code: int) -> None:
-    """The same rule as REST (422): a malformed frame is BAD_REQUEST, a bad enum value is
-    INVALID_ARGUMENT."""
+def test_bad_frames_follow_the_rule_rest_follows(text: str, code: int) -> None:
+    """The same rule as REST: a frame that is not well-formed is BAD_REQUEST (400), a value
+    of the right type outside an enum or an integer's range is INVALID_ARGUMENT (422)."""
     with pytest.raises(WireError) as refused:
         parse_client_frame(text)
     assert refused.value.code == code

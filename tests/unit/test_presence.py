@@ -9,7 +9,7 @@ from api.limits import Rate
 from api.presence import PresenceTracker
 from domain.values import PresenceStatus
 
-ONLINE, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.OFFLINE
+ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 
 
 class Recorder:
@@ -67,6 +67,22 @@ async def test_a_reconnect_within_the_grace_period_writes_nothing() -> None:
     await asyncio.sleep(0.4)  # two grace periods: an OFFLINE would have been written by now
     await settle(tracker)
     assert emit.events == [("bob", device, ONLINE)]
+    await tracker.close()
+
+
+async def test_an_away_device_back_within_the_grace_period_is_online_again() -> None:
+    emit = Recorder()
+    tracker = PresenceTracker(emit, grace_seconds=60)
+    tracker.connected("dee", "phone")
+    tracker.chose("dee", "phone", AWAY)  # logged by the connection's command
+    tracker.disconnected("dee", "phone")
+    tracker.connected("dee", "phone")  # a reload: no offline, but no longer away either
+    await settle(tracker)
+    assert emit.events == [("dee", "phone", ONLINE), ("dee", "phone", ONLINE)]
+    tracker.disconnected("dee", "phone")
+    tracker.connected("dee", "phone")  # online when it dropped: nothing to write
+    await settle(tracker)
+    assert len(emit.events) == 2
     await tracker.close()
 
 
