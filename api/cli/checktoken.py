@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from api.auth import AuthError
 from api.backend import Closers
 from api.runtime import open_backend, token_verifier
-from api.settings import Settings
+from api.settings import DEV_SECRET_FILE, Settings
 
 __all__ = ["run_checktoken"]
 
 
 async def run_checktoken(settings: Settings, token: str, device: str = "") -> int:
-    if settings.development_mode and not (settings.data_dir / "dev-jwt-secret").exists():
+    if settings.development_mode and not (settings.data_dir / DEV_SECRET_FILE).exists():
         raise FileNotFoundError(
             f"no development secret in {settings.data_dir}: no token of this server can "
             "be checked there (give --data-dir, or the server's TIDINGS_JWT_SECRET)"
