@@ -5,6 +5,7 @@ Adapters are chosen in ``api/runtime.py``; this module only wires HTTP to the ru
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import hmac
@@ -16,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -34,6 +36,7 @@ from api.edge import EdgeGuard, refuse_handshake
 from api.errors import fault_of, fault_of_invalid_request
 from api.limits import RateLimited
 from api.logs import configure_logging
+from api.metrics_http import HttpMetrics
 from api.rest import router
 from api.rest_models import ERROR_RESPONSES, Model
 from api.runtime import Runtime, open_runtime
@@ -47,6 +50,8 @@ from projections.store import StoreUnavailable
 from streams.log import LogUnavailable
 
 __all__ = ["Gateway", "create_app"]
+
+log = structlog.get_logger(__name__)
 
 
 def _clients_dir() -> Path:
@@ -127,6 +132,8 @@ def answer_errors(app: FastAPI) -> None:
             "temporary": fault.temporary,
         }
         headers = {"Retry-After": "1"} if fault.status == 503 else None
+        if fault.status == 429:
+            metrics.RATE_LIMITED.labels("rest").inc()
         if fault.retry_after_ms:
             body["retryAfterMs"] = fault.retry_after_ms
             headers = {"Retry-After": str(math.ceil(fault.retry_after_ms / 1000))}
@@ -200,6 +207,7 @@ def tune_garbage_collector() -> None:
 def create_app(settings: Settings | None = None) -> EdgeGuard:
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    metrics.PROCESS.info({"role": "gateway", "mode": settings.mode})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -251,6 +259,7 @@ def create_app(settings: Settings | None = None) -> EdgeGuard:
                 {"error": {"code": "UNAUTHORIZED", "message": "metrics need a bearer token"}},
                 status_code=401,
             )
+        await _measure_lag(request.app.state.runtime)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     _mount_web_page(app, settings)
@@ -263,6 +272,19 @@ def create_app(settings: Settings | None = None) -> EdgeGuard:
     )
 
 
+async def _measure_lag(runtime: Runtime) -> None:
+    """The pipeline's lag as of this scrape (a few Kafka round trips in distributed mode;
+    left as last measured when the log cannot be reached)."""
+    cluster = runtime.parts.cluster
+    if cluster is None:
+        return
+    try:
+        async with asyncio.timeout(5):
+            metrics.set_lag(await cluster.lag())
+    except Exception as exc:
+        log.warning("lag_not_measured", error=repr(exc))
+
+
 class Gateway:
     """The ASGI app ``tidings serve`` runs: ``/v1/ws`` straight to the WebSocket driver,
     everything else to FastAPI. A connection lives for hours; FastAPI's routing,
@@ -272,12 +294,13 @@ class Gateway:
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
+        self._http = HttpMetrics(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == self.PATH:
             await self._websocket(WebSocket(scope, receive, send))
         else:
-            await self.app(scope, receive, send)
+            await self._http(scope, receive, send)
 
     async def _websocket(self, ws: WebSocket) -> None:
         runtime: Runtime | None = getattr(self.app.state, "runtime", None)
@@ -288,6 +311,7 @@ class Gateway:
         wait = runtime.gateway.limits.connects.take(address, time.monotonic())
         if wait:
             metrics.count_command("connect", "RATE_LIMITED")
+            metrics.RATE_LIMITED.labels("handshake").inc()
             await refuse_handshake(
                 ws.scope, ws.send, 429, "RATE_LIMITED", "too many connects from this address", wait
             )

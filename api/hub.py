@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from api.metrics import observe_delivery
 from api.ws_frames import SharedFrame
 from domain.values import room_stream
 from projections.changes import (
@@ -136,6 +137,7 @@ class Hub:
                 key = id(delivery.envelope)
                 if key not in encoded:
                     encoded[key] = envelope_json(delivery.envelope)
+                    observe_delivery("inbox", occurred_seconds(delivery.envelope))
                     if delivery.envelope.WhichOneof("payload") == "sessions_revoked":
                         revocations.add(key)
                 frame = inbox_push_frame(delivery.position, self.epoch, encoded[key])
@@ -195,6 +197,7 @@ class Hub:
         if not followers:
             return
         frame = SharedFrame(room_push_frame(self.epoch, entry.envelope))
+        observe_delivery("room", occurred_seconds(entry.envelope))
         room_id, position = entry.room_id, entry.position
         for follower in followers:
             follower.push_room(room_id, position, frame)

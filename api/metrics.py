@@ -1,18 +1,42 @@
-"""Prometheus metrics, served at /metrics."""
+"""Prometheus metrics, served at /metrics (docs/operations.md, "What to watch").
+
+Names and labels follow Prometheus' conventions: base units (seconds, bytes), ``_total``
+for counters, labels with few values (no user or room ids). Observations are per command,
+per event or per request, never per recipient: fan-out to thousands costs nothing here.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+import time
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram, Info
 
 __all__ = [
     "COMMANDS",
+    "COMMAND_SECONDS",
     "CONNECTIONS",
+    "DELIVERY_SECONDS",
     "DISCONNECTS",
+    "HTTP_REQUESTS",
+    "HTTP_SECONDS",
+    "PIPELINE_LAG",
     "PLUGIN_HOOKS",
+    "PROCESS",
+    "RATE_LIMITED",
+    "RESUMED_EVENTS",
+    "RESUMES",
     "command_totals",
     "count_command",
     "count_plugin",
+    "observe_delivery",
+    "set_lag",
 ]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Seconds, from a millisecond (an embedded send) to ten (a backend outage being waited out)."""
+
+PROCESS = Info("tidings_process", "This process: its role (gateway, processor) and version")
 
 COMMANDS = Counter(
     "tidings_commands_total", "Client commands by name and outcome", ["command", "outcome"]
@@ -21,15 +45,88 @@ CONNECTIONS = Gauge("tidings_connections", "Open WebSocket connections on this g
 DISCONNECTS = Counter("tidings_disconnects_total", "Closed connections by close code", ["code"])
 
 
-_command_counters: dict[tuple[str, str], Counter] = {}
+COMMAND_SECONDS = Histogram(
+    "tidings_command_duration_seconds",
+    "WebSocket commands from the frame's arrival to the reply, by name and outcome",
+    ["command", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+DELIVERY_SECONDS = Histogram(
+    "tidings_delivery_latency_seconds",
+    "From an event's logging to its fan-out by this gateway (inbox: per user stream event; "
+    "room: per room stream event); the socket write follows within TIDINGS_FLUSH_INTERVAL",
+    ["stream"],
+    buckets=LATENCY_BUCKETS,
+)
+RESUMES = Counter(
+    "tidings_resumes_total",
+    "Connects by recovery outcome (NOT_REQUESTED: a fresh start)",
+    ["outcome"],
+)
+RESUMED_EVENTS = Histogram(
+    "tidings_resume_replayed_events",
+    "Events replayed to a connect that recovered",
+    buckets=(0, 1, 5, 10, 50, 100, 500, 1000),
+)
+RATE_LIMITED = Counter(
+    "tidings_rate_limited_total",
+    "Refusals for going over a limit: command, connect (per user), handshake (per address), rest",
+    ["limit"],
+)
+HTTP_REQUESTS = Counter(
+    "tidings_http_requests_total",
+    "REST requests by method, route template and status",
+    ["method", "route", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "tidings_http_request_duration_seconds",
+    "REST requests from arrival to the end of the answer, by method and route template",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+PIPELINE_LAG = Gauge(
+    "tidings_pipeline_lag_events",
+    "Events logged but not yet handled by a stage (commands: decided by the command "
+    "processor; projections: projected), per partition, measured when /metrics is scraped",
+    ["stage", "partition"],
+)
+
+_command_counters: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
 
-def count_command(command: str, outcome: str) -> None:
-    """``COMMANDS.labels(command, outcome).inc()``, with the labelled child looked up once."""
-    counter = _command_counters.get((command, outcome))
-    if counter is None:
-        counter = _command_counters[(command, outcome)] = COMMANDS.labels(command, outcome)
-    counter.inc()
+def count_command(command: str, outcome: str, started: float | None = None) -> None:
+    """Counts a command and, given when it started (``time.perf_counter()``), its duration;
+    the labelled children are looked up once."""
+    children = _command_counters.get((command, outcome))
+    if children is None:
+        children = _command_counters[(command, outcome)] = (
+            COMMANDS.labels(command, outcome),
+            COMMAND_SECONDS.labels(command, outcome),
+        )
+    children[0].inc()
+    if started is not None:
+        children[1].observe(time.perf_counter() - started)
+
+
+_delivery = {stream: DELIVERY_SECONDS.labels(stream) for stream in ("inbox", "room")}
+
+
+def observe_delivery(stream: str, logged_at: float) -> None:
+    """An event logged at ``logged_at`` (wall clock, seconds) is being fanned out now."""
+    _delivery[stream].observe(max(time.time() - logged_at, 0.0))
+
+
+def set_lag(lag: dict[str, Any]) -> None:
+    """Sets the lag gauges from a ``ClusterView.lag()`` report."""
+    partitions = lag.get("partitions")
+    if partitions:
+        for stage, by_partition in partitions.items():
+            for partition, behind in by_partition.items():
+                PIPELINE_LAG.labels(stage, str(partition)).set(behind)
+        return
+    for stage in ("projections", "commands"):
+        if stage in lag:
+            PIPELINE_LAG.labels(stage, "0").set(lag[stage])
 
 
 PLUGIN_HOOKS = Counter(

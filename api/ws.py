@@ -340,6 +340,7 @@ class Connection(CommandHandlers):
     async def _execute(self, frame: ClientFrame) -> None:
         command = frame.WhichOneof("command") or ""
         trace_id = new_trace_id()
+        started = time.perf_counter()
         try:
             if command == "connect":
                 with structlog.contextvars.bound_contextvars(trace_id=trace_id, command=command):
@@ -357,13 +358,15 @@ class Connection(CommandHandlers):
             answer = await handler(frame, meta)
             if answer is not None:  # None: the handler queued its reply itself
                 self.session.send(reply_frame(frame.id, *answer))
-            metrics.count_command(command, "ok")
+            metrics.count_command(command, "ok", started)
         except Exception as exc:
             fault = fault_of(exc)
             if fault.code == ErrorCode.INTERNAL:
                 # Bound here, not for every command: binding costs as much as a small command.
                 log.exception("command_failed", trace_id=trace_id, command=command)
-            metrics.count_command(command, fault.name)
+            metrics.count_command(command, fault.name, started)
+            if fault.name == "RATE_LIMITED":
+                metrics.RATE_LIMITED.labels("command").inc()
             self.session.send(
                 error_frame(
                     frame.id, fault.code, fault.message, fault.temporary, fault.retry_after_ms
@@ -433,6 +436,7 @@ class Connection(CommandHandlers):
             self.session.reject(frame.id, fault.code, fault.message, CloseCode.UNAUTHORIZED)
             return
         if self.ctx.hub.connections_of(claims.user_id) >= self.ctx.limits.max_connections_per_user:
+            metrics.RATE_LIMITED.labels("connect").inc()
             self.session.reject(
                 frame.id,
                 ErrorCode.RATE_LIMITED,
@@ -489,6 +493,9 @@ class Connection(CommandHandlers):
             history,
             complete_required=plan.outcome is Recovery.RECOVERED,
         )
+        metrics.RESUMES.labels(plan.outcome.name).inc()
+        if plan.outcome is Recovery.RECOVERED:
+            metrics.RESUMED_EVENTS.observe(result.missed)
         log.info(
             "connected",
             device_id=device_id,

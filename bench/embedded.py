@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.compare import one_at_a_time_latency  # noqa: E402
+from bench.scrape import summary  # noqa: E402
 from domain import commands as c  # noqa: E402
 from domain.values import EventMeta  # noqa: E402
 from projections.projector import project  # noqa: E402
@@ -85,12 +86,16 @@ async def send_to_receive_latency(clients: int, rounds: int) -> None:
         server = ServerProcess(Path(tmp) / "data").start()
         try:
             p50, p99, n = await one_at_a_time_latency(server, clients, rounds)
+            reported = summary(server.http_url)
         finally:
             server.stop()
     print(
         f"send-to-receive, {clients} clients in one room: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
         f"over {n} deliveries"
     )
+    print("the server's /metrics after it:")
+    for line in reported:
+        print(f"  {line}")
 
 
 def main() -> None:
