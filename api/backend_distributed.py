@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import prometheus_client
+
+from api import metrics
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget
 from api.cluster import StatusReporter
 from api.cluster_distributed import DistributedCluster
@@ -112,6 +115,11 @@ class DistributedBackend(Backend):
         from streams.faust_app import create_faust_app
 
         s, topics = self.settings, self.topics
+        metrics.PROCESS.info({"role": "processor", "mode": "distributed"})
+        if s.processor_metrics_port is not None:
+            # Plain text on its own port; a metrics token guards only the gateways' (their
+            # /metrics shares the public port), so keep this one on a private address.
+            prometheus_client.start_http_server(s.processor_metrics_port, addr=s.host)
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         store = loop.run_until_complete(self._connect(s.cassandra_keyspace))

@@ -63,6 +63,10 @@ class Subscriber(Protocol):
     def namespace(self) -> str:
         """The namespace the connection is in ("" for default): it sees nothing of others."""
 
+    @property
+    def queued_frames(self) -> int:
+        """Frames queued for the socket and not yet written (a slow reader's backlog)."""
+
     def push_inbox(self, position: int, frame: str | None) -> None:
         """The event at ``position`` of the user's inbox; None when it is not for this
         connection (another namespace's): the position moves on, nothing is sent."""
@@ -122,6 +126,17 @@ class Hub:
     @property
     def connection_count(self) -> int:
         return sum(len(s) for s in self._by_user.values())
+
+    def census(self) -> tuple[dict[str, int], int, list[int]]:
+        """For /metrics, when scraped: connections by namespace ("default" for ""), room
+        stream follows, and each connection's queued frames."""
+        by_namespace: dict[str, int] = defaultdict(int)
+        queued: list[int] = []
+        for subscribers in self._by_user.values():
+            for subscriber in subscribers:
+                by_namespace[subscriber.namespace or "default"] += 1
+                queued.append(subscriber.queued_frames)
+        return dict(by_namespace), sum(len(f) for f in self._followers.values()), queued
 
     def publish(self, deliveries: Sequence[Delivery]) -> None:
         touched = self._touched

@@ -8,9 +8,13 @@ per event or per request, never per recipient: fan-out to thousands costs nothin
 from __future__ import annotations
 
 import time
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, Info
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 __all__ = [
     "COMMANDS",
@@ -31,6 +35,7 @@ __all__ = [
     "count_plugin",
     "observe_delivery",
     "set_lag",
+    "watch_connections",
 ]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -152,3 +157,59 @@ def command_totals() -> tuple[dict[str, int], int]:
             totals[command] = totals.get(command, 0) + value
             errors += value if sample.labels["outcome"] != "ok" else 0
     return totals, errors
+
+
+Census = Callable[[], tuple[dict[str, int], int, list[int]]]
+QUEUE_BUCKETS = (0, 1, 10, 100, 1000, 2000)
+"""Frames queued per connection; past TIDINGS_MAX_QUEUED_FRAMES (2,000) it is cut (4008)."""
+
+
+class _ConnectionsCollector(Collector):
+    """Connections by namespace, room-stream follows and the distribution of send-queue
+    depths, read from the gateway's hub when /metrics is scraped (nothing per push)."""
+
+    def __init__(self) -> None:
+        self.census: Callable[[], Census | None] = lambda: None
+
+    def collect(self) -> Iterator[Any]:
+        census = self.census()
+        if census is None:
+            return
+        by_namespace, follows, queued = census()
+        connections = GaugeMetricFamily(
+            "tidings_namespace_connections",
+            "Open WebSocket connections by namespace",
+            labels=["namespace"],
+        )
+        for namespace, count in sorted(by_namespace.items()):
+            connections.add_metric([namespace], count)
+        yield connections
+        yield GaugeMetricFamily(
+            "tidings_room_stream_follows",
+            "Room streams followed by this gateway's connections",
+            value=follows,
+        )
+        buckets = [(str(b), float(sum(1 for q in queued if q <= b))) for b in QUEUE_BUCKETS]
+        buckets.append(("+Inf", float(len(queued))))
+        yield GaugeHistogramMetricFamily(
+            "tidings_send_queue_frames",
+            "Connections by the frames queued for them and not yet written, now",
+            buckets=buckets,
+            gsum_value=float(sum(queued)),
+        )
+
+
+_connections = _ConnectionsCollector()
+REGISTRY.register(_connections)
+
+
+def watch_connections(census: Census) -> None:
+    """Reports the connections of this census (a gateway's hub) from now on; the last
+    gateway started in this process wins (tests start several)."""
+    owner = getattr(census, "__self__", None)
+    if owner is None:
+        _connections.census = lambda: census
+        return
+    ref = weakref.ref(owner)
+    name = census.__name__
+    _connections.census = lambda: getattr(ref(), name, None)

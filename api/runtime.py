@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from api import metrics
 from api.apikeys import ApiKeyVerifier
 from api.auth import KeySetFile, TokenVerifier
 from api.backend import Backend, Closers, GatewayParts, ReplayTarget, cancelling
@@ -165,6 +166,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         Rate(settings.presence_rate, settings.presence_burst),
     )
     presence.adopt_stale(parts.stale_devices)
+    metrics.watch_connections(parts.hub.census)
     reaper = reap_forever(parts.leases, emit, settings.presence_lease_seconds)
     # Closers run last first: the reaper stops before the store closes.
     parts.closers.add(cancelling(asyncio.create_task(reaper, name="presence-leases")))

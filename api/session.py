@@ -333,6 +333,10 @@ class Session:
     def has_frames(self) -> bool:
         return bool(self._outgoing)
 
+    @property
+    def queued_frames(self) -> int:
+        return len(self._outgoing) if self._outgoing else 0
+
     # ------------------------------------------------------------------ time
 
     def tick(self, now: float) -> None:

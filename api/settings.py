@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         None, description="When set, /metrics requires Authorization: Bearer <this token>"
     )
+    processor_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="A processor serves its Prometheus /metrics on this port of "
+        "TIDINGS_HOST (gateways serve theirs at /metrics); unset: none",
+    )
     api_docs: bool = Field(
         True, description="Serve /docs and /openapi.json (and the server API's under /api)"
     )

@@ -195,6 +195,10 @@ class Connection(CommandHandlers):
     def user_id(self) -> str:
         return self.session.user_id
 
+    @property
+    def queued_frames(self) -> int:
+        return self.session.queued_frames
+
     def push_inbox(self, position: int, frame: str | None) -> None:
         self.session.push_inbox(position, frame)
 

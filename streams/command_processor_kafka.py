@@ -32,6 +32,7 @@ from proto.commands import decode_command
 from proto.tidings.v1 import internal_pb2 as ip
 from streams.command_processor import Outcome, PartitionState
 from streams.kafka_read import read_to, stop
+from streams.metrics import WRITER_BATCH
 from streams.topics import FETCH_MAX_WAIT_MS, Topics
 
 __all__ = ["KafkaCommandProcessor"]
@@ -180,6 +181,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         owned = self._partitions[tp.partition]
+        WRITER_BATCH.labels("distributed").observe(len(records))
         decided: list[tuple[ip.CommandRecord, Outcome]] = []
         for record in records:
             try:

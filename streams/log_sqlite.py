@@ -47,6 +47,7 @@ from streams.log import (
     LogScanner,
     LogUnavailable,
 )
+from streams.metrics import WRITER_BATCH, WRITER_QUEUE
 
 __all__ = ["EmbeddedLog"]
 
@@ -298,8 +299,10 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
 
     async def _drain(self) -> None:
         while self._queue:
+            WRITER_QUEUE.labels("embedded").set(len(self._queue))
             batch = self._queue[: self.MAX_BATCH]
             del self._queue[: self.MAX_BATCH]
+            WRITER_BATCH.labels("embedded").observe(len(batch))
             try:
                 outcomes = await self._run_batch([command for command, _ in batch])
             except BaseException as exc:  # the writer itself failed: every command with it

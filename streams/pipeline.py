@@ -21,6 +21,7 @@ unwritten record.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
@@ -32,6 +33,7 @@ from proto.codec import CodecError, Envelope, envelope_from_bytes
 from proto.tidings.v1 import internal_pb2 as ip
 from streams.live_records import encode_live
 from streams.log import LogUnavailable
+from streams.metrics import BACKEND_RETRIES, stage_done
 
 __all__ = ["TRACKING_NAME", "ProjectionPipeline", "Record", "Send"]
 
@@ -72,6 +74,7 @@ class ProjectionPipeline:
     # ------------------------------------------------------------------ stage 1
 
     async def on_events(self, records: Sequence[Record]) -> None:
+        started = time.perf_counter()
         envelopes: list[Envelope] = []
         last: dict[int, int] = {}
         for partition, offset, data in records:
@@ -101,10 +104,12 @@ class ProjectionPipeline:
                 await self.state.track(TRACKING_NAME, partition, offset)
 
         await self._retrying(stage, "events", last)
+        stage_done("events", len(records), started)
 
     # ------------------------------------------------------------------ stage 2
 
     async def on_inbox(self, records: Sequence[Record]) -> None:
+        started = time.perf_counter()
         appends: list[tuple[str, Envelope]] = []
         last: dict[int, int] = {}
         for partition, offset, data in records:
@@ -125,6 +130,7 @@ class ProjectionPipeline:
             await self._publish([(self._live_topic, *encode_live(entry)) for entry in entries])
 
         await self._retrying(stage, "inbox", last)
+        stage_done("inbox", len(records), started)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -150,6 +156,7 @@ class ProjectionPipeline:
                 return
             except (StoreUnavailable, LogUnavailable, OSError, TimeoutError) as exc:
                 attempt += 1
+                BACKEND_RETRIES.labels(name, type(exc).__name__).inc()
                 log.warning(
                     "projection_retrying",
                     stage=name,

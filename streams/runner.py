@@ -8,6 +8,7 @@ deliveries happen after the commit; one lost in a crash is recovered by the clie
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from projections.changes import Delivery
 from projections.store import ProjectionStore, Projector, StoreUnavailable
 from proto.codec import envelope_from_bytes
 from streams.log import EventLog, LogUnavailable, ProjectionProgress
+from streams.metrics import BACKEND_RETRIES, stage_done
 
 __all__ = ["ProjectionRunner"]
 
@@ -64,6 +66,7 @@ class ProjectionRunner(ProjectionProgress):
 
     async def step(self) -> int:
         """Projects one batch; returns how many records it read."""
+        started = time.perf_counter()
         records = await self._log.read(self.offset, self._batch_size)
         if not records:
             return 0
@@ -72,6 +75,7 @@ class ProjectionRunner(ProjectionProgress):
         self.offset = records[-1].offset
         if deliveries:
             self._deliver(deliveries)
+        stage_done("projections", len(records), started)
         async with self._progressed:
             self._progressed.notify_all()
         return len(records)
@@ -109,6 +113,7 @@ class ProjectionRunner(ProjectionProgress):
                     if await self.step() == 0:
                         await self._log.wait(self.offset, self._idle_wait)
                 except (StoreUnavailable, LogUnavailable) as exc:
+                    BACKEND_RETRIES.labels("projections", type(exc).__name__).inc()
                     log.warning("projection_runner_retrying", error=str(exc))
                     await asyncio.sleep(self._retry_delay)
         except Exception:

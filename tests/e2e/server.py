@@ -182,6 +182,7 @@ class DistributedStack:
             "TIDINGS_CASSANDRA_KEYSPACE": name,
             "TIDINGS_PROCESSOR_APP_ID": f"{name}-projector",
             "TIDINGS_PARTITIONS": "2",
+            "TIDINGS_PROCESSOR_METRICS_PORT": str(free_port()),
             **UNLIMITED,
             **(env or {}),
         }
@@ -199,6 +200,10 @@ class DistributedStack:
     @property
     def ws_urls(self) -> list[str]:
         return [f"ws://127.0.0.1:{port}/v1/ws" for port in self.ports]
+
+    @property
+    def processor_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['TIDINGS_PROCESSOR_METRICS_PORT']}/metrics"
 
     @property
     def http_url(self) -> str:

@@ -85,6 +85,12 @@ def test_the_key_series_count_exactly_what_a_workload_did(
     assert moved("tidings_delivery_latency_seconds_count", stream="inbox") >= 8
     assert value(after, "tidings_pipeline_lag_events", stage="projections", partition="0") == 0
     assert value(after, "tidings_process_info", role="gateway", mode="embedded") == 1
+    # The single writer decided the 8 sends (in batches); the projection stage took them.
+    assert moved("tidings_writer_batch_commands_sum", writer="embedded") >= 8
+    assert moved("tidings_stage_records_total", stage="projections") >= 8
+    assert value(after, "tidings_namespace_connections", namespace="default") >= 2
+    connections = value(after, "tidings_send_queue_frames_bucket", le="+Inf")
+    assert connections == value(after, "tidings_namespace_connections", namespace="default")
 
 
 def test_server_api_routes_are_labelled_under_their_mount(client: TestClient) -> None:

@@ -23,6 +23,7 @@ class Follower:
         self.flushes = 0
         self.dropped: list[str] = []
         self.namespace = ""
+        self.queued_frames = 0
 
     def push_inbox(self, position: int, frame: str | None) -> None:
         if frame is not None:
