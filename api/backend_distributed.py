@@ -25,6 +25,7 @@ from projections.changes import Delivery
 from projections.store import ProjectionStore
 from projections.store_cassandra import CassandraProjectionStore
 from projections.store_cassandra import migrate as migrate_keyspace
+from streams import tracing
 from streams.command_bus_kafka import KafkaCommandBus
 from streams.feed_kafka import KafkaEventFeed
 from streams.live_kafka import KafkaLivePublisher, KafkaLiveSubscriber
@@ -67,7 +68,7 @@ class DistributedBackend(Backend):
         try:
             store = await self._connect(s.cassandra_keyspace)
             closers.add(store.close)
-            hub = Hub(store.epoch, s.flush_interval_ms / 1000)
+            hub = Hub(store.epoch, s.flush_interval_ms / 1000, inbox_after="inbox")
             gateway_id = s.gateway_id or f"gw-{uuid.uuid4().hex[:12]}"
             bus = KafkaCommandBus(
                 s.kafka_bootstrap, topics, gateway_id, timeout=s.command_timeout_seconds
@@ -116,6 +117,8 @@ class DistributedBackend(Backend):
 
         s, topics = self.settings, self.topics
         metrics.PROCESS.info({"role": "processor", "mode": "distributed"})
+        if s.tracing:
+            tracing.configure("tidings-processor", s.otlp_endpoint)
         if s.processor_metrics_port is not None:
             # Plain text on its own port; a metrics token guards only the gateways' (their
             # /metrics shares the public port), so keep this one on a private address.

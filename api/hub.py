@@ -45,6 +45,7 @@ from proto.wire import (
     room_push_frame,
     typing_frame,
 )
+from streams import tracing
 
 __all__ = ["FLUSH_SPACING", "Hub", "Subscriber"]
 
@@ -89,9 +90,14 @@ class Subscriber(Protocol):
 
 
 class Hub:
-    def __init__(self, epoch: str, flush_interval: float = 0.0) -> None:
+    def __init__(
+        self, epoch: str, flush_interval: float = 0.0, inbox_after: str = "project"
+    ) -> None:
         self.epoch = epoch
         self.flush_interval = flush_interval
+        self.inbox_after = inbox_after
+        """The traced step an inbox entry comes from (streams/tracing.py): "project" where
+        one stage projects and appends to inboxes (embedded), "inbox" where a second does."""
         self._touched: set[Subscriber] = set()
         self._next_flush = 0.0
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -142,6 +148,7 @@ class Hub:
         touched = self._touched
         encoded: dict[int, bytes] = {}
         revocations: set[int] = set()  # envelopes that end sessions (looked at once each)
+        traced: list[tuple[str, str]] = []
         for delivery in deliveries:
             if isinstance(delivery, RoomStreamEntry):
                 self._publish_room(delivery, touched)
@@ -153,6 +160,8 @@ class Hub:
                 if key not in encoded:
                     encoded[key] = envelope_json(delivery.envelope)
                     observe_delivery("inbox", occurred_seconds(delivery.envelope))
+                    if tracing.enabled():
+                        traced.append((delivery.envelope.trace_id, self.inbox_after))
                     if delivery.envelope.WhichOneof("payload") == "sessions_revoked":
                         revocations.add(key)
                 frame = inbox_push_frame(delivery.position, self.epoch, encoded[key])
@@ -180,6 +189,8 @@ class Hub:
                 for subscriber in list(self._by_user.get(delivery.user_id, ())):
                     subscriber.disconnect(delivery.device_id)
                     touched.add(subscriber)  # its flush closes the socket
+        for trace_id, after in traced:
+            _delivered(trace_id, after, 0)
         self._schedule_flush()
 
     @staticmethod
@@ -213,6 +224,8 @@ class Hub:
             return
         frame = SharedFrame(room_push_frame(self.epoch, entry.envelope))
         observe_delivery("room", occurred_seconds(entry.envelope))
+        if tracing.enabled():
+            _delivered(entry.envelope.trace_id, "project", len(followers))
         room_id, position = entry.room_id, entry.position
         for follower in followers:
             follower.push_room(room_id, position, frame)
@@ -237,3 +250,11 @@ class Hub:
                 if subscriber.namespace == namespace:
                     subscriber.push(frame)
                     touched.add(subscriber)
+
+
+def _delivered(trace_id: str, after: str, followers: int) -> None:
+    """The trace's delivery span on this gateway (several gateways deliver one event: its
+    span id is its own)."""
+    attributes = {"followers": followers} if followers else None
+    with tracing.step("deliver", trace_id, after, attributes, shared=False):
+        pass

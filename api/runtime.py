@@ -39,6 +39,7 @@ from domain import commands as c
 from domain.namespaces import DEFAULT_NAMESPACE, Namespaces
 from domain.values import EventMeta, PresenceStatus, new_trace_id
 from projections.store import ProjectionStore
+from streams import tracing
 from streams.log import LogScanner
 
 __all__ = ["LogTools", "Runtime", "open_backend", "open_log_tools", "open_runtime"]
@@ -167,6 +168,8 @@ async def open_runtime(settings: Settings) -> Runtime:
     )
     presence.adopt_stale(parts.stale_devices)
     metrics.watch_connections(parts.hub.census)
+    if settings.tracing and not tracing.enabled():
+        tracing.configure("tidings-gateway", settings.otlp_endpoint)
     reaper = reap_forever(parts.leases, emit, settings.presence_lease_seconds)
     # Closers run last first: the reaper stops before the store closes.
     parts.closers.add(cancelling(asyncio.create_task(reaper, name="presence-leases")))

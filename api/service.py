@@ -34,6 +34,7 @@ from projections.store import (
     StreamHead,
 )
 from proto.codec import Envelope
+from streams import tracing
 from streams.log import CommandBus, CommandResult, ProjectionProgress
 
 __all__ = ["DEFAULT_SCOPE", "Relay", "Scope", "Tidings", "parse_room_id", "visible_in"]
@@ -102,7 +103,10 @@ class Tidings:
             rules = await self.rules_for(command.meta.namespace, str(command.room_id))
             if not rules.receipts:
                 raise InsufficientRole("read receipts are off in this namespace")
-        result = await self.bus.execute(command)
+        with tracing.step(
+            "command", command.meta.trace_id, None, {"command": type(command).__name__}
+        ):
+            result = await self.bus.execute(command)
         log.debug(  # at info, a JSON line per message would cost as much as the message
             "command_executed",
             command=type(command).__name__,

@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         None, description="When set, /metrics requires Authorization: Bearer <this token>"
     )
+    tracing: bool = Field(
+        False,
+        description="Send OpenTelemetry spans of every command's steps to TIDINGS_OTLP_ENDPOINT "
+        "(docs/operations.md, 'Tracing'); needs the tracing extra",
+    )
+    otlp_endpoint: str = Field(
+        "http://127.0.0.1:4318/v1/traces", description="Where spans go (OTLP over HTTP)"
+    )
     processor_metrics_port: int | None = Field(
         None,
         ge=1,

@@ -129,8 +129,9 @@ def direct_room_id(user_a: str, user_b: str, namespace: str = "default") -> uuid
 
 
 def new_trace_id() -> str:
-    """16 hex digits naming one command's trace (not a secret: no system entropy needed)."""
-    return f"{random.getrandbits(64):016x}"
+    """32 hex digits naming one command's trace: a W3C / OpenTelemetry trace id (not a
+    secret: no system entropy needed)."""
+    return f"{random.getrandbits(128) or 1:032x}"
 
 
 def event_id(stream: str, position: int) -> str:

@@ -30,6 +30,7 @@ from domain.values import LARGE_ROOM_MEMBERS
 from proto.codec import CodecError, encode_event, payload_kind
 from proto.commands import decode_command
 from proto.tidings.v1 import internal_pb2 as ip
+from streams import tracing
 from streams.command_processor import Outcome, PartitionState
 from streams.kafka_read import read_to, stop
 from streams.metrics import WRITER_BATCH
@@ -182,20 +183,21 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         owned = self._partitions[tp.partition]
         WRITER_BATCH.labels("distributed").observe(len(records))
-        decided: list[tuple[ip.CommandRecord, Outcome]] = []
+        commands = []
         for record in records:
             try:
-                request, command = decode_command(record.value)
+                commands.append(decode_command(record.value))
             except CodecError as exc:
                 log.warning("command_rejected_malformed", offset=record.offset, error=str(exc))
-                continue
-            decided.append((request, owned.state.decide(command)))
+        trace_ids = (command.meta.trace_id for _, command in commands)
         try:
-            async with asyncio.timeout(TRANSACTION_SECONDS), owned.producer.transaction():
-                await self._write(tp.partition, owned, decided)
-                await owned.producer.send_offsets_to_transaction(
-                    {tp: records[-1].offset + 1}, self._group_id
-                )
+            with tracing.steps("decide", trace_ids, "command"):
+                decided = [(request, owned.state.decide(c)) for request, c in commands]
+                async with asyncio.timeout(TRANSACTION_SECONDS), owned.producer.transaction():
+                    await self._write(tp.partition, owned, decided)
+                    await owned.producer.send_offsets_to_transaction(
+                        {tp: records[-1].offset + 1}, self._group_id
+                    )
         except (KafkaError, OSError, TimeoutError):
             # The transaction is aborted; state may hold undecided events: start over.
             self._partitions.pop(tp.partition, None)

@@ -39,6 +39,7 @@ from proto.codec import (
     envelope_from_bytes,
     payload_kind,
 )
+from streams import tracing
 from streams.log import (
     CommandBus,
     CommandResult,
@@ -304,7 +305,9 @@ class EmbeddedLog(CommandBus, EventLog, LogScanner):
             del self._queue[: self.MAX_BATCH]
             WRITER_BATCH.labels("embedded").observe(len(batch))
             try:
-                outcomes = await self._run_batch([command for command, _ in batch])
+                trace_ids = (command.meta.trace_id for command, _ in batch)
+                with tracing.steps("decide", trace_ids, "command"):
+                    outcomes = await self._run_batch([command for command, _ in batch])
             except BaseException as exc:  # the writer itself failed: every command with it
                 outcomes = [exc] * len(batch)
             appended = False

@@ -31,6 +31,7 @@ from projections.projector import project
 from projections.store import InboxWriter, StateWriter, StoreUnavailable
 from proto.codec import CodecError, Envelope, envelope_from_bytes
 from proto.tidings.v1 import internal_pb2 as ip
+from streams import tracing
 from streams.live_records import encode_live
 from streams.log import LogUnavailable
 from streams.metrics import BACKEND_RETRIES, stage_done
@@ -103,7 +104,8 @@ class ProjectionPipeline:
             for partition, offset in last.items():
                 await self.state.track(TRACKING_NAME, partition, offset)
 
-        await self._retrying(stage, "events", last)
+        with tracing.steps("project", (e.trace_id for e in envelopes), "decide"):
+            await self._retrying(stage, "events", last)
         stage_done("events", len(records), started)
 
     # ------------------------------------------------------------------ stage 2
@@ -129,7 +131,8 @@ class ProjectionPipeline:
             entries = await self.inbox.append(appends)
             await self._publish([(self._live_topic, *encode_live(entry)) for entry in entries])
 
-        await self._retrying(stage, "inbox", last)
+        with tracing.steps("inbox", (e.trace_id for _, e in appends), "project"):
+            await self._retrying(stage, "inbox", last)
         stage_done("inbox", len(records), started)
 
     # ------------------------------------------------------------------ plumbing

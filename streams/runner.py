@@ -17,6 +17,7 @@ import structlog
 from projections.changes import Delivery
 from projections.store import ProjectionStore, Projector, StoreUnavailable
 from proto.codec import envelope_from_bytes
+from streams import tracing
 from streams.log import EventLog, LogUnavailable, ProjectionProgress
 from streams.metrics import BACKEND_RETRIES, stage_done
 
@@ -71,7 +72,8 @@ class ProjectionRunner(ProjectionProgress):
         if not records:
             return 0
         events = [(r.offset, r.envelope or envelope_from_bytes(r.data)) for r in records]
-        deliveries = await self._store.apply(events, self._project)
+        with tracing.steps("project", (e.trace_id for _, e in events), "decide"):
+            deliveries = await self._store.apply(events, self._project)
         self.offset = records[-1].offset
         if deliveries:
             self._deliver(deliveries)
