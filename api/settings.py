@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -209,6 +210,15 @@ class Settings(BaseSettings):
     @property
     def namespaces(self) -> Namespaces:
         return self.app_config.namespaces
+
+    @field_validator("tracing")
+    @classmethod
+    def _tracing_installed(cls, on: bool) -> bool:
+        if on and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ValueError(
+                "TIDINGS_TRACING needs OpenTelemetry's SDK: pip install 'tidings[tracing]'"
+            )
+        return on
 
     @field_validator("jwt_secret")
     @classmethod
