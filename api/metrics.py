@@ -78,6 +78,8 @@ RATE_LIMITED = Counter(
     "Refusals for going over a limit: command, connect (per user), handshake (per address), rest",
     ["limit"],
 )
+for _limit in ("command", "connect", "handshake", "rest"):  # series exist from the start, at 0
+    RATE_LIMITED.labels(_limit)
 HTTP_REQUESTS = Counter(
     "tidings_http_requests_total",
     "REST requests by method, route template and status",

@@ -159,7 +159,7 @@ class ProjectionPipeline:
                 return
             except (StoreUnavailable, LogUnavailable, OSError, TimeoutError) as exc:
                 attempt += 1
-                BACKEND_RETRIES.labels(name, type(exc).__name__).inc()
+                BACKEND_RETRIES.labels(name).inc()
                 log.warning(
                     "projection_retrying",
                     stage=name,

@@ -115,7 +115,7 @@ class ProjectionRunner(ProjectionProgress):
                     if await self.step() == 0:
                         await self._log.wait(self.offset, self._idle_wait)
                 except (StoreUnavailable, LogUnavailable) as exc:
-                    BACKEND_RETRIES.labels("projections", type(exc).__name__).inc()
+                    BACKEND_RETRIES.labels("projections").inc()
                     log.warning("projection_runner_retrying", error=str(exc))
                     await asyncio.sleep(self._retry_delay)
         except Exception:
