@@ -89,7 +89,9 @@ Limit = Annotated[int, Query(ge=1, le=INT64_MAX)]
 
 
 def user_named(user_id: str) -> str:
-    """A user named in a path or body: one whose id cannot exist is not found (404)."""
+    """A user named in a path: one whose id cannot exist is not found (404). In a body, an
+    id that breaks the rule is an invalid argument (422), as every other value
+    (``check_user_id``)."""
     try:
         return check_user_id(user_id)
     except InvalidArgument:
@@ -216,7 +218,7 @@ async def add_member(
         c.AddMember(
             _meta(user, scope),
             parse_room_id(room_id),
-            user_named(body.user_id),
+            check_user_id(body.user_id),
             Role(ROLE_VALUES[body.role]),
         ),
         wait_projected=True,

@@ -276,7 +276,7 @@ async def add_member(
 ) -> LoggedOut:
     meta = _meta(key, service, "system", idempotency_key)
     role = Role(ROLE_VALUES[body.role])
-    command = c.AddMember(meta, parse_room_id(room_id), user_named(body.user_id), role)
+    command = c.AddMember(meta, parse_room_id(room_id), check_user_id(body.user_id), role)
     return _logged(await service.execute(command, wait_projected=True), response)
 
 

@@ -54,6 +54,13 @@ BAD_INPUT: list[tuple[str, str, str, Any, tuple[str, str, Any]]] = [
         ("GET", f"messages?before={2**63}", None),
     ),
     (
+        "a rule of the domain",
+        "INVALID_ARGUMENT",
+        "emit",
+        {"name": "poke", "userId": "bad\u001eid"},
+        ("POST", "members", {"userId": "bad\u001eid"}),
+    ),
+    (
         "not an enum name",
         "INVALID_ARGUMENT",
         "presence",
