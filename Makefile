@@ -1,7 +1,8 @@
 # Two commands on a fresh machine:
 #   make run    installs Tidings into .venv and serves it embedded on http://127.0.0.1:8000
 #   make test   installs everything the tests need, starts Kafka and Cassandra on 127.0.0.1
-#               (jars from Maven Central, cached in ~/.cache/tidings), installs Chromium
+#               (jars from Maven Central, cached in ~/.cache/tidings), builds Prometheus
+#               (go install, cached there too; for the dashboard check), installs Chromium
 #               (apt) and the JS test dependencies (npm), and runs lint, types, the Python
 #               suite in both modes, the JS client tests and the browser tests
 VENV ?= .venv
@@ -11,7 +12,7 @@ PYTHON ?= python3
 .PHONY: install run test lint infra infra-stop browser js-test bench mutation proto clean
 
 # `make run` installs what the embedded default needs; the tests also the distributed-mode
-# libraries and the dev tools (`.[dev]` includes `.[distributed]`).
+# libraries, tracing and the dev tools (`.[dev]` includes `.[distributed,tracing]`).
 $(BIN)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e .
@@ -36,6 +37,7 @@ lint: install
 infra: install
 	infra/kafka.sh start
 	infra/cassandra.sh start
+	infra/prometheus.sh build
 
 infra-stop:
 	-infra/kafka.sh stop

@@ -106,5 +106,5 @@ async def test_every_dashboard_panel_has_data(prometheus: tuple[ServerProcess, s
 def _up(url: str) -> bool:
     try:
         return bool(query(url, 'up{job="tidings"} == 1'))
-    except httpx.HTTPError:
+    except (httpx.HTTPError, ValueError):  # not listening yet, or 503 while it starts
         return False
