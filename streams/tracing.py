@@ -85,13 +85,16 @@ def disable() -> None:
     _enabled, _tracer = False, None
 
 
-@contextlib.contextmanager
-def steps(name: str, trace_ids: Iterable[str], after: str | None) -> Iterator[None]:
+def steps(
+    name: str, trace_ids: Iterable[str], after: str | None
+) -> contextlib.AbstractContextManager[None]:
     """One span of step ``name`` per trace (a batch's commands or events); ``trace_ids`` is
     not even iterated while tracing is off."""
-    if not _enabled:
-        yield
-        return
+    return _steps(name, trace_ids, after) if _enabled else _OFF
+
+
+@contextlib.contextmanager
+def _steps(name: str, trace_ids: Iterable[str], after: str | None) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for trace_id in dict.fromkeys(trace_ids):
             stack.enter_context(step(name, trace_id, after))
@@ -104,7 +107,6 @@ def span_id(trace_id: str, step: str) -> int:
     return int.from_bytes(digest, "big") or 1
 
 
-@contextlib.contextmanager
 def step(
     name: str,
     trace_id: str,
@@ -112,14 +114,28 @@ def step(
     attributes: Mapping[str, Any] | None = None,
     *,
     shared: bool = True,
-) -> Iterator[None]:
+) -> contextlib.AbstractContextManager[None]:
     """A span of step ``name`` of the trace, child of step ``after`` (None: the root); its
     id is the step's derived one unless not ``shared`` (a step that several processes take,
     such as delivering: nothing follows it). Does nothing unless tracing is on, or when the
     trace id is not one (an event from before traces)."""
     if not _enabled or len(trace_id) != 32:
-        yield
-        return
+        return _OFF
+    return _step(name, trace_id, after, attributes, shared)
+
+
+_OFF = contextlib.nullcontext()
+"""What a step is while tracing is off: entering it does nothing, and nothing is made."""
+
+
+@contextlib.contextmanager
+def _step(
+    name: str,
+    trace_id: str,
+    after: str | None,
+    attributes: Mapping[str, Any] | None,
+    shared: bool,
+) -> Iterator[None]:
     from opentelemetry import trace
 
     trace_number = int(trace_id, 16)
