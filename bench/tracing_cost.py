@@ -25,7 +25,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.compare import one_at_a_time_latency  # noqa: E402
 from tests.e2e.server import ServerProcess  # noqa: E402
-from tests.e2e.test_tracing import Receiver  # noqa: E402
 
 CLIENTS = 10
 
@@ -49,7 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--only", choices=["off", "on"], help="one setting (a baseline run)")
     args = parser.parse_args()
+    from tests.e2e.test_tracing import Receiver
+
     receiver = Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     settings = {
@@ -61,13 +63,17 @@ def main() -> None:
         },
     }
     results: dict[str, list[float]] = {"off": [], "on": []}
+    if args.only:
+        settings = {args.only: settings[args.only]}
     for _ in range(args.repeats):
         for name, env in settings.items():
             per_message, p50 = asyncio.run(one_run(env, args.rounds))
             results[name].append(per_message)
             print(f"tracing {name:3}: {per_message:7.0f} µs CPU per message, p50 {p50:.1f} ms")
-    off, on = (statistics.median(results[k]) for k in ("off", "on"))
-    print(f"median: off {off:.0f} µs, on {on:.0f} µs per message: on/off = {on / off:.2f}")
+    medians = {k: statistics.median(v) for k, v in results.items() if v}
+    print("median: " + ", ".join(f"{k} {v:.0f} µs per message" for k, v in medians.items()))
+    if len(medians) == 2:
+        print(f"on/off = {medians['on'] / medians['off']:.2f}")
     print(f"spans received: {len(receiver.spans)}")
     receiver.shutdown()
 
