@@ -23,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
@@ -38,14 +37,13 @@ from api.limits import RateLimited
 from api.logs import configure_logging
 from api.metrics_http import HttpMetrics
 from api.rest import router
-from api.rest_models import ERROR_RESPONSES, Model
+from api.rest_models import ERROR_RESPONSES, Model, UserId
 from api.runtime import Runtime, open_runtime
 from api.server_api import router as server_router
 from api.session import CloseCode
 from api.settings import Settings
 from api.ws import Connection
 from domain.errors import DomainError
-from domain.values import MAX_USER_ID_LENGTH
 from projections.store import StoreUnavailable
 from streams.log import LogUnavailable
 
@@ -72,7 +70,7 @@ WEB_FILES = {
 
 
 class DevTokenIn(Model):
-    user_id: str = Field(min_length=1, max_length=MAX_USER_ID_LENGTH)
+    user_id: UserId
 
 
 class DevTokenOut(Model):

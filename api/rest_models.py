@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from domain.values import MAX_CLIENT_MSG_ID_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TEXT_LENGTH
+from domain.values import (
+    MAX_CLIENT_MSG_ID_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_USER_ID_LENGTH,
+    USER_ID_PATTERN,
+)
 
 __all__ = [
     "AddMemberIn",
@@ -24,7 +30,20 @@ __all__ = [
     "RoomOut",
     "SendIn",
     "TimelineOut",
+    "UserId",
 ]
+
+UserId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_USER_ID_LENGTH,
+        pattern=USER_ID_PATTERN,
+        description="A user id: 1 to 128 characters, without control, format, private-use or "
+        "separator characters other than the space",
+    ),
+]
+"""A user id in a body, with the rule ``check_user_id`` applies (a generated client knows it)."""
 
 RoleName = Literal["member", "admin", "owner"]
 ROLE_NAMES: dict[int, RoleName] = {1: "member", 2: "admin", 3: "owner"}
@@ -92,7 +111,7 @@ class CreateRoomIn(Model):
 
 
 class AddMemberIn(Model):
-    user_id: str = Field(min_length=1, max_length=128)
+    user_id: UserId
     role: Literal["member", "admin", "owner"] = "member"
 
 

@@ -6,8 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.rest_models import Model, RoleName
-from domain.values import MAX_ROOM_NAME_LENGTH, MAX_TEXT_LENGTH, MAX_USER_ID_LENGTH
+from api.rest_models import Model, RoleName, UserId
+from domain.values import (
+    MAX_ROOM_NAME_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_USER_ID_LENGTH,
+    USER_ID_PATTERN,
+)
 from projections.store import DirectoryRow
 
 __all__ = [
@@ -37,6 +42,7 @@ Identity = Field(
     alias="as",
     min_length=1,
     max_length=MAX_USER_ID_LENGTH,
+    pattern=USER_ID_PATTERN,
     description="The system or bot identity the message is posted as (a user id)",
 )
 
@@ -98,7 +104,7 @@ class UpdateRoomIn(Model):
 
 
 class ServerAddMemberIn(Model):
-    user_id: str = Field(min_length=1, max_length=MAX_USER_ID_LENGTH)
+    user_id: UserId
     role: RoleName = "member"
 
 
@@ -116,7 +122,7 @@ class DisconnectIn(Model):
 
 
 class TokenIn(Model):
-    user_id: str = Field(min_length=1, max_length=MAX_USER_ID_LENGTH)
+    user_id: UserId
     ttl_seconds: int = Field(3600, ge=60, le=30 * 24 * 3600)
     device_id: str = Field("", max_length=64)
     namespaces: list[str] = Field(default_factory=list, max_length=32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import uuid
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -88,12 +89,40 @@ class EventMeta:
     """The backend's idempotency key: a room applies a request id once (logged)."""
 
 
+# What an id may not hold: control (Cc), format (Cf: bidi marks, zero widths), private-use
+# (Co) characters and separators (Zs, Zl, Zp) other than the space, whatever a log line or a
+# contact list would show wrongly; as ranges of a regex character class (Python 3.11's
+# unicodedata; tests/unit/test_user_ids.py derives it again). The string holds the characters
+# themselves, not escapes, so the OpenAPI schema's pattern reads the same in every engine.
+HIDDEN_CHARACTERS = (
+    "\u0000-\u001f\u007f-\u00a0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891"
+    "\u08e2\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000"
+    "\ue000-\uf8ff\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+    "\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+)
+
+
+USER_ID_PATTERN = f"^[^{HIDDEN_CHARACTERS}]{{1,{MAX_USER_ID_LENGTH}}}$"
+"""A user id: 1 to 128 characters, none of them hidden (the rule in the OpenAPI schema)."""
+_USER_ID = re.compile(USER_ID_PATTERN)
+
+
 def check_user_id(user_id: str) -> str:
-    if not user_id or len(user_id) > MAX_USER_ID_LENGTH or not user_id.isprintable():
+    if not _USER_ID.match(user_id) or not _encodable(user_id):
         raise InvalidArgument(
-            f"user ids are 1 to {MAX_USER_ID_LENGTH} printable characters: {user_id!r}"
+            f"user ids are 1 to {MAX_USER_ID_LENGTH} characters, without control, format, "
+            f"private-use or separator characters other than the space: {user_id!r}"
         )
     return user_id
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 MAX_DEVICE_ID_LENGTH = 64
