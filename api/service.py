@@ -117,7 +117,24 @@ class Tidings:
         )
         if wait_projected:
             await self.wait_projected(result)
+        if tracing.enabled() and isinstance(command, AckRoom) and command.kind is AckKind.READ:
+            await self._trace_read(command)
         return result
+
+    async def _trace_read(self, ack: AckRoom) -> None:
+        """A read receipt joins the trace of the message it marks read (the ack is a trace
+        of its own too): a point in time, child of the message's projection."""
+        try:
+            rows = await self.store.timeline(
+                str(ack.room_id), before=None, after=ack.up_to - 1, limit=1
+            )
+        except Exception as exc:  # tracing never fails a command
+            log.warning("read_not_traced", error=repr(exc))
+            return
+        if rows and rows[0].position == ack.up_to:
+            reader = {"reader": ack.meta.user_id}
+            with tracing.step("read", rows[0].trace_id, "project", reader, shared=False):
+                pass
 
     async def _filtered(self, command: PostMessage | EditMessage) -> PostMessage | EditMessage:
         room_id = str(command.room_id)

@@ -12,6 +12,7 @@ step's. The steps, in order:
                       distributed: stage 1, the events topic)
     tidings.inbox     distributed stage 2 appends it to the users' inboxes (inbox topic)
     tidings.deliver   a gateway fans it out to its connections (each delivering gateway)
+    tidings.read      a member marks it read (a read ack, at the gateway that took it)
 
 Off by default (``TIDINGS_TRACING``): then :func:`step` is one check of a module flag and
 nothing else. On, spans go to an OTLP/HTTP endpoint in batches, off the event loop's path.
@@ -29,7 +30,7 @@ from typing import Any
 
 __all__ = ["STEPS", "configure", "disable", "enabled", "span_id", "step", "steps"]
 
-STEPS = ("command", "decide", "project", "inbox", "deliver")
+STEPS = ("command", "decide", "project", "inbox", "deliver", "read")
 
 _enabled = False
 _tracer: Any = None

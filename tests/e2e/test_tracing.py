@@ -114,22 +114,27 @@ async def test_a_send_is_one_trace_across_every_process(traced: Server, receiver
         reply = await tess.request("send", {"roomId": room, "text": "follow me"})
         trace_id = reply["send"]["event"]["traceId"]
         await tom.next_message("tess")
+        position = reply["send"]["event"]["position"]
+        read = {"roomId": room, "kind": "ACK_KIND_READ", "upTo": position}
+        assert "ack" in await tom.request("ack", read)
     finally:
         await tess.close()
         await tom.close()
 
     wanted = ["command", "decide", "project", *(["inbox"] if distributed else []), "deliver"]
+    everything = [*wanted, "read"]
 
     def trace() -> dict[str, Span]:
         found = {
             s.name.removeprefix("tidings."): s for s in receiver.spans if s.trace_id == trace_id
         }
-        return found if set(wanted) <= set(found) else {}
+        return found if set(everything) <= set(found) else {}
 
     steps = await eventually(trace, 30)
     assert steps["command"].parent_id == ""
     for before, after in itertools.pairwise(wanted):
         assert steps[after].parent_id == steps[before].span_id, (before, after, steps)
+    assert steps["read"].parent_id == steps["project"].span_id  # the receipt joins the trace
     services = {name: span.service for name, span in steps.items()}
     if distributed:
         assert services == {
@@ -138,10 +143,11 @@ async def test_a_send_is_one_trace_across_every_process(traced: Server, receiver
             "project": "tidings-processor",
             "inbox": "tidings-processor",
             "deliver": "tidings-gateway",
+            "read": "tidings-gateway",
         }
     else:
         assert set(services.values()) == {"tidings-gateway"}
-    for name in wanted:
+    for name in everything:
         span = steps[name]
         print(
             f"{name:8} {span.service:18} {(span.end_ns - span.start_ns) / 1e6:8.2f} ms "

@@ -62,6 +62,11 @@ def test_a_send_is_one_connected_trace_from_command_to_delivery(
         assert span.end_time >= span.start_time
     assert steps["decide"].start_time >= steps["command"].start_time  # type: ignore[operator]
 
+    bob.command("ack", roomId=room, kind="ACK_KIND_READ", upTo=sent["position"])
+    read = chain(list(spans.get_finished_spans()), trace_id)["read"]
+    assert read.parent is not None and read.parent.span_id == ids["project"]
+    assert read.attributes == {"reader": "bob"}
+
 
 def test_with_tracing_off_nothing_is_recorded(
     client: TestClient, settings: Settings, connect: Callable[..., Ws]
