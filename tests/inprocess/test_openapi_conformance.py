@@ -18,6 +18,7 @@ import pytest
 import schemathesis
 from starlette.testclient import TestClient
 
+from api.app import create_app
 from api.rest_models import ERROR_RESPONSES
 from api.settings import Settings
 from tests.inprocess.harness import token
@@ -220,3 +221,18 @@ def test_every_error_answer_in_both_documents_is_the_one_error_body(client: Test
                 for status in errors:
                     content = operation["responses"][status]["content"]["application/json"]
                     assert content["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_a_bug_answers_internal_in_the_documented_body(settings: Settings) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        service = client.app.app.app.state.runtime.service  # type: ignore[attr-defined]
+
+        async def bug(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("a bug")
+
+        service.rooms = bug
+        tour = Tour(client, "/openapi.json")
+        answer = tour.call("GET", "/v1/rooms", 500, bearer(settings, "alice"))
+        assert answer == {
+            "error": {"code": "INTERNAL", "message": "internal error", "temporary": False}
+        }
