@@ -21,6 +21,7 @@ from domain.commands import Command
 from domain.errors import error_for_code
 from proto.commands import command_key, encode_command
 from proto.tidings.v1 import internal_pb2 as ip
+from streams import tracing
 from streams.log import CommandBus, CommandResult, LogUnavailable
 from streams.topics import FETCH_MAX_WAIT_MS, Topics
 
@@ -96,8 +97,10 @@ class KafkaCommandBus(CommandBus):
         self._pending[request_id] = future
         record = encode_command(command, request_id, self.gateway_id)
         try:
+            headers = tracing.traceparent(command.meta.trace_id, "command")
             await asyncio.wait_for(
-                self._send(command_key(command), record.SerializeToString()), self._timeout
+                self._send(command_key(command), record.SerializeToString(), headers),
+                self._timeout,
             )
             reply = await asyncio.wait_for(future, self._timeout)
         except (TimeoutError, KafkaError) as exc:
@@ -110,6 +113,8 @@ class KafkaCommandBus(CommandBus):
             reply.event, duplicate=reply.duplicate, offset=reply.offset, partition=reply.partition
         )
 
-    async def _send(self, key: str, value: bytes) -> None:
-        delivery = await self._producer.send(self._topics.commands, value=value, key=key.encode())
+    async def _send(self, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        delivery = await self._producer.send(
+            self._topics.commands, value=value, key=key.encode(), headers=headers or None
+        )
         await delivery

@@ -220,7 +220,10 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
                     value=data,
                     key=key.encode(),
                     partition=partition,
-                    headers=[("kind", payload_kind(envelope).encode())],
+                    headers=[
+                        ("kind", payload_kind(envelope).encode()),
+                        *tracing.traceparent(envelope.trace_id, "decide"),
+                    ],
                 )
                 pending.append((event, data, future))
                 written[(event.originator_id, event.originator_version)] = data

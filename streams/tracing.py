@@ -28,7 +28,16 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["STEPS", "configure", "disable", "enabled", "span_id", "step", "steps"]
+__all__ = [
+    "STEPS",
+    "configure",
+    "disable",
+    "enabled",
+    "span_id",
+    "step",
+    "steps",
+    "traceparent",
+]
 
 STEPS = ("command", "decide", "project", "inbox", "deliver", "read")
 
@@ -100,6 +109,15 @@ def _steps(name: str, trace_ids: Iterable[str], after: str | None) -> Iterator[N
         for trace_id in dict.fromkeys(trace_ids):
             stack.enter_context(step(name, trace_id, after))
         yield
+
+
+def traceparent(trace_id: str, step: str) -> list[tuple[str, bytes]]:
+    """Kafka headers carrying W3C trace context for the record ``step`` produced (empty with
+    tracing off): what OpenTelemetry-instrumented consumers of the topics look for. Tidings'
+    own processes do not need it (the envelope has the trace id)."""
+    if not _enabled or len(trace_id) != 32:
+        return []
+    return [("traceparent", f"00-{trace_id}-{span_id(trace_id, step):016x}-01".encode())]
 
 
 def span_id(trace_id: str, step: str) -> int:

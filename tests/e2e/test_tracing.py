@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -20,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from tests.e2e.client import WsClient
 from tests.e2e.conftest import FAST, Rest, Server, eventually, running
 from tests.e2e.server import DistributedStack
+from tests.infra import KAFKA
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ async def test_a_send_is_one_trace_across_every_process(traced: Server, receiver
         assert steps[after].parent_id == steps[before].span_id, (before, after, steps)
     assert steps["read"].parent_id == steps["project"].span_id  # the receipt joins the trace
     services = {name: span.service for name, span in steps.items()}
-    if distributed:
+    if isinstance(traced, DistributedStack):
+        assert await _traceparent_of(traced, trace_id) == steps["decide"].span_id
         assert services == {
             "command": "tidings-gateway",
             "decide": "tidings-processor",
@@ -153,3 +156,25 @@ async def test_a_send_is_one_trace_across_every_process(traced: Server, receiver
             f"{name:8} {span.service:18} {(span.end_ns - span.start_ns) / 1e6:8.2f} ms "
             f"(starts {(span.start_ns - steps['command'].start_ns) / 1e6:7.2f} ms in)"
         )
+
+
+async def _traceparent_of(stack: DistributedStack, trace_id: str) -> str:
+    """The parent span id the ``traceparent`` header of the trace's event record names (for
+    OpenTelemetry-instrumented consumers of the events topic)."""
+    topic = f"{stack.env['TIDINGS_TOPIC_PREFIX']}.events"
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        for partition in sorted(consumer.partitions_for_topic(topic) or {0, 1}):
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            batch = await consumer.getmany(tp, timeout_ms=2000)
+            for record in batch.get(tp, []):
+                headers = dict(record.headers)
+                parent = headers.get("traceparent", b"").decode()
+                if parent.startswith(f"00-{trace_id}-"):
+                    return str(parent.split("-")[2])
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"no event record with a traceparent of {trace_id}")
