@@ -61,6 +61,11 @@ def token(
     )
 
 
+def bearer(settings: Settings, user: str) -> dict[str, str]:
+    """An Authorization header with a token of ``user``."""
+    return {"Authorization": f"Bearer {token(settings, user)}"}
+
+
 class Ws:
     """A connected client: numbered commands, replies matched by id, pushes kept aside."""
 

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from api.settings import Settings
-from tests.inprocess.harness import Ws, shared_room, token
+from tests.inprocess.harness import Ws, bearer, shared_room, token
 
 DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana" / "tidings.json"
 
@@ -55,7 +55,7 @@ def test_the_key_series_count_exactly_what_a_workload_did(
     alice.until(lambda f: f.get("reply", {}).get("id") == "x")
     for _ in range(8):
         bob.push("event")
-    inbox = client.get("/v1/inbox?after=0", headers=_bearer(settings, "bob")).json()
+    inbox = client.get("/v1/inbox?after=0", headers=bearer(settings, "bob")).json()
     position, epoch = inbox["head"] - 3, inbox["epoch"]
     with client.websocket_connect("/v1/ws") as session:
         resumed = Ws(session).command(
@@ -129,7 +129,3 @@ def _family(series: str) -> str:
     """The family a series belongs to (a counter's family drops ``_total``, a histogram's
     ``_bucket``, ``_count`` and ``_sum``)."""
     return re.sub(r"_(total|bucket|count|sum|info)$", "", series)
-
-
-def _bearer(settings: Settings, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(settings, user)}"}

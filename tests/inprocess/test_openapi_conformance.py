@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from api.app import create_app
 from api.rest_models import ERROR_RESPONSES
 from api.settings import Settings
-from tests.inprocess.harness import token
+from tests.inprocess.harness import bearer, token
 from tests.inprocess.test_server_api import operator
 
 
@@ -68,10 +68,6 @@ class Tour:
 @pytest.fixture
 def users(client: TestClient) -> Iterator[Tour]:
     yield Tour(client, "/openapi.json")
-
-
-def bearer(settings: Settings, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(settings, user)}"}
 
 
 def test_every_user_route_answers_as_its_document_says(users: Tour, settings: Settings) -> None:

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from api.settings import Settings
 from proto.tidings.v1 import events_pb2 as pb
-from tests.inprocess.harness import Ws, shared_room, token
+from tests.inprocess.harness import Ws, bearer, shared_room, token
 
 # (class of bad input, the WebSocket command body, the REST request: method, path, body)
 # with "{room}" standing for a room both may use. Each pair is the same mistake.
@@ -173,7 +173,7 @@ def test_the_connect_reply_says_where_pushes_continue_and_how_many_are_replayed(
 ) -> None:
     room = shared_room(client, settings, "alice", "bob")
     connect("bob", device="phone")
-    head = int(client.get("/v1/inbox?after=0", headers=_bearer(settings, "bob")).json()["head"])
+    head = int(client.get("/v1/inbox?after=0", headers=bearer(settings, "bob")).json()["head"])
     alice = connect("alice")
     for text in ("one", "two", "three"):
         alice.command("send", roomId=room, text=text)
@@ -196,12 +196,8 @@ def test_the_connect_reply_says_where_pushes_continue_and_how_many_are_replayed(
         assert "missed" not in fresh  # zero, omitted by the protobuf JSON mapping
 
 
-def _bearer(settings: Settings, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(settings, user)}"}
-
-
 def _epoch(client: TestClient, settings: Settings) -> str:
-    return str(client.get("/v1/inbox?after=0", headers=_bearer(settings, "bob")).json()["epoch"])
+    return str(client.get("/v1/inbox?after=0", headers=bearer(settings, "bob")).json()["epoch"])
 
 
 def test_an_away_device_that_reconnects_within_the_grace_period_is_online_again(

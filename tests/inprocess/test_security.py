@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 from api.app import create_app
 from api.session import CloseCode
 from api.settings import Settings
-from tests.inprocess.harness import Ws, make_settings, token
+from tests.inprocess.harness import Ws, bearer, make_settings, token
 
 Headers = dict[str, str]
 SOCKETS: list[Any] = []
@@ -42,10 +42,6 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[TestClient, Settings]]
             SOCKETS.pop().__exit__(None, None, None)
     for client in opened:
         client.__exit__(None, None, None)
-
-
-def bearer(settings: Settings, user: str) -> Headers:
-    return {"Authorization": f"Bearer {token(settings, user)}"}
 
 
 def open_ws(client: TestClient, headers: Headers | None = None) -> Ws:
