@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
-import { startServer } from "./server.mjs";
+import { startServer, startSilenceableRelay } from "./server.mjs";
 
 const SHOTS = resolve(import.meta.dirname, "../../../test-artifacts/screenshots");
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -108,22 +108,24 @@ test("a message typed offline shows as pending and is sent once back online; del
 
 test("a vanished network shows as reconnecting within the heartbeat interval and timeout", async () => {
   const quick = await startServer({ TIDINGS_HEARTBEAT_INTERVAL_SECONDS: "1", TIDINGS_HEARTBEAT_TIMEOUT_SECONDS: "1" }, { devMode: true });
+  const network = await startSilenceableRelay(quick.port);
   const context = await browser.newContext({ bypassCSP: true });
   const page = await context.newPage();
   try {
-    await page.goto(quick.http + "/");
+    await page.goto(network.http + "/");
     await signIn(page, "otto");
     // Every state the client passes through: a reconnect on a loaded machine can be brief.
     await page.evaluate(() => { window.seenStates = []; window.tidingsApp.client.on("state", ({ state }) => window.seenStates.push(state)); });
-    await context.setOffline(true); // no socket closes: only the silence tells
+    network.freeze(); // no socket closes: only the silence tells
     const seen = () => page.evaluate(() => window.seenStates);
     await page.waitForFunction(() => window.seenStates.includes("reconnecting"), null, { timeout: 15000 })
       .catch(async (error) => { throw new Error(`no reconnect within 15 s; states seen: ${JSON.stringify(await seen())}; ${error.message}`); });
     await page.screenshot({ path: join(SHOTS, "page-offline.png") });
-    await context.setOffline(false);
+    network.thaw();
     await page.waitForSelector('#state[data-state="resumed"], #state[data-state="connected"]', { timeout: 30000 });
   } finally {
     await context.close();
+    network.stop();
     quick.stop();
   }
 });

@@ -46,3 +46,43 @@ export async function startServer(extraEnv = {}, { devMode = false } = {}) {
   await server.ready();
   return server;
 }
+
+/** A TCP relay to `port` whose silence can be switched on: a network that vanished without
+ * closing a socket, which Chromium's offline emulation does not reliably do to a WebSocket
+ * already open. Frozen, it carries nothing either way and holds new connections; thawed, it
+ * drops the connections it froze (their network is gone) and lets the held ones through. */
+export async function startSilenceableRelay(port) {
+  const { createConnection } = await import("node:net");
+  let frozen = false;
+  const live = new Set();
+  const held = [];
+  const relay = (client) => {
+    const upstream = createConnection({ host: "127.0.0.1", port });
+    const pair = { client, upstream };
+    live.add(pair);
+    client.pipe(upstream).pipe(client);
+    const end = () => { live.delete(pair); client.destroy(); upstream.destroy(); };
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  };
+  const listener = createServer((client) => {
+    if (frozen) { client.pause(); held.push(client); } else relay(client);
+  });
+  await new Promise((ok) => listener.listen(0, "127.0.0.1", ok));
+  const relayPort = listener.address().port;
+  return {
+    http: `http://127.0.0.1:${relayPort}`,
+    freeze() {
+      frozen = true;
+      for (const { client, upstream } of live) {
+        client.unpipe(upstream); upstream.unpipe(client); client.pause(); upstream.pause();
+      }
+    },
+    thaw() {
+      frozen = false;
+      for (const { client, upstream } of [...live]) { client.destroy(); upstream.destroy(); }
+      for (const client of held.splice(0)) { relay(client); client.resume(); }
+    },
+    stop() { listener.close(); for (const { client, upstream } of live) { client.destroy(); upstream.destroy(); } },
+  };
+}
