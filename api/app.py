@@ -36,6 +36,7 @@ from api.errors import fault_of, fault_of_invalid_request
 from api.limits import RateLimited
 from api.logs import configure_logging
 from api.metrics_http import HttpMetrics
+from api.mqtt import MqttGateway, serve_tcp, serve_websocket
 from api.rest import router
 from api.rest_models import ERROR_RESPONSES, Model, UserId
 from api.runtime import Runtime, open_runtime
@@ -215,9 +216,24 @@ def create_app(settings: Settings | None = None) -> EdgeGuard:
             if isinstance(route, Mount) and isinstance(route.app, FastAPI):
                 route.app.state.runtime = runtime
         tune_garbage_collector()
+        mqtt_server = None
+        if settings.mqtt_port is not None:
+
+            def serving() -> MqttGateway | None:
+                current: Runtime | None = getattr(app.state, "runtime", None)
+                return current.mqtt if current is not None else None
+
+            mqtt_server = await serve_tcp(serving, settings.host, settings.mqtt_port)
+            port = mqtt_server.sockets[0].getsockname()[1]
+            log.info("mqtt_listening", host=settings.host, port=port)
         try:
             yield
         finally:
+            app.state.runtime = None
+            if mqtt_server is not None:
+                mqtt_server.close()
+                for connection in list(runtime.mqtt.connections.values()):
+                    await connection.transport.close()
             await runtime.close()
 
     app = FastAPI(
@@ -289,6 +305,7 @@ class Gateway:
     middleware and exit stacks held ~11 KiB per idle connection (ADR 14)."""
 
     PATH = "/v1/ws"
+    MQTT_PATH = "/mqtt"
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
@@ -297,6 +314,13 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == self.PATH:
             await self._websocket(WebSocket(scope, receive, send))
+        elif scope["type"] == "websocket" and scope["path"] == self.MQTT_PATH:
+            runtime: Runtime | None = getattr(self.app.state, "runtime", None)
+            ws = WebSocket(scope, receive, send)
+            if runtime is None:
+                await ws.close(CloseCode.GOING_AWAY)
+            else:
+                await serve_websocket(runtime.mqtt, ws)
         else:
             await self._http(scope, receive, send)
 

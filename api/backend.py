@@ -21,6 +21,7 @@ from api.apikeys import NewKey
 from api.cluster import ClusterView
 from api.hub import Hub
 from api.leases import DeviceLeases
+from api.mqtt_sessions import MqttSessions
 from api.service import Relay
 from api.settings import Settings
 from projections.store import ProjectionStore
@@ -88,6 +89,8 @@ class GatewayParts:
     relay: Relay
     """Sends ephemeral deliveries (typing, volatile events) to every gateway's hub."""
     leases: DeviceLeases
+    mqtt_sessions: MqttSessions
+    """Where persistent MQTT sessions wait between a device's connections."""
     readiness: Callable[[], Awaitable[dict[str, Any]]]
     """The readiness report; its "ready" key says whether to serve traffic."""
     closers: Closers = field(default_factory=Closers)

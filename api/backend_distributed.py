@@ -21,6 +21,7 @@ from api.cluster import StatusReporter
 from api.cluster_distributed import DistributedCluster
 from api.hub import Hub
 from api.leases_cassandra import CassandraDeviceLeases
+from api.mqtt_sessions_cassandra import CassandraMqttSessions
 from projections.changes import Delivery
 from projections.store import ProjectionStore
 from projections.store_cassandra import CassandraProjectionStore
@@ -101,6 +102,7 @@ class DistributedBackend(Backend):
             progress,
             relay,
             leases,
+            CassandraMqttSessions(store),
             readiness,
             closers,
             lambda name: KafkaEventFeed(s.kafka_bootstrap, topics, name),

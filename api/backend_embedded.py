@@ -23,6 +23,7 @@ from api.backend import (
 from api.cluster import SingleProcess
 from api.hub import Hub
 from api.leases import NoLeases
+from api.mqtt_sessions_sqlite import SqliteMqttSessions
 from api.server_lock import OPERATOR_KEY_FILE, DataDirLock
 from api.settings import make_private_dir
 from projections.changes import Delivery
@@ -54,6 +55,8 @@ class EmbeddedBackend(Backend):
         # batch (ADR 13); the log's writer thread is the only one that waits for the disk.
         store = SqliteProjectionStore(s.projections_path, inline_writes=True)
         closers.add(store.close)
+        mqtt_sessions = SqliteMqttSessions(s.data_dir / "mqtt_sessions.db")
+        closers.add(mqtt_sessions.close)
         hub = Hub(store.epoch, s.flush_interval_ms / 1000)
         runner = ProjectionRunner(log, store, project, hub.publish)
         closers.add(cancelling(asyncio.create_task(runner.run(), name="projection-runner")))
@@ -70,6 +73,7 @@ class EmbeddedBackend(Backend):
             runner,
             relay,
             NoLeases(),
+            mqtt_sessions,
             runner.readiness,
             closers,
             lambda name: SqliteEventFeed(log, s.data_dir / "observers.db", name),

@@ -29,6 +29,7 @@ from api.cluster import StatusReporter
 from api.connect_proxy import ConnectProxy
 from api.leases import LeasedPresence, reap_forever
 from api.limits import BucketsByKey, GatewayLimits, Rate
+from api.mqtt import MqttGateway
 from api.observers import ObserverRunner
 from api.plugins import load_plugins
 from api.presence import PresenceTracker
@@ -100,6 +101,7 @@ class Runtime:
     gateway: GatewayContext
     settings: Settings
     api_keys: ApiKeyVerifier
+    mqtt: MqttGateway
 
     async def readiness(self) -> dict[str, Any]:
         """The readiness report; its "ready" key says whether to serve traffic."""
@@ -210,7 +212,10 @@ async def open_runtime(settings: Settings) -> Runtime:
         proxy,
     )
     api_keys = ApiKeyVerifier(parts.store, settings.api_key_cache_seconds, parts.operator_key)
-    return Runtime(parts, service, verifier, presence, gateway, settings, api_keys)
+    mqtt = MqttGateway(
+        gateway, parts.mqtt_sessions, settings.mqtt_max_in_flight, settings.max_frame_bytes
+    )
+    return Runtime(parts, service, verifier, presence, gateway, settings, api_keys, mqtt)
 
 
 class LogTools:

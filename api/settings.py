@@ -110,6 +110,16 @@ class Settings(BaseSettings):
         description="A processor serves its Prometheus /metrics on this port of "
         "TIDINGS_HOST (gateways serve theirs at /metrics); unset: none",
     )
+    mqtt_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Serve MQTT 3.1.1 and 5 over TCP on this port of TIDINGS_HOST "
+        "(docs/mqtt.md; 0: any free port); unset: MQTT only over WebSocket at /mqtt",
+    )
+    mqtt_max_in_flight: int = Field(
+        100, ge=1, le=65535, description="QoS 1 messages sent to a device before it PUBACKs"
+    )
     api_docs: bool = Field(
         True, description="Serve /docs and /openapi.json (and the server API's under /api)"
     )

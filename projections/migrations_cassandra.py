@@ -80,4 +80,6 @@ def schema_statements(keyspace: str, replication_factor: int = 1) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {ks}.gateway_devices ("
         "gateway_id text, user_id text, device_id text, "
         "PRIMARY KEY (gateway_id, user_id, device_id))",
+        f"CREATE TABLE IF NOT EXISTS {ks}.mqtt_sessions ("
+        "user_id text, client_id text, state text, PRIMARY KEY ((user_id, client_id)))",
     ]

@@ -35,6 +35,7 @@ def _settings(args: argparse.Namespace, **forced: Any) -> Settings:
             ("data_dir", getattr(args, "data_dir", None)),
             ("host", getattr(args, "host", None)),
             ("port", getattr(args, "port", None)),
+            ("mqtt_port", getattr(args, "mqtt_port", None)),
         )
         if value is not None
     }
@@ -254,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     def listener(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="listen address (default 127.0.0.1)")
         p.add_argument("--port", type=int, help="listen port (default 8000)")
+        p.add_argument("--mqtt-port", type=int, help="also serve MQTT over TCP on this port")
 
     listener(_add(sub, "serve", _serve, parents))
     listener(_add(sub, "gateway", _gateway, parents))

@@ -114,6 +114,7 @@ class ServerProcess:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        self.mqtt_ports = [free_port()] * 2  # docs/mqtt.md: every server listens
         self.env = {"TIDINGS_JWT_SECRET": SECRET, **UNLIMITED, **(env or {})}
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self.process: Process | None = None
@@ -139,7 +140,15 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.process = Process(
-            ["serve", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+            [
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                "--mqtt-port",
+                str(self.mqtt_ports[0]),
+            ],
             self.env,
             self.log_path,
         )
@@ -187,9 +196,14 @@ class DistributedStack:
             **(env or {}),
         }
         self.ports = [free_port() for _ in range(gateways)]
+        self.mqtt_ports = [free_port() for _ in range(gateways)]
         self.gateways = [
-            Process(["gateway", "--port", str(port)], self.env, workdir / f"gateway-{i}.log")
-            for i, port in enumerate(self.ports)
+            Process(
+                ["gateway", "--port", str(port), "--mqtt-port", str(mqtt_port)],
+                self.env,
+                workdir / f"gateway-{i}.log",
+            )
+            for i, (port, mqtt_port) in enumerate(zip(self.ports, self.mqtt_ports, strict=True))
         ]
         self.processor = Process(["processor"], self.env, workdir / "processor.log")
 
