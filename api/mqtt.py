@@ -99,9 +99,9 @@ class MqttGateway:
 
 
 class Refused(Exception):
-    def __init__(self, reason: int, message: str) -> None:
+    def __init__(self, reason: mqtt5.PubAckReasonCode, message: str) -> None:
         super().__init__(message)
-        self.reason = reason
+        self.reason = int(reason)  # the same codes serve PUBREC
 
 
 class MqttConnection:
@@ -531,10 +531,13 @@ class MqttConnection:
             )
             if self._persistent:
                 await self._save()  # a retransmission after a crash reuses the id
+        properties: list[tuple[str, str]] = []
         try:
-            await self._execute(packet, client_msg_id)
+            event_id = await self._execute(packet, client_msg_id)
             metrics.count_command("send", "ok", started)
             reason = 0
+            if event_id:
+                properties = [("eventId", event_id)]  # MQTT 5: the logged event's id
         except Refused as exc:
             metrics.count_command("send", "REFUSED", started)
             self._saved.received.pop(packet.packet_id or 0, None)
@@ -542,13 +545,16 @@ class MqttConnection:
                 self._end(mqtt5.DisconnectReasonCode.NOT_AUTHORIZED, str(exc))
                 return
             reason = exc.reason
+        packet_id = packet.packet_id or 0
         if qos == 1:
-            self._send(mqtt5.PubAckPacket(packet.packet_id or 0, reason_code=Reason(reason)))
+            code = Reason(reason)
+            self._send(mqtt5.PubAckPacket(packet_id, reason_code=code, user_properties=properties))
         elif qos == 2:
-            code = mqtt5.PubRecReasonCode(reason)
-            self._send(mqtt5.PubRecPacket(packet.packet_id or 0, reason_code=code))
+            rec = mqtt5.PubRecReasonCode(reason)
+            self._send(mqtt5.PubRecPacket(packet_id, reason_code=rec, user_properties=properties))
 
-    async def _execute(self, packet: mqtt5.PublishPacket, client_msg_id: str) -> None:
+    async def _execute(self, packet: mqtt5.PublishPacket, client_msg_id: str) -> str:
+        """Runs the publish; the logged event's id ("" for a volatile event)."""
         try:
             room_id, event_name = publish_target(packet.topic)
             self._take_budget()
@@ -556,13 +562,14 @@ class MqttConnection:
             if event_name is None:
                 text = packet.payload.decode()
                 command = c.PostMessage(meta, parse_room_id(room_id), client_msg_id, text)
-                await self.ctx.service.execute(command)
+                return (await self.ctx.service.execute(command)).envelope.event_id
             else:
                 payload = orjson.loads(packet.payload) if packet.payload else None
                 request = EmitRequest(
                     event_name, payload, room_id=room_id, client_event_id=client_msg_id
                 )
-                await emit(self.ctx.service, meta, DEFAULT_SCOPE, request)
+                emission = await emit(self.ctx.service, meta, DEFAULT_SCOPE, request)
+                return emission.event.event_id if emission.event is not None else ""
         except InvalidTopic as exc:
             raise Refused(Reason.TOPIC_NAME_INVALID, str(exc)) from None
         except (UnicodeDecodeError, orjson.JSONDecodeError):

@@ -1,0 +1,201 @@
+"""MQTT devices (paho-mqtt, Debian's mosquitto clients, raw packets) on the same rooms and
+inboxes as WebSocket clients, in both modes (docs/mqtt.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import mqtt5
+import pytest
+
+from projections.checker import Acked
+from tests.e2e.client import WsClient
+from tests.e2e.conftest import Rest, Server, eventually
+from tests.e2e.mqtt_clients import Device, RawDevice
+from tests.e2e.server import run_cli
+
+
+def timeline(rest: Rest, room_id: str) -> list[str]:
+    messages = rest.get(f"/v1/rooms/{room_id}/messages", limit=100).json()["messages"]
+    return [m["text"] for m in messages]
+
+
+async def tidings_verify(server: Server, acked: list[Acked], workdir: Path) -> None:
+    """``tidings verify``: every acknowledged publish is in the log once, inboxes are dense,
+    the projections equal a rebuild."""
+    acked_file = workdir / "mqtt-acked.jsonl"
+    acked_file.write_text(
+        "".join(json.dumps({"eventId": a.event_id, "roomId": a.room_id}) + "\n" for a in acked)
+    )
+    code, stdout = await run_cli(server, "verify", "--acked", str(acked_file), "--wait", "30")
+    report = json.loads(stdout)
+    assert code == 0 and report["ok"], stdout
+    assert report["counts"]["acknowledged_in_log"] == len(acked)
+
+
+async def test_an_mqtt_device_and_a_browser_client_chat_in_one_room(
+    server: Server, rest: Callable[..., Rest]
+) -> None:
+    room_id = rest("alice").create_room("mqtt-chat")
+    rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "mia"})
+    device = Device(server.mqtt_ports[0], server.token("mia"), "mia-sensor", version=5)
+    assert device.subscribe(f"rooms/{room_id}") == [1]
+    browser, _ = await WsClient.connect(server.ws_urls[1], server.token("alice"))
+    await browser.request("send", {"roomId": room_id, "text": "hello device"})
+    topic, qos, body = device.next_message()
+    while "messagePosted" not in body["event"]:  # mia's own join came first
+        topic, qos, body = device.next_message()
+    assert (topic, qos) == (f"rooms/{room_id}", 1)
+    assert body["event"]["messagePosted"]["text"] == "hello device"
+    assert body["event"]["actor"]["userId"] == "alice" and int(body["position"]) > 0
+
+    device.publish(f"rooms/{room_id}", "hello browser", qos=1)
+    got = await browser.next_message("mia")
+    assert got["event"]["messagePosted"]["text"] == "hello browser"
+    assert device.texts(1) == ["hello browser"]  # the device hears itself, like a browser
+    device.close()
+    await browser.close()
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_a_persistent_session_gets_exactly_what_it_missed(
+    server: Server, rest: Callable[..., Rest], version: int
+) -> None:
+    alice = rest("alice")
+    room_id = alice.create_room(f"missed-{version}")
+    alice.post(f"/v1/rooms/{room_id}/members", {"userId": f"max{version}"})
+    token = server.token(f"max{version}")
+    device = Device(server.mqtt_ports[0], token, "phone", version=version, persistent=True)
+    assert not device.session_present
+    device.subscribe("rooms/+")
+    alice.post(f"/v1/rooms/{room_id}/messages", {"text": "before"})
+    assert device.texts(1) == ["before"]
+    device.close()
+
+    missed = [f"while away {i}" for i in range(30)]
+    for text in missed:
+        assert alice.post(f"/v1/rooms/{room_id}/messages", {"text": text}).status_code == 201
+    # Back through the other gateway (distributed mode): the session is in the store.
+    device = Device(server.mqtt_ports[1], token, "phone", version=version, persistent=True)
+    assert device.session_present
+    assert device.texts(len(missed)) == missed  # in order, at QoS 1, none before or twice
+    alice.post(f"/v1/rooms/{room_id}/messages", {"text": "live again"})
+    assert device.texts(1) == ["live again"]
+    device.close()
+    await asyncio.sleep(0)
+    again = Device(server.mqtt_ports[0], token, "phone", version=version, persistent=True)
+    alice.post(f"/v1/rooms/{room_id}/messages", {"text": "sentinel"})
+    assert again.texts(1) == ["sentinel"]  # nothing PUBACKed came back
+    again.close()
+
+    clean = Device(server.mqtt_ports[0], token, "phone", version=version, persistent=False)
+    assert not clean.session_present  # a clean session forgets the old one
+    clean.close()
+
+
+async def test_a_qos2_publish_retransmitted_three_times_is_one_event(
+    server: Server, rest: Callable[..., Rest], tmp_path: Path
+) -> None:
+    room_id = rest("alice").create_room("exactly-once")
+    raw = RawDevice(server.mqtt_ports[0], server.token("alice"), "alice-raw", expiry=600)
+    acked: list[Acked] = []
+    for attempt in range(3):
+        raw.send(
+            mqtt5.PublishPacket(
+                f"rooms/{room_id}",
+                b"only once",
+                qos=mqtt5.QoS.EXACTLY_ONCE,
+                packet_id=7,
+                duplicate=attempt > 0,
+            )
+        )
+        received = raw.receive_a(mqtt5.PubRecPacket)
+        assert received.packet_id == 7 and received.reason_code == 0
+        acked.append(Acked(dict(received.user_properties)["eventId"], room_id))
+    assert len({a.event_id for a in acked}) == 1  # every PUBREC names the same event
+    raw.send(mqtt5.PubRelPacket(7))
+    assert raw.receive_a(mqtt5.PubCompPacket).packet_id == 7
+    # The packet id is free again: a new message under it is a new event.
+    raw.send(
+        mqtt5.PublishPacket(f"rooms/{room_id}", b"next", qos=mqtt5.QoS.EXACTLY_ONCE, packet_id=7)
+    )
+    assert raw.receive_a(mqtt5.PubRecPacket).reason_code == 0
+    raw.send(mqtt5.PubRelPacket(7))
+    raw.receive_a(mqtt5.PubCompPacket)
+    raw.close()
+    assert await eventually(lambda: timeline(rest("alice"), room_id) == ["only once", "next"])
+    await tidings_verify(server, acked[:1], tmp_path)
+
+
+async def test_a_non_member_is_refused_and_gets_nothing(
+    server: Server, rest: Callable[..., Rest]
+) -> None:
+    room_id = rest("alice").create_room("members-only")
+    raw = RawDevice(server.mqtt_ports[0], server.token("mallory"), "mallory-5")
+    raw.send(mqtt5.SubscribePacket(1, [mqtt5.TopicFilter(f"rooms/{room_id}")]))
+    assert raw.receive_a(mqtt5.SubAckPacket).reason_codes == [mqtt5.SubAckReasonCode.NOT_AUTHORIZED]
+    raw.send(mqtt5.PublishPacket(f"rooms/{room_id}", b"let me in", qos=mqtt5.QoS(1), packet_id=2))
+    assert raw.receive_a(mqtt5.PubAckPacket).reason_code == mqtt5.PubAckReasonCode.NOT_AUTHORIZED
+    raw.send(mqtt5.PublishPacket("inbox", b"?", qos=mqtt5.QoS(1), packet_id=3))
+    assert (
+        raw.receive_a(mqtt5.PubAckPacket).reason_code == mqtt5.PubAckReasonCode.TOPIC_NAME_INVALID
+    )
+    raw.close()
+
+    # 3.1.1 has no refusal codes for a publish: SUBACK says 0x80, a refused publish closes.
+    old = Device(server.mqtt_ports[0], server.token("mallory"), "mallory-4", version=4)
+    assert old.subscribe(f"rooms/{room_id}") == [128]
+    old.client.publish(f"rooms/{room_id}", "let me in", qos=1)
+    await eventually(lambda: not old.client.is_connected())
+    old.close()
+    assert timeline(rest("alice"), room_id) == []
+
+    wrong = RawDevice(server.mqtt_ports[0], "not-a-token", "x")
+    assert wrong.connack.reason_code == mqtt5.ConnAckReasonCode.BAD_USER_NAME_OR_PASSWORD
+    wrong.close()
+
+
+async def test_mqtt_over_websocket_at_slash_mqtt(server: Server, rest: Callable[..., Rest]) -> None:
+    room_id = rest("alice").create_room("mqtt-ws")
+    port = int(server.http_url.rsplit(":", 1)[1])
+    device = Device(port, server.token("alice"), "alice-ws", transport="websockets")
+    device.subscribe(f"rooms/{room_id}")
+    device.publish(f"rooms/{room_id}", "over websocket")
+    assert device.texts(1) == ["over websocket"]
+    device.close()
+
+
+async def test_mosquitto_clients_publish_and_keep_a_session(
+    server: Server, rest: Callable[..., Rest]
+) -> None:
+    """Debian's mosquitto_sub and mosquitto_pub, an implementation independent of ours:
+    a subscriber makes a persistent session and leaves; what is published meanwhile (over
+    3.1.1 at QoS 1 and over 5 at QoS 2) is what it gets when it comes back."""
+    assert shutil.which("mosquitto_sub"), "mosquitto-clients is installed by .ci/run"
+    room_id = rest("alice").create_room("mosquitto")
+    rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "bob"})
+    where = ["-h", "127.0.0.1", "-p", str(server.mqtt_ports[0]), "-t", f"rooms/{room_id}"]
+    bob = [*where, "-q", "1", "-u", "bob", "-P", server.token("bob"), "-i", "bob-sub", "-c"]
+    # -E: leave once subscribed (the session stays: -c, no clean session).
+    subprocess.run(["mosquitto_sub", *bob, "-V", "mqttv311", "-E"], check=True, timeout=30)
+    alice = [*where, "-u", "alice", "-P", server.token("alice")]
+    for version, qos in (("mqttv311", "1"), ("mqttv5", "2")):
+        subprocess.run(
+            ["mosquitto_pub", *alice, "-V", version, "-q", qos, "-m", f"from {version}"],
+            check=True,
+            timeout=30,
+        )
+    back = subprocess.run(
+        ["mosquitto_sub", *bob, "-V", "mqttv311", "-C", "2", "-W", "30"],
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
+    events = [json.loads(line)["event"] for line in back.stdout.splitlines()]
+    assert [e["messagePosted"]["text"] for e in events] == ["from mqttv311", "from mqttv5"]
