@@ -3,13 +3,14 @@
 #   make test   installs everything the tests need, starts Kafka and Cassandra on 127.0.0.1
 #               (jars from Maven Central, cached in ~/.cache/tidings), builds Prometheus
 #               (go install, cached there too; for the dashboard check), installs Chromium
-#               (apt) and the JS test dependencies (npm), and runs lint, types, the Python
-#               suite in both modes, the JS client tests and the browser tests
+#               and mosquitto-clients (apt) and the JS test dependencies (npm), and runs
+#               lint, types, the Python suite in both modes, the JS client tests and the
+#               browser tests
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: install run test lint infra infra-stop browser js-test bench mutation proto clean
+.PHONY: install run test lint infra infra-stop browser mqtt-clients js-test bench mutation proto clean
 
 # `make run` installs what the embedded default needs; the tests also the distributed-mode
 # libraries, tracing and the dev tools (`.[dev]` includes `.[distributed,tracing]`).
@@ -46,10 +47,13 @@ infra-stop:
 browser:
 	infra/browser.sh
 
+mqtt-clients:
+	infra/mqtt-clients.sh
+
 js-test: install browser
 	cd clients/js && TIDINGS_PYTHON=$(CURDIR)/$(BIN)/python npm test
 
-test: lint infra browser
+test: lint infra browser mqtt-clients
 	$(BIN)/pytest
 	cd clients/js && TIDINGS_PYTHON=$(CURDIR)/$(BIN)/python npm test
 
