@@ -33,7 +33,7 @@ class Device:
         protocol = paho.MQTTv5 if version == 5 else paho.MQTTv311
         options: dict[str, Any] = {} if version == 5 else {"clean_session": not persistent}
         self.client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2,
+            paho.CallbackAPIVersion.VERSION2,  # type: ignore[attr-defined]
             client_id=client_id,
             protocol=protocol,
             transport=transport,  # type: ignore[arg-type]
@@ -108,8 +108,9 @@ class RawDevice:
                 client_id, password=token.encode(), session_expiry_interval=expiry, keep_alive=30
             )
         )
-        self.connack = self.receive()
-        assert isinstance(self.connack, mqtt5.ConnAckPacket)
+        connack = self.receive()
+        assert isinstance(connack, mqtt5.ConnAckPacket)
+        self.connack = connack
 
     def send(self, packet: mqtt5.Packet) -> None:
         self.sock.sendall(packet.write())
