@@ -54,6 +54,7 @@ class MqttMember:
         self._acks: dict[int, asyncio.Future[None]] = {}
         self._ids = itertools.count(1)
         self._buffer = b""
+        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, port: int, token: str, client_id: str, room_id: str) -> MqttMember:
@@ -104,7 +105,8 @@ class MqttMember:
         await done
 
     async def close(self) -> None:
-        self._task.cancel()
+        if self._task is not None:
+            self._task.cancel()
         self.writer.close()
 
 
