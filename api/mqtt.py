@@ -45,7 +45,7 @@ from api.mqtt_sessions import MqttSessions
 from api.service import DEFAULT_SCOPE, parse_room_id, visible_in
 from api.ws import GatewayContext
 from domain import commands as c
-from domain.errors import InvalidArgument
+from domain.errors import InvalidArgument, RoomNotFound
 from domain.values import EventMeta, check_device_id, new_trace_id
 from proto.wire import envelope_json, inbox_push_frame
 
@@ -57,6 +57,8 @@ PAGE = 200
 """Inbox events read from the store at a time while a device catches up."""
 MAX_BUFFERED_BYTES = 1024 * 1024
 """The pump waits while this much is written and not yet taken by the socket."""
+NEVER_EXPIRES = 0xFFFFFFFF
+"""MQTT 5's session expiry interval for a session that never expires."""
 NO_KEEP_ALIVE = 3600.0
 """How long a device that asked for no keep-alive may stay silent."""
 _PUSH_PREFIX = len('{"push":{"event":')
@@ -120,6 +122,8 @@ class MqttConnection:
         self._expires_at = float("inf")
         self._keep_alive = NO_KEEP_ALIVE
         self._persistent = False
+        self._session_expiry: float | None = None
+        """MQTT 5: seconds the session outlives a disconnect; None: for ever (3.1.1)."""
         self._saved = SavedSession(0, "")
         self._outbox = Outbox(0, gateway.max_in_flight)
         self._known_head = 0
@@ -384,6 +388,8 @@ class MqttConnection:
             await self.gateway.sessions.drop(self.user_id, client_id)
         elif version == MQTT_5:
             saved.expires_at = None  # counted from the disconnect (see _finish)
+            if connect.session_expiry_interval != NEVER_EXPIRES:
+                self._session_expiry = connect.session_expiry_interval
         self._saved = saved
         self._outbox = Outbox(saved.position, min(self.gateway.max_in_flight, connect.receive_max))
         if persistent:
@@ -438,9 +444,10 @@ class MqttConnection:
                 return
             for packet in packets:
                 if isinstance(packet, mqtt5.DisconnectPacket):
-                    if packet.session_expiry_interval is not None and self._persistent:
-                        self._persistent = packet.session_expiry_interval > 0
-                        self._saved.expires_at = time.time() + packet.session_expiry_interval
+                    expiry = packet.session_expiry_interval
+                    if expiry is not None and self._persistent:
+                        self._persistent = expiry > 0
+                        self._session_expiry = None if expiry == NEVER_EXPIRES else expiry
                     return
                 await self._handle(packet)
 
@@ -455,6 +462,8 @@ class MqttConnection:
         if self.user_id and self.client_id:
             with contextlib.suppress(Exception):
                 if self._persistent:
+                    if self._session_expiry is not None:
+                        self._saved.expires_at = time.time() + self._session_expiry
                     await self._save()
                 elif self.gateway.connections.get((self.user_id, self.client_id)) is None:
                     await self.gateway.sessions.drop(self.user_id, self.client_id)
@@ -557,11 +566,15 @@ class MqttConnection:
         """Runs the publish; the logged event's id ("" for a volatile event)."""
         try:
             room_id, event_name = publish_target(packet.topic)
+            try:
+                room = parse_room_id(room_id)
+            except RoomNotFound:
+                raise InvalidTopic(f"{room_id!r} is not a room id") from None
             self._take_budget()
             meta = EventMeta(self.user_id, self.client_id, new_trace_id(), "", DEFAULT_SCOPE)
             if event_name is None:
                 text = packet.payload.decode()
-                command = c.PostMessage(meta, parse_room_id(room_id), client_msg_id, text)
+                command = c.PostMessage(meta, room, client_msg_id, text)
                 return (await self.ctx.service.execute(command)).envelope.event_id
             else:
                 payload = orjson.loads(packet.payload) if packet.payload else None

@@ -7,6 +7,7 @@ import asyncio
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.e2e.client import WsClient
 from tests.e2e.conftest import Rest, Server, eventually
 from tests.e2e.mqtt_clients import Device, RawDevice
 from tests.e2e.server import run_cli
+from tests.e2e.test_server_api import accepted, backend, new_key
 
 
 def timeline(rest: Rest, room_id: str) -> list[str]:
@@ -199,3 +201,40 @@ async def test_mosquitto_clients_publish_and_keep_a_session(
     )
     events = [json.loads(line)["event"] for line in back.stdout.splitlines()]
     assert [e["messagePosted"]["text"] for e in events] == ["from mqttv311", "from mqttv5"]
+
+
+async def test_sessions_expire_are_taken_over_and_end_on_request(
+    server: Server, rest: Callable[..., Rest]
+) -> None:
+    port, token = server.mqtt_ports[0], server.token("olga")
+    first = RawDevice(port, token, "olga-phone", expiry=1)
+    assert not first.connack.session_present
+    # Another connection with the client id takes the session over (MQTT 5: 0x8E).
+    second = RawDevice(port, token, "olga-phone", expiry=1)
+    assert second.connack.session_present
+    gone = first.receive_a(mqtt5.DisconnectPacket)
+    assert gone.reason_code == mqtt5.DisconnectReasonCode.SESSION_TAKEN_OVER
+    first.close()
+    second.send(mqtt5.PublishPacket("rooms/not-a-room", b"x", qos=mqtt5.QoS(1), packet_id=1))
+    assert second.receive_a(mqtt5.PubAckPacket).reason_code == 0x90  # topic name invalid
+    second.send(mqtt5.DisconnectPacket())
+    second.close()
+    closed_at = time.time()
+    # One second after the disconnect, the session is gone.
+    await eventually(lambda: time.time() > closed_at + 1.5, timeout=5)
+    third = RawDevice(port, token, "olga-phone", expiry=600)
+    assert not third.connack.session_present
+    # A DISCONNECT with a session expiry of 0 ends a kept session at once.
+    third.send(mqtt5.DisconnectPacket(session_expiry_interval=0))
+    third.close()
+    fourth = RawDevice(port, token, "olga-phone", expiry=600)
+    assert not fourth.connack.session_present
+    # A backend's disconnect reaches an MQTT device too, through another gateway.
+    key = await new_key(server, "sessions")
+    async with backend(server, key, gateway=1) as api:
+        await accepted(
+            lambda: api.post("/v1/users/olga/disconnect", json={"deviceId": "olga-phone"})
+        )
+    ended = await asyncio.to_thread(fourth.receive_a, mqtt5.DisconnectPacket)
+    assert ended.reason_code == mqtt5.DisconnectReasonCode.ADMINISTRATIVE_ACTION
+    fourth.close()
