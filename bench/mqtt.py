@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.client import WsClient  # noqa: E402
 from tests.e2e.conftest import Rest  # noqa: E402
+from tests.e2e.mqtt_clients import split_packet  # noqa: E402
 from tests.e2e.server import ServerProcess  # noqa: E402
 
 MEMBERS = 10
@@ -70,14 +71,9 @@ class MqttMember:
 
     async def _packet(self) -> mqtt5.Packet:
         while True:
-            if self._buffer:
-                try:
-                    packet, size = mqtt5.read(memoryview(self._buffer))
-                except IndexError:
-                    pass
-                else:
-                    self._buffer = self._buffer[size:]
-                    return packet
+            packet, self._buffer = split_packet(self._buffer)
+            if packet is not None:
+                return packet
             data = await self.reader.read(65536)
             if not data:
                 raise ConnectionError("closed")

@@ -13,7 +13,16 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-__all__ = ["Device", "RawDevice"]
+__all__ = ["Device", "RawDevice", "split_packet"]
+
+
+def split_packet(buffer: bytes) -> tuple[mqtt5.Packet | None, bytes]:
+    """The first whole MQTT 5 packet in ``buffer`` (None if there is none yet) and the rest."""
+    try:
+        packet, size = mqtt5.read(memoryview(buffer))
+    except IndexError:
+        return None, buffer
+    return packet, buffer[size:]
 
 
 class Device:
@@ -117,14 +126,9 @@ class RawDevice:
 
     def receive(self) -> mqtt5.Packet:
         while True:
-            if self.buffer:
-                try:
-                    packet, size = mqtt5.read(memoryview(self.buffer))
-                except IndexError:
-                    pass
-                else:
-                    self.buffer = self.buffer[size:]
-                    return packet
+            packet, self.buffer = split_packet(self.buffer)
+            if packet is not None:
+                return packet
             data = self.sock.recv(65536)
             if not data:
                 raise ConnectionError("closed by the server")
