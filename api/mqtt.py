@@ -25,43 +25,41 @@ import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from api import metrics
+from api.apikeys import ApiKeyVerifier
 from api.auth import AuthError, Claims
 from api.connect_proxy import ProxyUnavailable
 from api.errors import fault_of
 from api.events import EmitRequest, emit
 from api.limits import CommandBudget, RateLimited
 from api.mqtt_codec import MQTT_5, MqttCodec, MqttProtocolError
+from api.mqtt_delivery import Delivering
 from api.mqtt_session import (
+    INBOX,
     InvalidTopic,
     Outbox,
     SavedSession,
-    delivery_for,
     filter_room,
     publish_target,
-    topic_of,
     valid_filter,
 )
 from api.mqtt_sessions import MqttSessions
-from api.service import DEFAULT_SCOPE, parse_room_id, visible_in
+from api.service import DEFAULT_SCOPE, parse_room_id
 from api.ws import GatewayContext
 from domain import commands as c
+from domain.apikeys import Scope
 from domain.errors import InvalidArgument, RoomNotFound
-from domain.values import EventMeta, check_device_id, new_trace_id
-from proto.wire import envelope_json, inbox_push_frame
+from domain.namespaces import DEFAULT_NAMESPACE
+from domain.values import EventMeta, check_device_id, check_user_id, new_trace_id
 
 __all__ = ["MqttConnection", "MqttGateway", "MqttTransport", "serve_tcp", "serve_websocket"]
 
 log = structlog.get_logger(__name__)
 
-PAGE = 200
-"""Inbox events read from the store at a time while a device catches up."""
-MAX_BUFFERED_BYTES = 1024 * 1024
-"""The pump waits while this much is written and not yet taken by the socket."""
+API_KEY_PREFIX = "tdk_"
 NEVER_EXPIRES = 0xFFFFFFFF
 """MQTT 5's session expiry interval for a session that never expires."""
 NO_KEEP_ALIVE = 3600.0
 """How long a device that asked for no keep-alive may stay silent."""
-_PUSH_PREFIX = len('{"push":{"event":')
 
 Reason = mqtt5.PubAckReasonCode
 _REFUSALS = {
@@ -94,6 +92,7 @@ class MqttGateway:
 
     ctx: GatewayContext
     sessions: MqttSessions
+    api_keys: ApiKeyVerifier
     max_in_flight: int
     max_packet_size: int
     connections: dict[tuple[str, str], MqttConnection] = field(default_factory=dict)
@@ -106,7 +105,7 @@ class Refused(Exception):
         self.reason = int(reason)  # the same codes serve PUBREC
 
 
-class MqttConnection:
+class MqttConnection(Delivering):
     """One device. A hub subscriber like a WebSocket connection (``api/hub.py``)."""
 
     namespace = ""  # MQTT devices are in the default namespace
@@ -126,13 +125,11 @@ class MqttConnection:
         """MQTT 5: seconds the session outlives a disconnect; None: for ever (3.1.1)."""
         self._saved = SavedSession(0, "")
         self._outbox = Outbox(0, gateway.max_in_flight)
-        self._known_head = 0
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._wake_writer = asyncio.Event()
-        self._behind = asyncio.Event()
-        self._pumping = False
-        self._save_needed = asyncio.Event()
+        self._init_delivery()
+        self._pumping = True  # nothing goes out before the CONNACK
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._budget: CommandBudget | None = None
@@ -143,27 +140,9 @@ class MqttConnection:
     def queued_frames(self) -> int:
         return len(self._pending)
 
-    def push_inbox(self, position: int, frame: str | None) -> None:
-        self._known_head = max(self._known_head, position)
-        outbox = self._outbox
-        if self._pumping or position != outbox.offered + 1 or outbox.room <= 0:
-            if position > outbox.offered:
-                self._behind.set()  # the pump reads it from the store
-            return
-        self._offer(position, frame)
-
-    def push_room(self, room_id: str, position: int, frame: str) -> None:
-        return None  # room streams are not followed over MQTT (docs/mqtt.md)
-
-    def push(self, frame: str) -> None:
-        return None  # presence and typing are not sent over MQTT
-
     def flush(self) -> None:
         if self._pending:
             self._wake_writer.set()
-
-    def unfollowed(self, room_id: str) -> None:
-        return None
 
     def revoked(self, device_id: str, at: float) -> None:
         if device_id in ("", self.client_id) and self._issued_at <= at:
@@ -208,68 +187,6 @@ class MqttConnection:
     async def _drain(self) -> None:
         while self._pending:
             await asyncio.sleep(0.01)
-
-    # ------------------------------------------------------------------ delivering
-
-    def _offer(self, position: int, frame: str | None) -> None:
-        """Sends the inbox event at ``position`` if a subscription wants it; either way
-        the session moves past it."""
-        delivery = None
-        if frame is not None:
-            payload = frame[_PUSH_PREFIX:-2].encode()  # {"position","epoch","event"}
-            event = orjson.loads(payload)["event"]
-            delivery = delivery_for(self._saved.subscriptions, topic_of(event))
-        if delivery is None:
-            self._outbox.offer(position, 0)
-            self._saved_moved()
-            return
-        topic, qos = delivery
-        packet_id = self._outbox.offer(position, qos)
-        if qos == 0:
-            self._saved_moved()
-        self._send(mqtt5.PublishPacket(topic, payload, qos=mqtt5.QoS(qos), packet_id=packet_id))
-
-    async def _pump_forever(self) -> None:
-        store = self.ctx.service.store
-        while True:
-            await self._behind.wait()
-            self._pumping = True
-            try:
-                while True:
-                    self._behind.clear()
-                    room = self._outbox.room
-                    if room <= 0:
-                        break  # a PUBACK wakes the pump
-                    after = self._outbox.offered
-                    entries = await store.inbox(self.user_id, after=after, limit=min(room, PAGE))
-                    for e in entries:
-                        if e.position != self._outbox.offered + 1:
-                            break
-                        visible = visible_in(e.envelope, DEFAULT_SCOPE)
-                        frame = inbox_push_frame(e.position, store.epoch, envelope_json(e.envelope))
-                        self._offer(e.position, frame if visible else None)
-                    while self._pending_bytes > MAX_BUFFERED_BYTES:
-                        await asyncio.sleep(0.01)
-                    if not entries and not self._behind.is_set():
-                        break
-            finally:
-                self._pumping = False
-
-    def _saved_moved(self) -> None:
-        if self._persistent and self._outbox.done != self._saved.position:
-            self._save_needed.set()
-
-    async def _save_forever(self) -> None:
-        """Saves the session whenever it moved on, one save at a time: saves come as
-        fast as the store takes them, never more than one behind."""
-        while True:
-            await self._save_needed.wait()
-            self._save_needed.clear()
-            await self._save()
-
-    async def _save(self) -> None:
-        self._saved.position = self._outbox.done
-        await self.gateway.sessions.save(self.user_id, self.client_id, self._saved)
 
     # ------------------------------------------------------------------ serving
 
@@ -328,7 +245,21 @@ class MqttConnection:
         return True
 
     async def _authenticate(self, connect: mqtt5.ConnectPacket) -> Claims:
+        """A JWT in the password; or an API key there with the ``tokens`` scope (it could
+        mint the user a token) and the user id as the user name; or the connect proxy's
+        answer."""
         token = (connect.password or b"").decode(errors="replace")
+        if token.startswith(API_KEY_PREFIX):
+            key = await self.gateway.api_keys.verify(token)
+            if not key.allows(Scope.TOKENS):
+                raise AuthError("this API key may not act for users (scope tokens)")
+            if key.namespaces and DEFAULT_NAMESPACE not in key.namespaces:
+                raise AuthError("this API key is not for the default namespace")
+            try:
+                user_id = check_user_id(connect.username or "")
+            except InvalidArgument as exc:
+                raise AuthError(f"the user name names the user: {exc}") from None
+            return Claims(user_id, expires_at=float("inf"), issued_at=time.time())
         try:
             return self.ctx.verifier.verify(token)
         except AuthError:
@@ -378,12 +309,10 @@ class MqttConnection:
         if previous is not None:
             previous._end(mqtt5.DisconnectReasonCode.SESSION_TAKEN_OVER, "session taken over")
         self.gateway.connections[(self.user_id, client_id)] = self
-        self.ctx.hub.subscribe(self)  # from here, live pushes count (they start the pump)
-        self._known_head = await store.inbox_head(self.user_id)
         saved = None if connect.clean_start else await self._load_saved(store.epoch)
         present = saved is not None
         if saved is None:
-            saved = SavedSession(self._known_head, store.epoch)
+            saved = SavedSession(await store.inbox_head(self.user_id), store.epoch)
         if not persistent:
             await self.gateway.sessions.drop(self.user_id, client_id)
         elif version == MQTT_5:
@@ -392,6 +321,10 @@ class MqttConnection:
                 self._session_expiry = connect.session_expiry_interval
         self._saved = saved
         self._outbox = Outbox(saved.position, min(self.gateway.max_in_flight, connect.receive_max))
+        self.ctx.hub.subscribe(self)  # from here, live pushes count (they start the pump)
+        self._resume_follows()
+        head = await store.inbox_head(self.user_id)  # read after subscribing: none is missed
+        self._heads[INBOX] = max(self._heads[INBOX], head)
         if persistent:
             await self._save()
         self._send(
@@ -410,15 +343,14 @@ class MqttConnection:
             asyncio.create_task(self._pump_forever(), name="mqtt-pump"),
             asyncio.create_task(self._save_forever(), name="mqtt-saver"),
         ]
-        if self._known_head > self._outbox.offered:
-            self._behind.set()
+        self._behind.set()  # the pump reads what was missed, then live pushes go straight out
         log.info(
             "mqtt_connected",
             user_id=self.user_id,
             client_id=client_id,
             version=version,
             session_present=present,
-            missed=self._known_head - saved.position,
+            missed=head - saved.position,
         )
         return None
 
@@ -457,6 +389,8 @@ class MqttConnection:
             del self.gateway.connections[(self.user_id, self.client_id)]
         if self.user_id:
             self.ctx.hub.unsubscribe(self)
+            for room_id in self._saved.rooms:
+                self.ctx.hub.unfollow(room_id, self)
         for task in self._tasks[1:]:  # the writer last: it may still be draining
             task.cancel()
         if self.user_id and self.client_id:
@@ -478,10 +412,7 @@ class MqttConnection:
             case mqtt5.PublishPacket():
                 await self._publish(packet)
             case mqtt5.PubAckPacket():
-                if self._outbox.acked(packet.packet_id):
-                    self._saved_moved()
-                if self._known_head > self._outbox.offered:
-                    self._behind.set()
+                self._acked(packet.packet_id)
             case mqtt5.PubRelPacket():
                 self._saved.received.pop(packet.packet_id, None)
                 if self._persistent:
@@ -523,6 +454,7 @@ class MqttConnection:
             qos = min(int(topic_filter.max_qos), 1)  # QoS 2 is granted as 1 (docs/mqtt.md)
             self._saved.subscriptions[pattern] = qos
             codes.append(mqtt5.SubAckReasonCode(qos))
+        await self._follow_wanted_rooms()
         if self._persistent:
             await self._save()
         self._send(mqtt5.SubAckPacket(packet.packet_id, codes))

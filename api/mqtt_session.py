@@ -1,11 +1,11 @@
 """The sans-I/O core of an MQTT session: topics, what a session keeps, and the QoS 1
 window of what is sent to the device. No I/O: ``api/mqtt.py`` drives it.
 
-A device's messages come from its inbox (the log's per-user projection), in inbox order:
-the session's durable state is one inbox position, the highest one below which every event
-was PUBACKed by the device or was not for it (no subscription matched). A reconnecting
-device is sent what follows that position, read from the inbox, however long it was away
-(docs/mqtt.md).
+A device's messages come from its inbox (the log's per-user projection) and, for channels
+and large rooms, from their room streams, each in its own order: the session's durable
+state is one position per stream, the highest one below which every event was PUBACKed by
+the device or was not for it (no subscription matched). A reconnecting device is sent what
+follows those positions, read from the store, however long it was away (docs/mqtt.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "INBOX",
     "INBOX_TOPIC",
     "InvalidTopic",
     "Outbox",
@@ -27,9 +28,12 @@ __all__ = [
     "publish_target",
     "topic_of",
     "valid_filter",
+    "wants_room",
 ]
 
 INBOX_TOPIC = "inbox"
+INBOX = ""
+"""The inbox's key among a session's streams (a room stream's key is its room id)."""
 MAX_PACKET_ID = 0xFFFF
 
 
@@ -87,6 +91,19 @@ def filter_room(pattern: str) -> str | None:
     return None
 
 
+def wants_room(subscriptions: Mapping[str, int], room_id: str) -> bool:
+    """Whether any subscription can match a topic of the room (its room stream is then
+    followed): a filter at or under ``rooms/{room_id}`` or a wildcard over rooms, or
+    ``inbox``, which takes everything no other filter does."""
+    for pattern in subscriptions:
+        levels = pattern.split("/")
+        if pattern == INBOX_TOPIC or levels[0] == "#":
+            return True
+        if levels[0] in ("rooms", "+") and len(levels) > 1 and levels[1] in ("+", "#", room_id):
+            return True
+    return False
+
+
 def matches(pattern: str, topic: str) -> bool:
     """Whether a topic filter matches a topic (MQTT 4.7)."""
     filter_levels, topic_levels = pattern.split("/"), topic.split("/")
@@ -123,6 +140,8 @@ class SavedSession:
     """The log's history ``position`` belongs to; another epoch: the session is gone."""
     subscriptions: dict[str, int] = field(default_factory=dict)
     """Topic filter -> granted QoS."""
+    rooms: dict[str, int] = field(default_factory=dict)
+    """Followed room streams: room id -> the room position done with (like ``position``)."""
     received: dict[int, str] = field(default_factory=dict)
     """QoS 2 publishes received and not yet released: packet id -> the client message id
     their message was posted with (a retransmission posts nothing new)."""
@@ -135,6 +154,7 @@ class SavedSession:
                 "position": self.position,
                 "epoch": self.epoch,
                 "subscriptions": self.subscriptions,
+                "rooms": self.rooms,
                 "received": {str(k): v for k, v in self.received.items()},
                 "expiresAt": self.expires_at,
             }
@@ -147,22 +167,24 @@ class SavedSession:
             position=int(data["position"]),
             epoch=str(data["epoch"]),
             subscriptions={str(k): int(v) for k, v in data["subscriptions"].items()},
+            rooms={str(k): int(v) for k, v in data.get("rooms", {}).items()},
             received={int(k): str(v) for k, v in data["received"].items()},
             expires_at=data.get("expiresAt"),
         )
 
 
 class Outbox:
-    """The QoS 1 window of one connection: which inbox positions were sent under which
-    packet id, and the position every one up to which is done with (PUBACKed, sent at
-    QoS 0, or not for this session). Events are offered in inbox order, each once."""
+    """The QoS 1 window of one connection, over its streams (the inbox, followed room
+    streams): which positions were sent under which packet id, and per stream the position
+    every one up to which is done with (PUBACKed, sent at QoS 0, or not for this session).
+    Each stream's events are offered in its order, each once."""
 
     def __init__(self, position: int, window: int) -> None:
-        self.offered = position
-        """The last inbox position offered (sent or passed over)."""
         self.window = window
-        self._in_flight: dict[int, int] = {}
-        """Packet id -> inbox position, in the order sent."""
+        self._offered: dict[str, int] = {INBOX: position}
+        """Stream -> the last position offered (sent or passed over)."""
+        self._in_flight: dict[int, tuple[str, int]] = {}
+        """Packet id -> (stream, position), in the order sent."""
         self._next_id = 1
 
     @property
@@ -171,29 +193,49 @@ class Outbox:
         return self.window - len(self._in_flight)
 
     @property
-    def done(self) -> int:
-        """The durable position: everything up to it needs nothing more from the device."""
-        if self._in_flight:
-            return min(self._in_flight.values()) - 1
-        return self.offered
+    def streams(self) -> list[str]:
+        return list(self._offered)
 
-    def offer(self, position: int, qos: int) -> int | None:
-        """Records the event at ``position`` (the next one: ``offered + 1``) as sent at
+    def start(self, stream: str, position: int) -> None:
+        """Starts a stream after ``position`` (a followed room stream); the inbox starts
+        at ``position`` given to the constructor."""
+        self._offered.setdefault(stream, position)
+
+    def stop(self, stream: str) -> None:
+        self._offered.pop(stream, None)
+        for packet_id in [k for k, (s, _) in self._in_flight.items() if s == stream]:
+            del self._in_flight[packet_id]
+
+    def offered(self, stream: str = INBOX) -> int:
+        """The last position of ``stream`` offered."""
+        return self._offered[stream]
+
+    def done(self, stream: str = INBOX) -> int:
+        """The durable position of ``stream``: everything up to it needs nothing more."""
+        waiting = [p for s, p in self._in_flight.values() if s == stream]
+        return min(waiting) - 1 if waiting else self._offered[stream]
+
+    def offer(self, position: int, qos: int, stream: str = INBOX) -> int | None:
+        """Records the event at ``position`` of ``stream`` (the next one) as sent at
         ``qos`` (0 when passed over); returns the packet id for QoS 1, else None."""
-        if position != self.offered + 1:
-            raise ValueError(f"inbox position {position} offered after {self.offered}")
-        self.offered = position
+        last = self._offered[stream]
+        if position != last + 1:
+            raise ValueError(f"position {position} of {stream or 'inbox'} offered after {last}")
+        self._offered[stream] = position
         if qos == 0:
             return None
         packet_id = self._free_id()
-        self._in_flight[packet_id] = position
+        self._in_flight[packet_id] = (stream, position)
         return packet_id
 
     def acked(self, packet_id: int) -> bool:
-        """A PUBACK; True when it moved :attr:`done` on."""
-        before = self.done
-        self._in_flight.pop(packet_id, None)
-        return self.done != before
+        """A PUBACK; True when it moved a stream's :meth:`done` on."""
+        sent = self._in_flight.get(packet_id)
+        if sent is None:
+            return False
+        before = self.done(sent[0])
+        del self._in_flight[packet_id]
+        return self.done(sent[0]) != before
 
     def _free_id(self) -> int:
         while self._next_id in self._in_flight:

@@ -213,7 +213,11 @@ async def open_runtime(settings: Settings) -> Runtime:
     )
     api_keys = ApiKeyVerifier(parts.store, settings.api_key_cache_seconds, parts.operator_key)
     mqtt = MqttGateway(
-        gateway, parts.mqtt_sessions, settings.mqtt_max_in_flight, settings.max_frame_bytes
+        gateway,
+        parts.mqtt_sessions,
+        api_keys,
+        settings.mqtt_max_in_flight,
+        settings.max_frame_bytes,
     )
     return Runtime(parts, service, verifier, presence, gateway, settings, api_keys, mqtt)
 

@@ -52,7 +52,9 @@ async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 async def test_a_saved_session_is_loaded_again_even_after_a_reopen(opener: Opener) -> None:
-    saved = SavedSession(42, "e1", {"rooms/+": 1, "inbox": 0}, {7: "mqtt-x"}, expires_at=9.5)
+    saved = SavedSession(
+        42, "e1", {"rooms/+": 1}, rooms={"r1": 3}, received={7: "mqtt-x"}, expires_at=9.5
+    )
     async with opener() as sessions:
         assert await sessions.load("alice", "phone") is None
         await sessions.save("alice", "phone", saved)

@@ -16,7 +16,7 @@ import pytest
 
 from projections.checker import Acked
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import Rest, Server, eventually
+from tests.e2e.conftest import LARGE_ROOM_MEMBERS, Rest, Server, eventually
 from tests.e2e.mqtt_clients import Device, RawDevice
 from tests.e2e.server import run_cli
 from tests.e2e.test_server_api import accepted, backend, new_key
@@ -238,3 +238,48 @@ async def test_sessions_expire_are_taken_over_and_end_on_request(
     ended = await asyncio.to_thread(fourth.receive_a, mqtt5.DisconnectPacket)
     assert ended.reason_code == mqtt5.DisconnectReasonCode.ADMINISTRATIVE_ACTION
     fourth.close()
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_channels_and_large_rooms_come_from_their_room_streams(
+    server: Server, rest: Callable[..., Rest], version: int
+) -> None:
+    """Room streams (docs/protocol.md) over MQTT: a channel followed from the SUBSCRIBE, a
+    room that grows into a stream while the device is away (exactly once across the
+    move), a channel joined while connected; all resumed by a persistent session."""
+    alice, nick = rest("alice"), f"nick{version}"
+    token = server.token(nick)
+    channel = alice.create_room(f"news-{version}", kind="channel")
+    alice.post(f"/v1/rooms/{channel}/members", {"userId": nick})
+    group = alice.create_room(f"growing-{version}")
+    alice.post(f"/v1/rooms/{group}/members", {"userId": nick})
+    device = Device(server.mqtt_ports[0], token, "watch", version=version, persistent=True)
+    device.subscribe("rooms/+")
+    alice.post(f"/v1/rooms/{channel}/messages", {"text": "c1"})
+    topic, _, body = device.next_message()
+    while "messagePosted" not in body["event"]:
+        topic, _, body = device.next_message()
+    assert topic == f"rooms/{channel}" and int(body["roomPosition"]) > 0
+    assert body["event"]["messagePosted"]["roomId"] == channel  # put back into the compact push
+    device.close()
+
+    alice.post(f"/v1/rooms/{channel}/messages", {"text": "c2"})
+    alice.post(f"/v1/rooms/{group}/messages", {"text": "g1"})
+    for i in range(LARGE_ROOM_MEMBERS):  # the group moves to its room stream
+        alice.post(f"/v1/rooms/{group}/members", {"userId": f"crowd{version}-{i}"})
+    await eventually(lambda: alice.get(f"/v1/rooms/{group}").json()["streamedSince"] > 0)
+    alice.post(f"/v1/rooms/{group}/messages", {"text": "g2"})
+    alice.post(f"/v1/rooms/{channel}/messages", {"text": "c3"})
+    alice.post(f"/v1/rooms/{group}/messages", {"text": "g3"})
+
+    device = Device(server.mqtt_ports[1], token, "watch", version=version, persistent=True)
+    assert device.session_present
+    texts = device.texts(5)
+    assert [t for t in texts if t.startswith("c")] == ["c2", "c3"]  # each stream in order
+    assert [t for t in texts if t.startswith("g")] == ["g1", "g2", "g3"]  # once across the move
+    late = alice.create_room(f"late-{version}", kind="channel")
+    alice.post(f"/v1/rooms/{late}/members", {"userId": nick})  # joined while connected
+    alice.post(f"/v1/rooms/{late}/messages", {"text": "l1"})
+    alice.post(f"/v1/rooms/{group}/messages", {"text": "g4"})
+    assert sorted(device.texts(2)) == ["g4", "l1"]
+    device.close()

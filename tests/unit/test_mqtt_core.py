@@ -17,6 +17,7 @@ from api.mqtt_session import (
     publish_target,
     topic_of,
     valid_filter,
+    wants_room,
 )
 
 ROOM = "6df8aa2b-23ee-483b-bee4-a8ee1481dce4"
@@ -71,13 +72,35 @@ def test_the_durable_position_waits_for_the_oldest_unacked_event() -> None:
     assert outbox.offer(12, qos=0) is None  # passed over or QoS 0: nothing to wait for
     second = outbox.offer(13, qos=1)
     assert first is not None and second is not None and first != second
-    assert outbox.room == 0 and outbox.done == 10
+    assert outbox.room == 0 and outbox.done() == 10
     assert not outbox.acked(second)  # 11 still unacked
-    assert outbox.done == 10
+    assert outbox.done() == 10
     assert outbox.acked(first)
-    assert outbox.done == 13 and outbox.room == 2
+    assert outbox.done() == 13 and outbox.room == 2
     with pytest.raises(ValueError):
         outbox.offer(15, qos=1)  # events are offered in inbox order, none skipped
+
+
+def test_room_streams_share_the_window_and_keep_their_own_positions() -> None:
+    outbox = Outbox(position=5, window=3)
+    outbox.start("room-a", 40)
+    inbox_id = outbox.offer(6, qos=1)
+    room_id = outbox.offer(41, qos=1, stream="room-a")
+    assert outbox.offer(42, qos=0, stream="room-a") is None
+    assert outbox.room == 1 and set(outbox.streams) == {"", "room-a"}
+    assert (outbox.done(), outbox.done("room-a")) == (5, 40)
+    assert outbox.acked(room_id or 0) and outbox.done("room-a") == 42 and outbox.done() == 5
+    outbox.start("room-a", 1)  # already followed: stays where it is
+    assert outbox.offered("room-a") == 42
+    outbox.stop("room-a")  # left the room: its events in flight no longer count
+    assert outbox.room == 2 and outbox.streams == [""]
+    assert outbox.acked(inbox_id or 0) and outbox.done() == 6
+
+
+def test_a_room_stream_is_followed_when_a_subscription_can_match_it() -> None:
+    assert wants_room({"rooms/+": 1}, ROOM) and wants_room({"#": 1}, ROOM)
+    assert wants_room({f"rooms/{ROOM}/events/+": 1}, ROOM) and wants_room({"inbox": 0}, ROOM)
+    assert not wants_room({"rooms/other": 1}, ROOM) and not wants_room({}, ROOM)
 
 
 def test_packet_ids_wrap_and_skip_those_in_flight() -> None:
@@ -88,7 +111,9 @@ def test_packet_ids_wrap_and_skip_those_in_flight() -> None:
 
 
 def test_a_saved_session_survives_its_json() -> None:
-    saved = SavedSession(7, "epoch1", {"rooms/+": 1}, {3: "mqtt-abc"}, expires_at=None)
+    saved = SavedSession(
+        7, "epoch1", {"rooms/+": 1}, rooms={ROOM: 12}, received={3: "mqtt-abc"}, expires_at=None
+    )
     assert SavedSession.from_json(saved.to_json()) == saved
 
 
