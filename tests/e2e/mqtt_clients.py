@@ -109,12 +109,18 @@ class Device:
 class RawDevice:
     """MQTT 5 packet by packet over a socket (``mqtt5`` writes and reads them)."""
 
-    def __init__(self, port: int, token: str, client_id: str, expiry: int = 0) -> None:
+    def __init__(
+        self, port: int, token: str, client_id: str, expiry: int = 0, username: str | None = None
+    ) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
         self.buffer = b""
         self.send(
             mqtt5.ConnectPacket(
-                client_id, password=token.encode(), session_expiry_interval=expiry, keep_alive=30
+                client_id,
+                username=username,
+                password=token.encode(),
+                session_expiry_interval=expiry,
+                keep_alive=30,
             )
         )
         connack = self.receive()

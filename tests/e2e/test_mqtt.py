@@ -283,3 +283,27 @@ async def test_channels_and_large_rooms_come_from_their_room_streams(
     alice.post(f"/v1/rooms/{group}/messages", {"text": "g4"})
     assert sorted(device.texts(2)) == ["g4", "l1"]
     device.close()
+
+
+async def test_an_api_key_with_the_tokens_scope_connects_a_named_user(
+    server: Server, rest: Callable[..., Rest]
+) -> None:
+    room_id = rest("alice").create_room("keyed")
+    rest("alice").post(f"/v1/rooms/{room_id}/members", {"userId": "pia"})
+    key, publish_only = await new_key(server, "tokens"), await new_key(server, "publish")
+    for known in (key, publish_only):  # a fresh key reaches the projection within seconds
+        async with backend(server, known) as api:
+            assert (await accepted(lambda: api.get("/v1/users/online"))).status_code == 403
+    port = server.mqtt_ports[0]
+    raw = RawDevice(port, key, "pia-gateway", username="pia")
+    assert raw.connack.reason_code == 0
+    raw.send(mqtt5.PublishPacket(f"rooms/{room_id}", b"via key", qos=mqtt5.QoS(1), packet_id=1))
+    assert raw.receive_a(mqtt5.PubAckPacket).reason_code == 0
+    raw.close()
+    assert timeline(rest("alice"), room_id) == ["via key"]
+    refused = RawDevice(port, publish_only, "pia-gateway", username="pia")
+    assert refused.connack.reason_code == mqtt5.ConnAckReasonCode.BAD_USER_NAME_OR_PASSWORD
+    refused.close()
+    nameless = RawDevice(port, key, "pia-gateway")
+    assert nameless.connack.reason_code == mqtt5.ConnAckReasonCode.BAD_USER_NAME_OR_PASSWORD
+    nameless.close()
