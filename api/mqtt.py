@@ -131,6 +131,8 @@ class MqttConnection(Delivering):
         self._init_delivery()
         self._pumping = True  # nothing goes out before the CONNACK
         self._closing = False
+        self._online = False
+        """Whether the device counts for the user's presence (the namespace's rule)."""
         self._tasks: list[asyncio.Task[None]] = []
         self._budget: CommandBudget | None = None
 
@@ -344,6 +346,9 @@ class MqttConnection(Delivering):
             asyncio.create_task(self._save_forever(), name="mqtt-saver"),
         ]
         self._behind.set()  # the pump reads what was missed, then live pushes go straight out
+        if self.ctx.namespaces[DEFAULT_NAMESPACE].presence:
+            self._online = True
+            self.ctx.presence.connected(self.user_id, client_id)
         log.info(
             "mqtt_connected",
             user_id=self.user_id,
@@ -387,6 +392,8 @@ class MqttConnection(Delivering):
         self._closing = True
         if self.gateway.connections.get((self.user_id, self.client_id)) is self:
             del self.gateway.connections[(self.user_id, self.client_id)]
+        if self._online:
+            self.ctx.presence.disconnected(self.user_id, self.client_id)
         if self.user_id:
             self.ctx.hub.unsubscribe(self)
             for room_id in self._saved.rooms:

@@ -56,11 +56,17 @@ async def test_an_mqtt_device_and_a_browser_client_chat_in_one_room(
     assert body["event"]["messagePosted"]["text"] == "hello device"
     assert body["event"]["actor"]["userId"] == "alice" and int(body["position"]) > 0
 
+    def mia_online() -> bool:
+        presence = rest("alice").get(f"/v1/rooms/{room_id}/presence").json()
+        return {p["userId"]: p["online"] for p in presence}.get("mia") is True
+
+    await eventually(mia_online)  # a device counts for presence like a browser
     device.publish(f"rooms/{room_id}", "hello browser", qos=1)
     got = await browser.next_message("mia")
     assert got["event"]["messagePosted"]["text"] == "hello browser"
     assert device.texts(1) == ["hello browser"]  # the device hears itself, like a browser
     device.close()
+    await eventually(lambda: not mia_online())  # after the grace period
     await browser.close()
 
 
