@@ -44,6 +44,7 @@ from api.mqtt_session import (
 )
 from api.mqtt_sessions import MqttSessions
 from api.service import DEFAULT_SCOPE, parse_room_id
+from api.session import CloseCode
 from api.ws import GatewayContext
 from domain import commands as c
 from domain.apikeys import Scope
@@ -157,11 +158,16 @@ class MqttConnection(Delivering):
     # ------------------------------------------------------------------ writing
 
     def _send(self, packet: mqtt5.Packet) -> None:
+        """Queues a packet; a device that lets the queue pass the connection's bound (the
+        WebSocket one, ``TIDINGS_MAX_QUEUED_BYTES``) is cut off, as a slow reader."""
         data = self.codec.encode(packet)
         if data is not None:
             self._pending.append(data)
             self._pending_bytes += len(data)
             self._wake_writer.set()
+            if self._pending_bytes > self.ctx.session_config.max_queued_bytes:
+                metrics.DISCONNECTS.labels(str(CloseCode.SLOW_CONSUMER)).inc()
+                self._end(mqtt5.DisconnectReasonCode.QUOTA_EXCEEDED, "the device reads too slowly")
 
     async def _write_forever(self) -> None:
         while True:
@@ -179,7 +185,7 @@ class MqttConnection(Delivering):
         log.info("mqtt_closed", user_id=self.user_id, client_id=self.client_id, why=message)
         if self.codec.version == MQTT_5:
             self._send(mqtt5.DisconnectPacket(reason_code=reason, reason_str=message[:100]))
-        asyncio.get_running_loop().create_task(self._close_soon())
+        self._tasks.append(asyncio.get_running_loop().create_task(self._close_soon()))
 
     async def _close_soon(self) -> None:
         with contextlib.suppress(Exception):
