@@ -46,7 +46,9 @@ PROCESS = Info("tidings_process", "This process: its role (gateway, processor) a
 COMMANDS = Counter(
     "tidings_commands_total", "Client commands by name and outcome", ["command", "outcome"]
 )
-CONNECTIONS = Gauge("tidings_connections", "Open WebSocket connections on this gateway")
+CONNECTIONS = Gauge(
+    "tidings_connections", "Open client connections on this gateway (WebSocket and MQTT)"
+)
 DISCONNECTS = Counter("tidings_disconnects_total", "Closed connections by close code", ["code"])
 
 
