@@ -223,7 +223,8 @@ class MqttConnection(Delivering):
         packets: list[mqtt5.Packet] = []
         while not packets:
             try:
-                data = await asyncio.wait_for(self.transport.read(), timeout)
+                async with asyncio.timeout(timeout):  # no task per read, unlike wait_for
+                    data = await self.transport.read()
             except (TimeoutError, ConnectionError, OSError):
                 return None
             if not data:

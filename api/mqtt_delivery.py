@@ -26,6 +26,7 @@ from api.mqtt_session import (
     SavedSession,
     delivery_for,
     topic_of,
+    topic_of_json,
     wants_room,
 )
 from api.service import DEFAULT_SCOPE, visible_in
@@ -44,7 +45,7 @@ PAGE = 200
 MAX_BUFFERED_BYTES = 1024 * 1024
 """The pump waits while this much is written and not yet taken by the socket."""
 _INBOX_PUSH_PREFIX = len('{"push":{"event":')
-_FOLLOW_HINTS = ('"roomStreamStarted"', '"memberJoined"')
+_STREAM_STARTED, _JOINED = '"roomStreamStarted"', '"memberJoined"'
 """Inbox events that may start a follow: they go through the pump."""
 
 
@@ -76,7 +77,7 @@ class Delivering:
 
     def push_inbox(self, position: int, frame: str | None) -> None:
         try:
-            hint = frame is not None and any(h in frame for h in _FOLLOW_HINTS)
+            hint = frame is not None and (_STREAM_STARTED in frame or _JOINED in frame)
             if self._in_order(INBOX, position, through_pump=hint):
                 self._offer_inbox(position, frame)
         except Exception:  # never into the hub: it serves every connection
@@ -121,15 +122,14 @@ class Delivering:
         """Sends the inbox event at ``position`` if a subscription wants it (and no
         followed room stream brings it); either way the session moves past it."""
         if frame is None:
-            self._offer(INBOX, position, None, b"", {})
+            self._offer(INBOX, position, None, b"")
             return
-        payload = frame[_INBOX_PUSH_PREFIX:-2].encode()  # {"position","epoch","event"}
-        event = orjson.loads(payload)["event"]
-        room = str(event.get("stream", ""))[5:]
-        if room and room in self._saved.rooms:
-            self._offer(INBOX, position, None, b"", {})
+        body = frame[_INBOX_PUSH_PREFIX:-2]  # {"position","epoch","event"}
+        topic = topic_of_json(body)
+        if topic.startswith("rooms/") and topic.split("/", 2)[1] in self._saved.rooms:
+            self._offer(INBOX, position, None, b"")  # the room's stream brings it
         else:
-            self._offer(INBOX, position, topic_of(event), payload, event)
+            self._offer(INBOX, position, topic, body.encode())
 
     def _offer_room(self, room_id: str, position: int, frame: str) -> None:
         """A followed room stream's event, with what the compact room push leaves out put
@@ -142,13 +142,11 @@ class Delivering:
             if kind == "messagePosted":
                 event[kind].setdefault("messageId", event.get("eventId", ""))
         body = {"roomPosition": str(position), "epoch": push["epoch"], "event": event}
-        self._offer(room_id, position, topic_of(event), orjson.dumps(body), event)
+        self._offer(room_id, position, topic_of(event), orjson.dumps(body))
         if kind == "memberLeft" and event[kind].get("userId") == self.user_id:
             self._stop_following(room_id)
 
-    def _offer(
-        self, stream: str, position: int, topic: str | None, payload: bytes, event: Any
-    ) -> None:
+    def _offer(self, stream: str, position: int, topic: str | None, payload: bytes) -> None:
         delivery = delivery_for(self._saved.subscriptions, topic) if topic else None
         if delivery is None:
             self._outbox.offer(position, 0, stream)

@@ -10,6 +10,7 @@ follows those positions, read from the store, however long it was away (docs/mqt
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "matches",
     "publish_target",
     "topic_of",
+    "topic_of_json",
     "valid_filter",
     "wants_room",
 ]
@@ -56,6 +58,20 @@ def topic_of(event: Mapping[str, Any]) -> str:
     if isinstance(emitted, dict) and emitted.get("name"):
         return f"{room}/events/{emitted['name']}"
     return room
+
+
+def topic_of_json(event_json: str) -> str:
+    """:func:`topic_of` for an event's JSON, without decoding all of it: the envelope's
+    ``stream`` is its first field of that name (a payload's text cannot contain the bare
+    quotes), and only an application event needs the rest."""
+    if '"eventEmitted"' in event_json:
+        return topic_of(orjson.loads(event_json))
+    start = event_json.find('"stream":"')
+    if start < 0:
+        return INBOX_TOPIC
+    start += len('"stream":"')
+    stream = event_json[start : event_json.index('"', start)]
+    return f"rooms/{stream[5:]}" if stream.startswith("room:") else INBOX_TOPIC
 
 
 def publish_target(topic: str) -> tuple[str, str | None]:
@@ -184,7 +200,11 @@ class Outbox:
         self._offered: dict[str, int] = {INBOX: position}
         """Stream -> the last position offered (sent or passed over)."""
         self._in_flight: dict[int, tuple[str, int]] = {}
-        """Packet id -> (stream, position), in the order sent."""
+        """Packet id -> (stream, position)."""
+        self._waiting: dict[str, deque[int]] = {INBOX: deque()}
+        """Stream -> positions sent at QoS 1 and not done with, oldest first."""
+        self._acked: dict[str, set[int]] = {INBOX: set()}
+        """Stream -> PUBACKed positions still behind an older unacked one."""
         self._next_id = 1
 
     @property
@@ -198,11 +218,16 @@ class Outbox:
 
     def start(self, stream: str, position: int) -> None:
         """Starts a stream after ``position`` (a followed room stream); the inbox starts
-        at ``position`` given to the constructor."""
-        self._offered.setdefault(stream, position)
+        at the ``position`` given to the constructor."""
+        if stream not in self._offered:
+            self._offered[stream] = position
+            self._waiting[stream] = deque()
+            self._acked[stream] = set()
 
     def stop(self, stream: str) -> None:
         self._offered.pop(stream, None)
+        self._waiting.pop(stream, None)
+        self._acked.pop(stream, None)
         for packet_id in [k for k, (s, _) in self._in_flight.items() if s == stream]:
             del self._in_flight[packet_id]
 
@@ -212,8 +237,8 @@ class Outbox:
 
     def done(self, stream: str = INBOX) -> int:
         """The durable position of ``stream``: everything up to it needs nothing more."""
-        waiting = [p for s, p in self._in_flight.values() if s == stream]
-        return min(waiting) - 1 if waiting else self._offered[stream]
+        waiting = self._waiting[stream]
+        return waiting[0] - 1 if waiting else self._offered[stream]
 
     def offer(self, position: int, qos: int, stream: str = INBOX) -> int | None:
         """Records the event at ``position`` of ``stream`` (the next one) as sent at
@@ -226,16 +251,23 @@ class Outbox:
             return None
         packet_id = self._free_id()
         self._in_flight[packet_id] = (stream, position)
+        self._waiting[stream].append(position)
         return packet_id
 
     def acked(self, packet_id: int) -> bool:
         """A PUBACK; True when it moved a stream's :meth:`done` on."""
-        sent = self._in_flight.get(packet_id)
+        sent = self._in_flight.pop(packet_id, None)
         if sent is None:
             return False
-        before = self.done(sent[0])
-        del self._in_flight[packet_id]
-        return self.done(sent[0]) != before
+        stream, position = sent
+        waiting, acked = self._waiting[stream], self._acked[stream]
+        if waiting[0] != position:
+            acked.add(position)  # an older one is still out
+            return False
+        waiting.popleft()
+        while waiting and waiting[0] in acked:
+            acked.remove(waiting.popleft())
+        return True
 
     def _free_id(self) -> int:
         while self._next_id in self._in_flight:

@@ -216,12 +216,12 @@ async def heavy(room_id: str, group: list[Member], messages: int) -> tuple[float
     return each * len(group) / sent_seconds, delivered / (time.perf_counter() - started)
 
 
-async def main(rounds: int, messages: int) -> None:
+async def main(rounds: int, messages: int, transports: list[str]) -> None:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data").start()  # rate limits off
         try:
-            for transport in ("websocket", "mqtt"):
+            for transport in transports:
                 room_id, group = await members(server, transport)
                 p50, p99 = await light(room_id, group, rounds)
                 sent, delivered = await heavy(room_id, group, messages)
@@ -248,5 +248,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--only", choices=["websocket", "mqtt"], help="one transport (profiling)")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.messages))
+    asyncio.run(
+        main(args.rounds, args.messages, [args.only] if args.only else ["websocket", "mqtt"])
+    )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import mqtt5
+import orjson
 import pytest
 
 from api.mqtt_codec import MQTT_5, MQTT_311, MqttCodec, MqttProtocolError
@@ -16,6 +17,7 @@ from api.mqtt_session import (
     matches,
     publish_target,
     topic_of,
+    topic_of_json,
     valid_filter,
     wants_room,
 )
@@ -37,6 +39,19 @@ def test_events_are_published_on_their_room_or_the_inbox() -> None:
     emitted = {"stream": f"room:{ROOM}", "eventEmitted": {"name": "cursor"}}
     assert topic_of(emitted) == f"rooms/{ROOM}/events/cursor"
     assert topic_of({"stream": "user:alice", "sessionsRevoked": {}}) == "inbox"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"eventId": "e", "stream": f"room:{ROOM}", "messagePosted": {"text": '"stream":"x"'}},
+        {"stream": f"room:{ROOM}", "eventEmitted": {"name": "cursor", "roomId": ROOM}},
+        {"eventId": "e", "stream": "user:alice", "sessionsRevoked": {}},
+        {"eventId": "e"},
+    ],
+)
+def test_the_topic_read_from_json_is_the_decoded_ones(event: dict[str, object]) -> None:
+    assert topic_of_json(orjson.dumps(event).decode()) == topic_of(event)
 
 
 def test_devices_publish_to_a_room_or_a_room_event_only() -> None:
