@@ -71,6 +71,9 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         self._group_id = group_id or f"{topics.prefix}-command-processor"
         self._partitions: dict[int, _Partition] = {}
         self._fetcher: AIOKafkaConsumer | None = None
+        self._fetching = asyncio.Lock()
+        """One fetch at a time: partitions decide side by side, and a fetch assigns the one
+        consumer to its own partition (another's assign would leave it waiting for ever)."""
         self.ready = asyncio.Event()
         """Set once partitions are assigned and rebuilt (for tests and readiness)."""
         # aiokafka runs rebalance callbacks in its own task: a batch being written and a
@@ -268,19 +271,20 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _fetch(self, partition: int, offset: int) -> bytes:
         """Reads one committed event by offset (a duplicate of an old command)."""
-        if self._fetcher is None:
-            self._fetcher = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                enable_auto_commit=False,
-                isolation_level="read_committed",
-            )
-            await self._fetcher.start()
-        tp = TopicPartition(self._topics.events, partition)
-        self._fetcher.assign([tp])
-        self._fetcher.seek(tp, offset)
-        record = await self._fetcher.getone(tp)
-        value: bytes = record.value
-        return value
+        async with self._fetching:
+            if self._fetcher is None:
+                self._fetcher = AIOKafkaConsumer(
+                    bootstrap_servers=self._bootstrap,
+                    enable_auto_commit=False,
+                    isolation_level="read_committed",
+                )
+                await self._fetcher.start()
+            tp = TopicPartition(self._topics.events, partition)
+            self._fetcher.assign([tp])
+            self._fetcher.seek(tp, offset)
+            record = await self._fetcher.getone(tp)
+            value: bytes = record.value
+            return value
 
 
 def _rejection(error: DomainError) -> ip.CommandRejection:

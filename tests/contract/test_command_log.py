@@ -233,6 +233,41 @@ async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(
         await asyncio.to_thread(delete_topics, topics.prefix)
 
 
+async def test_old_duplicates_on_every_partition_at_once_are_all_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Partitions decide side by side and may both fetch an old event back from the log at
+    once: each fetch gets its own answer (one shared consumer reassigned under another's
+    feet used to wait until the transaction timed out, then the processor restarted)."""
+    import streams.command_processor as state_module
+
+    monkeypatch.setattr(state_module, "RECENT_EVENTS", 0)  # force the fetch-by-offset path
+    require("kafka")
+    topics = Topics(fresh_name("fetches"), partitions=2)
+    await ensure_topics(KAFKA, topics)
+    bus = KafkaCommandBus(KAFKA, topics, "gw-fetches", timeout=15)
+    await bus.start()
+    processor = KafkaCommandProcessor(KAFKA, topics, "e", group_id=f"{topics.prefix}-cmd")
+    task = asyncio.create_task(processor.run())
+    try:
+        await asyncio.wait_for(processor.ready.wait(), 60)
+        rooms = [uuid4() for _ in range(8)]  # keyed by room: both partitions get some
+        for room_id in rooms:
+            await bus.execute(c.CreateRoom(ALICE, room_id, "r"))
+        sends = [c.PostMessage(ALICE, room_id, "once", "hi") for room_id in rooms]
+        originals = [await bus.execute(send) for send in sends]
+        for _ in range(3):
+            again = await asyncio.gather(*(bus.execute(send) for send in sends))
+            assert [a.envelope for a in again] == [o.envelope for o in originals]
+            assert all(a.duplicate for a in again)
+    finally:
+        await bus.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.to_thread(delete_topics, topics.prefix)
+
+
 async def test_commands_arriving_together_are_decided_in_order_and_fail_alone(
     bus: CommandBus,
 ) -> None:
