@@ -1,6 +1,6 @@
-"""SIGKILL with MQTT QoS 1 publishes in flight: every publish the server PUBACKed is in the
-log once after the restart (``tidings verify``), and the device's persistent session
-comes back with it."""
+"""SIGKILL with MQTT QoS 1 publishes in flight, in both modes: every publish the server
+PUBACKed is in the log once afterwards (``tidings verify``), and a device's persistent
+session, away through the crash, gets every logged message in order, each once."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import mqtt5
 import pytest
 
 from projections.checker import Acked
-from tests.e2e.conftest import FAST, eventually
+from tests.e2e.conftest import FAST, Rest, eventually
 from tests.e2e.mqtt_clients import Device, RawDevice
-from tests.e2e.server import ServerProcess
+from tests.e2e.server import DistributedStack, ServerProcess
 from tests.faults.workload import verify
 
 pytestmark = pytest.mark.timeout(300)
@@ -41,38 +41,48 @@ def publish_all(raw: RawDevice, room_id: str, acked: list[Acked], done: threadin
         done.set()
 
 
-async def test_embedded_server_killed_with_qos1_publishes_in_flight(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", FAST).start()
+@pytest.mark.parametrize("mode", ["embedded", "distributed"])
+async def test_killed_with_qos1_publishes_in_flight_loses_none_pubacked(
+    tmp_path: Path, mode: str
+) -> None:
+    server: ServerProcess | DistributedStack
+    if mode == "embedded":
+        server = ServerProcess(tmp_path / "data", FAST).start()
+    else:  # its start and stop run event loops of their own
+        server = await asyncio.to_thread(DistributedStack(tmp_path, FAST).start)
     try:
-        from tests.e2e.conftest import Rest
-
         room_id = Rest(server, "alice").create_room("mqtt-crash")
-        listener = Device(server.mqtt_ports[0], server.token("alice"), "tablet", persistent=True)
+        token = server.token("alice")
+        listener = Device(server.mqtt_ports[-1], token, "tablet", persistent=True)
         listener.subscribe(f"rooms/{room_id}")
         listener.close()
 
-        raw = RawDevice(server.mqtt_ports[0], server.token("alice"), "phone")
+        raw = RawDevice(server.mqtt_ports[0], token, "phone")
         acked: list[Acked] = []
         done = threading.Event()
         sender = threading.Thread(target=publish_all, args=(raw, room_id, acked, done))
         sender.start()
         await eventually(lambda: len(acked) >= PUBLISHES // 4 or done.is_set(), timeout=60)
-        server.kill()
-        await asyncio.to_thread(sender.join, 30)
+        if isinstance(server, ServerProcess):
+            server.kill()
+            await asyncio.to_thread(sender.join, 30)
+            await asyncio.to_thread(server.restart)
+        else:
+            server.kill_gateway(0)  # the gateway the publishes go through
+            await asyncio.to_thread(sender.join, 30)
+            await asyncio.to_thread(server.start_gateway, 0)
         raw.close()
         assert 0 < len(acked) < PUBLISHES, "the kill came while publishes were in flight"
-        await asyncio.to_thread(server.restart)
 
-        report = await verify(server, acked, "mqtt-sigkill")
+        report = await verify(server, acked, f"mqtt-sigkill-{mode}")
         assert report["ok"], report
         assert report["counts"]["acknowledged_in_log"] == len(acked)
 
-        # The persistent session of a device that was away through the crash has them all.
-        listener = Device(server.mqtt_ports[0], server.token("alice"), "tablet", persistent=True)
+        listener = Device(server.mqtt_ports[-1], token, "tablet", persistent=True)
         assert listener.session_present
         logged = report["counts"]["log_messages"]
         texts = listener.texts(logged, timeout=60)
         assert texts == [f"m{n}" for n in range(1, logged + 1)]  # in order, each once
         listener.close()
     finally:
-        server.stop()
+        await asyncio.to_thread(server.stop)
