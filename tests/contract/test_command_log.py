@@ -187,28 +187,46 @@ async def test_wait_returns_when_something_is_appended(log: EmbeddedLog) -> None
     assert await log.head() > head
 
 
+@contextlib.asynccontextmanager
+async def commands_without_recent_events(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> AsyncIterator[tuple[KafkaCommandBus, Callable[[], Any]]]:
+    """A command bus on fresh topics (2 partitions) and a way to start processors on them,
+    with no recent events kept: every duplicate is answered by a fetch from the log."""
+    import streams.command_processor as state_module
+
+    monkeypatch.setattr(state_module, "RECENT_EVENTS", 0)  # force the fetch-by-offset path
+    require("kafka")
+    topics = Topics(fresh_name(name), partitions=2)
+    await ensure_topics(KAFKA, topics)
+    bus = KafkaCommandBus(KAFKA, topics, f"gw-{name}", timeout=20)
+    await bus.start()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start_processor() -> asyncio.Task[None]:
+        processor = KafkaCommandProcessor(KAFKA, topics, "e", group_id=f"{topics.prefix}-cmd")
+        tasks.append(asyncio.create_task(processor.run()))
+        await asyncio.wait_for(processor.ready.wait(), 60)
+        return tasks[-1]
+
+    try:
+        yield bus, start_processor
+    finally:
+        await bus.stop()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(delete_topics, topics.prefix)
+
+
 async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A new processor rebuilds rooms from the events topic; a duplicate of an old send is
     answered with the original event fetched back from the log."""
-    import streams.command_processor as state_module
-
-    monkeypatch.setattr(state_module, "RECENT_EVENTS", 0)  # force the fetch-by-offset path
-    require("kafka")
-    topics = Topics(fresh_name("restart"), partitions=2)
-    await ensure_topics(KAFKA, topics)
-    bus = KafkaCommandBus(KAFKA, topics, "gw-restart", timeout=20)
-    await bus.start()
-
-    async def run_processor() -> tuple[asyncio.Task[None], KafkaCommandProcessor]:
-        processor = KafkaCommandProcessor(KAFKA, topics, "e", group_id=f"{topics.prefix}-cmd")
-        task = asyncio.create_task(processor.run())
-        await asyncio.wait_for(processor.ready.wait(), 60)
-        return task, processor
-
-    task, _ = await run_processor()
-    try:
+    async with commands_without_recent_events(monkeypatch, "restart") as (bus, start_processor):
+        task = await start_processor()
         room_id = uuid4()
         await bus.execute(c.CreateRoom(ALICE, room_id, "general"))
         original = await bus.execute(c.PostMessage(ALICE, room_id, "m1", "hi"))
@@ -216,7 +234,7 @@ async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        task, _ = await run_processor()
+        await start_processor()
         again = await bus.execute(c.PostMessage(ALICE, room_id, "m1", "hi"))
         assert again.duplicate and again.envelope == original.envelope
         unchanged = await bus.execute(c.ConfigureNamespace(ALICE, "game", "{}"))
@@ -225,12 +243,6 @@ async def test_kafka_processor_rebuilds_state_and_answers_old_duplicates(
             await bus.execute(c.PostMessage(BOB, room_id, "x", "not a member"))
         nxt = await bus.execute(c.PostMessage(ALICE, room_id, "m2", "next"))
         assert nxt.envelope.position == original.envelope.position + 1
-    finally:
-        await bus.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await asyncio.to_thread(delete_topics, topics.prefix)
 
 
 async def test_old_duplicates_on_every_partition_at_once_are_all_answered(
@@ -239,18 +251,8 @@ async def test_old_duplicates_on_every_partition_at_once_are_all_answered(
     """Partitions decide side by side and may both fetch an old event back from the log at
     once: each fetch gets its own answer (one shared consumer reassigned under another's
     feet used to wait until the transaction timed out, then the processor restarted)."""
-    import streams.command_processor as state_module
-
-    monkeypatch.setattr(state_module, "RECENT_EVENTS", 0)  # force the fetch-by-offset path
-    require("kafka")
-    topics = Topics(fresh_name("fetches"), partitions=2)
-    await ensure_topics(KAFKA, topics)
-    bus = KafkaCommandBus(KAFKA, topics, "gw-fetches", timeout=15)
-    await bus.start()
-    processor = KafkaCommandProcessor(KAFKA, topics, "e", group_id=f"{topics.prefix}-cmd")
-    task = asyncio.create_task(processor.run())
-    try:
-        await asyncio.wait_for(processor.ready.wait(), 60)
+    async with commands_without_recent_events(monkeypatch, "fetches") as (bus, start_processor):
+        await start_processor()
         rooms = [uuid4() for _ in range(8)]  # keyed by room: both partitions get some
         for room_id in rooms:
             await bus.execute(c.CreateRoom(ALICE, room_id, "r"))
@@ -260,12 +262,6 @@ async def test_old_duplicates_on_every_partition_at_once_are_all_answered(
             again = await asyncio.gather(*(bus.execute(send) for send in sends))
             assert [a.envelope for a in again] == [o.envelope for o in originals]
             assert all(a.duplicate for a in again)
-    finally:
-        await bus.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await asyncio.to_thread(delete_topics, topics.prefix)
 
 
 async def test_commands_arriving_together_are_decided_in_order_and_fail_alone(
