@@ -51,6 +51,9 @@ from domain.apikeys import Scope
 from domain.errors import InvalidArgument, RoomNotFound
 from domain.namespaces import DEFAULT_NAMESPACE
 from domain.values import EventMeta, check_device_id, check_user_id, new_trace_id
+from projections.store import StoreUnavailable
+from proto.wire import ErrorCode
+from streams.log import LogUnavailable
 
 __all__ = ["MqttConnection", "MqttGateway", "MqttTransport", "serve_tcp", "serve_websocket"]
 
@@ -242,7 +245,11 @@ class MqttConnection(Delivering):
             raise MqttProtocolError("the first packet must be CONNECT")
         writer = asyncio.create_task(self._write_forever(), name="mqtt-writer")
         self._tasks.append(writer)
-        reason = await self._connect(connect)
+        try:
+            reason = await self._connect(connect)
+        except (StoreUnavailable, LogUnavailable) as exc:  # the device may try again
+            log.warning("mqtt_connect_unavailable", error=str(exc))
+            reason = mqtt5.ConnAckReasonCode.SERVER_UNAVAILABLE
         if reason is not None:
             self._send(mqtt5.ConnAckPacket(reason_code=reason))
             self._closing = True
@@ -462,8 +469,13 @@ class MqttConnection(Delivering):
             if room is not None:
                 try:
                     await self.ctx.service.require_member(self.user_id, str(parse_room_id(room)))
-                except Exception:
-                    codes.append(mqtt5.SubAckReasonCode.NOT_AUTHORIZED)
+                except Exception as exc:
+                    refused = fault_of(exc).name in ("NOT_FOUND", "FORBIDDEN")
+                    codes.append(
+                        mqtt5.SubAckReasonCode.NOT_AUTHORIZED
+                        if refused
+                        else mqtt5.SubAckReasonCode.UNSPECIFIED_ERROR  # the store failed
+                    )
                     continue
             qos = min(int(topic_filter.max_qos), 1)  # QoS 2 is granted as 1 (docs/mqtt.md)
             self._saved.subscriptions[pattern] = qos
@@ -536,7 +548,7 @@ class MqttConnection(Delivering):
         except Exception as exc:
             fault = fault_of(exc)
             reason = _REFUSALS.get(fault.name, Reason.IMPLEMENTATION_SPECIFIC_ERROR)
-            if reason == Reason.IMPLEMENTATION_SPECIFIC_ERROR:
+            if fault.code == ErrorCode.INTERNAL:  # a bug; UNAVAILABLE and the like are not
                 log.exception("mqtt_publish_failed", user_id=self.user_id)
             raise Refused(reason, fault.message) from None
 
