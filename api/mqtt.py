@@ -132,6 +132,8 @@ class MqttConnection(Delivering):
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._wake_writer = asyncio.Event()
+        self._taken = asyncio.Event()
+        """Set whenever the writer took what was queued."""
         self._init_delivery()
         self._pumping = True  # nothing goes out before the CONNACK
         self._closing = False
@@ -177,6 +179,7 @@ class MqttConnection(Delivering):
             await self._wake_writer.wait()
             self._wake_writer.clear()
             data, self._pending, self._pending_bytes = b"".join(self._pending), [], 0
+            self._taken.set()
             if data:
                 await self.transport.write(data)
 
@@ -195,9 +198,11 @@ class MqttConnection(Delivering):
             await asyncio.wait_for(self._drain(), 1.0)
         await self.transport.close()
 
-    async def _drain(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0.01)
+    async def _drain(self, below: int = 0) -> None:
+        """Returns once at most ``below`` bytes wait for the writer to take them."""
+        while self._pending_bytes > below:
+            self._taken.clear()
+            await self._taken.wait()
 
     # ------------------------------------------------------------------ serving
 

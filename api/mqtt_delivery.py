@@ -59,7 +59,6 @@ class Delivering:
     _saved: SavedSession
     _outbox: Outbox
     _persistent: bool
-    _pending_bytes: int
 
     def _send(self, packet: mqtt5.Packet) -> None:
         raise NotImplementedError
@@ -97,6 +96,9 @@ class Delivering:
         self._end(mqtt5.DisconnectReasonCode.UNSPECIFIED_ERROR, "delivery failed")
 
     def _end(self, reason: mqtt5.DisconnectReasonCode, message: str) -> None:
+        raise NotImplementedError
+
+    async def _drain(self, below: int = 0) -> None:
         raise NotImplementedError
 
     def push(self, frame: str) -> None:
@@ -227,8 +229,7 @@ class Delivering:
                             break  # a PUBACK wakes the pump
                         if stream in self._outbox.streams and self._needs_reading(stream):
                             progressed |= await self._read(stream)
-                    while self._pending_bytes > MAX_BUFFERED_BYTES:
-                        await asyncio.sleep(0.01)
+                    await self._drain(MAX_BUFFERED_BYTES)
                     if self._outbox.room <= 0 or not (progressed or self._behind.is_set()):
                         break
             finally:
