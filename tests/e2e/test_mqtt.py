@@ -11,14 +11,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import mqtt5
 import pytest
 
 from projections.checker import Acked
 from tests.e2e.client import WsClient
-from tests.e2e.conftest import LARGE_ROOM_MEMBERS, Rest, Server, eventually
+from tests.e2e.conftest import FAST, LARGE_ROOM_MEMBERS, Rest, Server, eventually
 from tests.e2e.mqtt_clients import Device, RawDevice
-from tests.e2e.server import run_cli
+from tests.e2e.server import ServerProcess, run_cli
 from tests.e2e.test_server_api import accepted, backend, new_key
 
 
@@ -313,3 +314,33 @@ async def test_an_api_key_with_the_tokens_scope_connects_a_named_user(
     nameless = RawDevice(port, key, "pia-gateway")
     assert nameless.connack.reason_code == mqtt5.ConnAckReasonCode.BAD_USER_NAME_OR_PASSWORD
     nameless.close()
+
+
+async def test_a_device_that_does_not_read_is_cut_off(tmp_path: Path) -> None:
+    """A QoS 0 subscriber whose socket is full: its queue passes the connection's bound
+    (``TIDINGS_MAX_QUEUED_BYTES``) and it is disconnected; the server goes on."""
+    server = ServerProcess(tmp_path / "data", {**FAST, "TIDINGS_MAX_QUEUED_BYTES": "65536"})
+    server.start()
+    try:
+        alice = Rest(server, "alice")
+        room_id = alice.create_room("firehose")
+        stalled = RawDevice(server.mqtt_ports[0], server.token("alice"), "stalled")
+        stalled.send(mqtt5.SubscribePacket(1, [mqtt5.TopicFilter("rooms/+", max_qos=mqtt5.QoS(0))]))
+        assert isinstance(stalled.receive(), mqtt5.SubAckPacket)  # then it reads no more
+        text = "x" * 4000
+        cut = False
+        for n in range(5000):  # bounded: the socket buffers hold a few MB at most
+            alice.post(f"/v1/rooms/{room_id}/messages", {"text": f"{n} {text}"[:4000]})
+            metrics = "" if n % 50 else httpx.get(f"{server.http_url}/metrics", timeout=20).text
+            if 'tidings_disconnects_total{code="4008"}' in metrics:
+                cut = True
+                break
+        assert cut, "the stalled device was never cut off"
+        healthy = Device(server.mqtt_ports[0], server.token("alice"), "healthy")
+        healthy.subscribe(f"rooms/{room_id}")
+        alice.post(f"/v1/rooms/{room_id}/messages", {"text": "still serving"})
+        assert healthy.texts(1) == ["still serving"]
+        healthy.close()
+        stalled.close()
+    finally:
+        server.stop()
