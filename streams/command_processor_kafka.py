@@ -45,6 +45,10 @@ TRANSACTION_SECONDS = 20.0
 the consumer restarted): a connection that went silent must not wedge the writer forever."""
 
 
+class PartitionNotTaken(Exception):
+    """An assigned partition could not be taken over (its producer or its rebuild failed)."""
+
+
 class _Partition:
     def __init__(self, state: PartitionState, producer: AIOKafkaProducer) -> None:
         self.state = state
@@ -71,6 +75,9 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         self._group_id = group_id or f"{topics.prefix}-command-processor"
         self._partitions: dict[int, _Partition] = {}
         self._fetcher: AIOKafkaConsumer | None = None
+        self._not_taken: BaseException | None = None
+        """Why taking an assigned partition failed (aiokafka logs a listener's error and
+        goes on without it: its commands would wait for ever); the loop starts over."""
         self._fetching = asyncio.Lock()
         """One fetch at a time: partitions decide side by side, and a fetch assigns the one
         consumer to its own partition (another's assign would leave it waiting for ever)."""
@@ -87,7 +94,7 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         while True:
             try:
                 await self._run_once()
-            except (KafkaError, OSError, TimeoutError) as exc:
+            except (KafkaError, OSError, TimeoutError, PartitionNotTaken) as exc:
                 log.warning("command_processor_restarting", error=repr(exc))
                 await asyncio.sleep(1)
 
@@ -107,6 +114,9 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                if self._not_taken is not None:
+                    failure, self._not_taken = self._not_taken, None
+                    raise PartitionNotTaken(repr(failure)) from failure
                 async with self._owning:
                     # Partitions have producers (and transactions) of their own: commit
                     # theirs side by side rather than one after the other.
@@ -135,7 +145,10 @@ class KafkaCommandProcessor(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         async with self._owning:
-            await self._assign(assigned)
+            try:
+                await self._assign(assigned)
+            except Exception as exc:  # Kafka not back yet: start over (see _not_taken)
+                self._not_taken = exc
 
     async def _assign(self, assigned: Iterable[TopicPartition]) -> None:
         for tp in assigned:

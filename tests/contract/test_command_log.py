@@ -347,3 +347,30 @@ async def test_another_process_reading_the_log_sees_what_the_writer_appends(
     finally:
         writer.close()
         reader.close()
+
+
+async def test_a_partition_that_could_not_be_taken_over_is_taken_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Taking a partition over can fail while Kafka comes back (its rebuild or its
+    producer); aiokafka only logs a failing rebalance listener, so the processor starts
+    over instead of leaving the partition's commands unanswered."""
+    from aiokafka.errors import KafkaConnectionError
+
+    rebuild = KafkaCommandProcessor._rebuild
+    calls = 0
+
+    async def failing_once(self: KafkaCommandProcessor, partition: int) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise KafkaConnectionError("the broker is not back yet")
+        return await rebuild(self, partition)
+
+    monkeypatch.setattr(KafkaCommandProcessor, "_rebuild", failing_once)
+    async with commands_without_recent_events(monkeypatch, "retake") as (bus, start_processor):
+        await start_processor()
+        rooms = [uuid4() for _ in range(8)]  # keyed by room: both partitions get some
+        created = await asyncio.gather(*(bus.execute(c.CreateRoom(ALICE, r, "r")) for r in rooms))
+        assert [e.envelope.stream for e in created] == [f"room:{r}" for r in rooms]
+        assert calls >= 3  # the failed take-over, then both partitions again
