@@ -55,16 +55,17 @@ async function start(user, token) {
       ? "You were away longer than the server replays: recent messages are loaded from history, "
         + "but some notifications (receipts, edits) may be missing. Reopen a room to refresh it."
       : "";
-    if (state !== "reconnecting") refreshRooms();
+    if (state !== "reconnecting") refreshRooms().catch(() => {}); // again at the next state
   });
   client.on("event", onEvent);
   client.on("typing", onTyping);
   client.on("presence", () => app.room && loadPresence());
-  await client.connect();
-  await refreshRooms();
+  await client.connect(); // a refused token ends here, in signIn's catch
+  // What follows reads over REST: a network failing meanwhile is no reason to sign out (the
+  // client reconnects, and the rooms are read again at each reconnect).
   searchDirectory("").catch(() => {});
   const last = localStorage.getItem(`tidings.room.${user}`);
-  if (last) await openRoom(last);
+  if (last) openRoom(last).catch(() => {});
 }
 
 async function refreshRooms() {
@@ -181,7 +182,7 @@ function onEvent(e) {
     app.receipts.set(e.payload.userId, Number(e.payload.upTo));
     showReceipts();
   }
-  if (!inRoom || e.kind.startsWith("member")) refreshRooms();
+  if (!inRoom || e.kind.startsWith("member")) refreshRooms().catch(() => {});
 }
 
 function showReceipts() {

@@ -122,7 +122,8 @@ test("a vanished network shows as reconnecting within the heartbeat interval and
       .catch(async (error) => { throw new Error(`no reconnect within 15 s; states seen: ${JSON.stringify(await seen())}; ${error.message}`); });
     await page.screenshot({ path: join(SHOTS, "page-offline.png") });
     network.thaw();
-    await page.waitForSelector('#state[data-state="resumed"], #state[data-state="connected"]', { timeout: 30000 });
+    await page.waitForSelector('#state[data-state="resumed"], #state[data-state="connected"]', { timeout: 30000 })
+      .catch(async (error) => { throw new Error(`no reconnect after the network came back; states seen: ${JSON.stringify(await seen())}; relay: ${JSON.stringify(network.stats())}; socket: ${await page.evaluate(() => { const c = window.tidingsApp.client; return JSON.stringify({ readyState: c._ws && c._ws.readyState, url: c._ws && c._ws.url, closed: c._closed, urls: c.urls }); })}; ${error.message}`); });
   } finally {
     await context.close();
     network.stop();

@@ -49,13 +49,14 @@ export async function startServer(extraEnv = {}, { devMode = false } = {}) {
 
 /** A TCP relay to `port` whose silence can be switched on: a network that vanished without
  * closing a socket, which Chromium's offline emulation does not reliably do to a WebSocket
- * already open. Frozen, it carries nothing either way and holds new connections; thawed, it
- * drops the connections it froze (their network is gone) and lets the held ones through. */
+ * already open. Frozen, it carries nothing either way on the open connections and refuses
+ * new ones (unreachable); thawed, it drops the connections it froze (their network is gone)
+ * and relays again. */
 export async function startSilenceableRelay(port) {
   const { createConnection } = await import("node:net");
   let frozen = false;
   const live = new Set();
-  const held = [];
+  let refused = 0;
   const relay = (client) => {
     const upstream = createConnection({ host: "127.0.0.1", port });
     const pair = { client, upstream };
@@ -65,8 +66,10 @@ export async function startSilenceableRelay(port) {
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
   };
+  let accepted = 0;
   const listener = createServer((client) => {
-    if (frozen) { client.pause(); held.push(client); } else relay(client);
+    accepted += 1;
+    if (frozen) { refused += 1; client.destroy(); } else relay(client);
   });
   await new Promise((ok) => listener.listen(0, "127.0.0.1", ok));
   const relayPort = listener.address().port;
@@ -81,8 +84,8 @@ export async function startSilenceableRelay(port) {
     thaw() {
       frozen = false;
       for (const { client, upstream } of [...live]) { client.destroy(); upstream.destroy(); }
-      for (const client of held.splice(0)) { relay(client); client.resume(); }
     },
+    stats() { return { frozen, live: live.size, refused, accepted }; },
     stop() { listener.close(); for (const { client, upstream } of live) { client.destroy(); upstream.destroy(); } },
   };
 }
