@@ -135,7 +135,6 @@ class MqttConnection(Delivering):
         self._taken = asyncio.Event()
         """Set whenever the writer took what was queued."""
         self._init_delivery()
-        self._pumping = True  # nothing goes out before the CONNACK
         self._closing = False
         self._online = False
         """Whether the device counts for the user's presence (the namespace's rule)."""
@@ -281,14 +280,7 @@ class MqttConnection(Delivering):
             except InvalidArgument as exc:
                 raise AuthError(f"the user name names the user: {exc}") from None
             return Claims(user_id, expires_at=float("inf"), issued_at=time.time())
-        try:
-            return self.ctx.verifier.verify(token)
-        except AuthError:
-            if self.ctx.connect_proxy is None:
-                raise
-        return await self.ctx.connect_proxy.authenticate(
-            token, connect.client_id, "", self.transport.peer
-        )
+        return await self.ctx.claims_for(token, connect.client_id, "", self.transport.peer)
 
     async def _connect(self, connect: mqtt5.ConnectPacket) -> mqtt5.ConnAckReasonCode | None:
         """Authenticates and restores or starts the session; a refusal's reason code."""

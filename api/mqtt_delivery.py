@@ -17,7 +17,6 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import mqtt5
-import orjson
 import structlog
 
 from api.mqtt_session import (
@@ -25,12 +24,12 @@ from api.mqtt_session import (
     Outbox,
     SavedSession,
     delivery_for,
-    topic_of,
+    room_delivery,
     topic_of_json,
     wants_room,
 )
 from api.service import DEFAULT_SCOPE, visible_in
-from proto.wire import envelope_json, inbox_push_frame, room_push_frame
+from proto.wire import envelope_json, inbox_push_body, inbox_push_frame, room_push_frame
 
 if TYPE_CHECKING:
     from api.mqtt import MqttGateway
@@ -44,9 +43,22 @@ PAGE = 200
 """Events read from the store at a time while a device catches up."""
 MAX_BUFFERED_BYTES = 1024 * 1024
 """The pump waits while this much is written and not yet taken by the socket."""
-_INBOX_PUSH_PREFIX = len('{"push":{"event":')
 _STREAM_STARTED, _JOINED = '"roomStreamStarted"', '"memberJoined"'
 """Inbox events that may start a follow: they go through the pump."""
+
+
+_last_room_delivery: tuple[str, tuple[str, bytes, str]] | None = None
+
+
+def _room_delivery(room_id: str, position: int, frame: str) -> tuple[str, bytes, str]:
+    """:func:`room_delivery`, decoded once per event however many devices follow the room:
+    the hub hands the same frame object to every follower in turn."""
+    global _last_room_delivery
+    if _last_room_delivery is not None and _last_room_delivery[0] is frame:
+        return _last_room_delivery[1]
+    delivery = room_delivery(room_id, position, frame)
+    _last_room_delivery = (frame, delivery)
+    return delivery
 
 
 class Delivering:
@@ -65,7 +77,9 @@ class Delivering:
 
     def _init_delivery(self) -> None:
         self._behind = asyncio.Event()
-        self._pumping = False
+        self._pumping = True
+        """Live pushes wait for the pump while it reads (and until its first run, after
+        the CONNACK: nothing goes out before it)."""
         self._save_needed = asyncio.Event()
         self._heads: dict[str, int] = {INBOX: 0}
         """Per stream, the highest position a live push or the store showed."""
@@ -126,7 +140,7 @@ class Delivering:
         if frame is None:
             self._offer(INBOX, position, None, b"")
             return
-        body = frame[_INBOX_PUSH_PREFIX:-2]  # {"position","epoch","event"}
+        body = inbox_push_body(frame)
         topic = topic_of_json(body)
         if topic.startswith("rooms/") and topic.split("/", 2)[1] in self._saved.rooms:
             self._offer(INBOX, position, None, b"")  # the room's stream brings it
@@ -134,18 +148,10 @@ class Delivering:
             self._offer(INBOX, position, topic, body.encode())
 
     def _offer_room(self, room_id: str, position: int, frame: str) -> None:
-        """A followed room stream's event, with what the compact room push leaves out put
-        back (its room id, a message's id), its room position as ``roomPosition``."""
-        push = orjson.loads(str(frame))["push"]["room"]  # str: orjson takes no subclass
-        event = push["event"]
-        kind = next((k for k, v in event.items() if isinstance(v, dict) and k != "actor"), "")
-        if kind:
-            event[kind].setdefault("roomId", room_id)
-            if kind == "messagePosted":
-                event[kind].setdefault("messageId", event.get("eventId", ""))
-        body = {"roomPosition": str(position), "epoch": push["epoch"], "event": event}
-        self._offer(room_id, position, topic_of(event), orjson.dumps(body))
-        if kind == "memberLeft" and event[kind].get("userId") == self.user_id:
+        """A followed room stream's event (see :func:`room_delivery`)."""
+        topic, payload, left = _room_delivery(room_id, position, frame)
+        self._offer(room_id, position, topic, payload)
+        if left == self.user_id:
             self._stop_following(room_id)
 
     def _offer(self, stream: str, position: int, topic: str | None, payload: bytes) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "filter_room",
     "matches",
     "publish_target",
+    "room_delivery",
     "topic_of",
     "topic_of_json",
     "valid_filter",
@@ -72,6 +73,24 @@ def topic_of_json(event_json: str) -> str:
     start += len('"stream":"')
     stream = event_json[start : event_json.index('"', start)]
     return f"rooms/{stream[5:]}" if stream.startswith("room:") else INBOX_TOPIC
+
+
+def room_delivery(room_id: str, position: int, frame: str) -> tuple[str, bytes, str]:
+    """(topic, payload, the user a ``memberLeft`` is about, else "") of a room push frame:
+    the compact event with what it leaves out put back (its room id, a message's id), its
+    room position as ``roomPosition``."""
+    push = orjson.loads(str(frame))["push"]["room"]  # str: orjson takes no subclass
+    event = push["event"]
+    kind = next((k for k, v in event.items() if isinstance(v, dict) and k != "actor"), "")
+    left = ""
+    if kind:
+        event[kind].setdefault("roomId", room_id)
+        if kind == "messagePosted":
+            event[kind].setdefault("messageId", event.get("eventId", ""))
+        if kind == "memberLeft":
+            left = str(event[kind].get("userId", ""))
+    body = {"roomPosition": str(position), "epoch": push["epoch"], "event": event}
+    return topic_of(event), orjson.dumps(body), left
 
 
 def publish_target(topic: str) -> tuple[str, str | None]:

@@ -127,6 +127,18 @@ class GatewayContext:
         self.limits = limits
         self.ticker = Ticker()
 
+    async def claims_for(self, token: str, device_id: str, namespace: str, address: str) -> Claims:
+        """The token's claims, or, for a token that is no Tidings JWT, the connect proxy's
+        answer (when one is configured). Raises AuthError or ProxyUnavailable."""
+        try:
+            return self.verifier.verify(token)
+        except TokenExpired:
+            raise
+        except AuthError:
+            if self.connect_proxy is None:
+                raise
+        return await self.connect_proxy.authenticate(token, device_id, namespace, address)
+
 
 class Connection(CommandHandlers):
     """One client connection. At rest it holds no task of its own beyond the one serving it
@@ -392,25 +404,13 @@ class Connection(CommandHandlers):
         self._refused += 1  # past the limit in a row, the connection closes after the reply
         raise RateLimited(f"too many {command} commands; slow down", wait)
 
-    async def _authenticate(self, request: cp.Connect) -> Claims:
-        """The token's claims, or, for a token that is no Tidings JWT, the connect
-        proxy's answer (when one is configured)."""
-        try:
-            return self.ctx.verifier.verify(request.token)
-        except TokenExpired:
-            raise
-        except AuthError:
-            if self.ctx.connect_proxy is None:
-                raise
-        proxy, client = self.ctx.connect_proxy, self.ws.client
-        return await proxy.authenticate(
-            request.token, request.device_id, request.namespace, client.host if client else ""
-        )
-
     async def _connect(self, frame: ClientFrame) -> None:
         request = frame.connect
         try:
-            claims = await self._authenticate(request)
+            client = self.ws.client
+            claims = await self.ctx.claims_for(
+                request.token, request.device_id, request.namespace, client.host if client else ""
+            )
         except AuthError as exc:
             code = (
                 ErrorCode.TOKEN_EXPIRED if isinstance(exc, TokenExpired) else ErrorCode.UNAUTHORIZED

@@ -25,6 +25,7 @@ __all__ = [
     "Recovery",
     "WireError",
     "error_frame",
+    "inbox_push_body",
     "inbox_push_frame",
     "message_to_dict",
     "parse_client_frame",
@@ -176,6 +177,15 @@ def inbox_push_frame(position: int, epoch: str, envelope_json: bytes) -> str:
     """``{"push":{"event":{"position":"7","epoch":"…","event":{…}}}}`` without re-encoding."""
     head = orjson.dumps({"position": str(position), "epoch": epoch})[:-1]
     return (b'{"push":{"event":' + head + b',"event":' + envelope_json + b"}}}").decode()
+
+
+_INBOX_PUSH_HEAD = len('{"push":{"event":')
+
+
+def inbox_push_body(frame: str) -> str:
+    """The ``{"position","epoch","event"}`` object of an :func:`inbox_push_frame`, as is
+    (MQTT devices get it as their payload)."""
+    return frame[_INBOX_PUSH_HEAD:-2]
 
 
 def room_push_frame(epoch: str, envelope: pb.Envelope) -> str:

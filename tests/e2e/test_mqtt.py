@@ -19,26 +19,14 @@ from projections.checker import Acked
 from tests.e2e.client import WsClient
 from tests.e2e.conftest import FAST, LARGE_ROOM_MEMBERS, Rest, Server, eventually
 from tests.e2e.mqtt_clients import Device, RawDevice
-from tests.e2e.server import ServerProcess, run_cli
+from tests.e2e.server import ServerProcess
 from tests.e2e.test_server_api import accepted, backend, new_key
+from tests.faults.workload import verify
 
 
 def timeline(rest: Rest, room_id: str) -> list[str]:
     messages = rest.get(f"/v1/rooms/{room_id}/messages", limit=100).json()["messages"]
     return [m["text"] for m in messages]
-
-
-async def tidings_verify(server: Server, acked: list[Acked], workdir: Path) -> None:
-    """``tidings verify``: every acknowledged publish is in the log once, inboxes are dense,
-    the projections equal a rebuild."""
-    acked_file = workdir / "mqtt-acked.jsonl"
-    acked_file.write_text(
-        "".join(json.dumps({"eventId": a.event_id, "roomId": a.room_id}) + "\n" for a in acked)
-    )
-    code, stdout = await run_cli(server, "verify", "--acked", str(acked_file), "--wait", "30")
-    report = json.loads(stdout)
-    assert code == 0 and report["ok"], stdout
-    assert report["counts"]["acknowledged_in_log"] == len(acked)
 
 
 async def test_an_mqtt_device_and_a_browser_client_chat_in_one_room(
@@ -108,7 +96,7 @@ async def test_a_persistent_session_gets_exactly_what_it_missed(
 
 
 async def test_a_qos2_publish_retransmitted_three_times_is_one_event(
-    server: Server, rest: Callable[..., Rest], tmp_path: Path
+    server: Server, rest: Callable[..., Rest]
 ) -> None:
     room_id = rest("alice").create_room("exactly-once")
     raw = RawDevice(server.mqtt_ports[0], server.token("alice"), "alice-raw", expiry=600)
@@ -138,7 +126,9 @@ async def test_a_qos2_publish_retransmitted_three_times_is_one_event(
     raw.receive_a(mqtt5.PubCompPacket)
     raw.close()
     assert await eventually(lambda: timeline(rest("alice"), room_id) == ["only once", "next"])
-    await tidings_verify(server, acked[:1], tmp_path)
+    report = await verify(server, acked[:1], "mqtt-qos2")  # tidings verify
+    assert report["ok"], report
+    assert report["counts"]["acknowledged_in_log"] == 1
 
 
 async def test_a_non_member_is_refused_and_gets_nothing(
