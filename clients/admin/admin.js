@@ -2,7 +2,7 @@
 // which stays in this tab's sessionStorage only.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem("tidings-admin-key") || "", room: null, head: 0, timers: [] };
+const state = { key: sessionStorage.getItem("tidings-admin-key") || "", room: null, head: 0, tailing: null, timers: [] };
 
 async function api(method, path, body) {
   const response = await fetch("/api" + path, {
@@ -35,6 +35,7 @@ async function signIn(key) {
   state.timers.push(setInterval(() => overview().catch(show), 2000));
   state.timers.push(setInterval(() => online().catch(show), 3000));
   state.timers.push(setInterval(() => tail().catch(show), 1000));
+  state.timers.push(setInterval(() => state.room && members().catch(show), 3000));
 }
 
 async function overview() {
@@ -92,15 +93,35 @@ async function openRoom(roomId) {
   $("room-title").dataset.roomId = room.roomId;
   $("audit-room").value = room.roomId;
   $("asof-room").value = room.roomId;
-  const members = await api("GET", `/v1/rooms/${roomId}/members`);
-  $("members").textContent = members.map((m) => `${m.userId} (${m.role})`).join(", ");
   $("tail").replaceChildren();
-  await tail();
+  await Promise.all([members(), tail()]);
 }
 
-async function tail() {
+async function members() {
+  // Each member with its role and presence ("online" when any device is).
+  const roomId = state.room.roomId;
+  const [list, presence] = await Promise.all([
+    api("GET", `/v1/rooms/${roomId}/members`),
+    api("GET", `/v1/rooms/${roomId}/presence`),
+  ]);
+  const online = new Set(presence.filter((p) => p.online).map((p) => p.userId));
+  $("members").textContent = list
+    .map((m) => `${m.userId} (${m.role}${online.has(m.userId) ? ", online" : ""})`).join(", ");
+}
+
+function tail() {
+  // One read at a time (the timer and opening a room would otherwise both append a page).
+  state.tailing ??= readTail().finally(() => { state.tailing = null; });
+  return state.tailing;
+}
+
+async function readTail() {
+  // The first read takes the latest page (not the room's first); then what came after it.
   if (!state.room) return;
-  const page = await api("GET", `/v1/rooms/${state.room.roomId}/messages?after=${state.head}&limit=200`);
+  const room = state.room;
+  const query = state.head ? `after=${state.head}&limit=200` : "limit=200";
+  const page = await api("GET", `/v1/rooms/${room.roomId}/messages?${query}`);
+  if (state.room !== room) return; // another room was opened meanwhile
   for (const m of page.messages) {
     state.head = Math.max(state.head, m.position);
     const li = item(`#${m.position} ${m.authorId}: ${m.deleted ? "(deleted)" : m.text}`, { messageId: m.messageId, position: m.position });

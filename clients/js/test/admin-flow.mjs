@@ -1,6 +1,7 @@
 // The admin web UI's operator flow, shared by the embedded test (admin.test.mjs) and the
 // distributed one (admin-distributed.mjs, run by tests/e2e/test_admin_ui.py).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { TidingsClient } from "../tidings.js";
@@ -50,8 +51,9 @@ async function steps({ browser, http, wsUrls, key, token, processes, shots, pref
   await page.click("#search button");
   await page.click(`#rooms li[data-room-id="${room.roomId}"]`);
   await page.waitForSelector(`#room-title[data-room-id="${room.roomId}"]`);
-  await page.waitForSelector('#members:has-text("bob (member)")'); // filled after the title
-  assert.match(await page.textContent("#members"), /alice \(owner\).*bob \(member\)/);
+  // Filled after the title; presence is refreshed every few seconds, and both are connected.
+  await page.waitForSelector('#members:has-text("bob (member, online)")', { timeout: 30000 });
+  assert.match(await page.textContent("#members"), /alice \(owner, online\).*bob \(member, online\)/);
 
   const sent = await alice.send(room.roomId, "printer on fire");
   await page.waitForSelector("#tail li >> text=alice: printer on fire", { timeout: 30000 });
@@ -61,6 +63,12 @@ async function steps({ browser, http, wsUrls, key, token, processes, shots, pref
   const { messages } = await bob.history(room.roomId);
   assert.ok(messages.some((m) => m.authorId === "system" && m.text === "an engineer is on the way"));
   await page.screenshot({ path: join(shots, `admin-${prefix}-2-room-live.png`) });
+
+  // The export downloads the room's log as JSON lines, the published message among them.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+  assert.equal(download.suggestedFilename(), `room-${room.roomId}.jsonl`);
+  const exported = readFileSync(await download.path(), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(exported.some((e) => JSON.stringify(e).includes("an engineer is on the way")), "export lacks the post");
 
   // bob reads alice's message; the audit answers who received and read it.
   await bob.ack(room.roomId, sent.position, { read: true });
