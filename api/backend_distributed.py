@@ -112,10 +112,8 @@ class DistributedBackend(Backend):
         )
 
     def run_processor(self, *, with_commands: bool) -> int:
-        import faust
-
         from streams.command_processor_kafka import KafkaCommandProcessor
-        from streams.faust_app import create_faust_app
+        from streams.faust_app import create_faust_app, quiet_worker
 
         s, topics = self.settings, self.topics
         metrics.PROCESS.info({"role": "processor", "mode": "distributed"})
@@ -149,7 +147,7 @@ class DistributedBackend(Backend):
         cluster = DistributedCluster(store, s.kafka_bootstrap, topics)
         reporter = StatusReporter(cluster, f"proc-{uuid.uuid4().hex[:12]}", "processor", lambda: 0)
         self._reporting = loop.create_task(reporter.run(), name="status")  # ends with the loop
-        worker = faust.Worker(app, loop=loop, loglevel=s.log_level.upper(), quiet=True)
+        worker = quiet_worker(app, loop, s.log_level.upper())
         worker.execute_from_commandline()
         return 0
 

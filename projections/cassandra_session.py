@@ -9,7 +9,9 @@ synchronously, and a slow node must never freeze the event loop).
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
+from collections import namedtuple
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -20,7 +22,7 @@ from cassandra.policies import (
     ExponentialReconnectionPolicy,
     TokenAwarePolicy,
 )
-from cassandra.query import BatchStatement, BatchType, PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement, named_tuple_factory
 
 from projections.migrations_cassandra import schema_statements
 from projections.store import StoreUnavailable
@@ -71,6 +73,22 @@ def migrate(hosts: Sequence[str], port: int, keyspace: str, replication_factor: 
         cluster.shutdown()
 
 
+@functools.lru_cache(maxsize=512)
+def _row_class(columns: tuple[str, ...]) -> type:
+    return namedtuple("Row", columns)
+
+
+def named_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """The driver's default row factory, with one row class per column list: the default
+    builds a new namedtuple class for every result (a few percent of a gateway's and the
+    processor's CPU)."""
+    try:
+        row = _row_class(tuple(columns))
+    except ValueError:  # a name that is no identifier (an unaliased function call)
+        return named_tuple_factory(columns, rows)  # type: ignore[no-any-return]
+    return [row(*values) for values in rows]
+
+
 async def gather_bounded(calls: Iterable[Awaitable[T]], limit: int = CONCURRENCY) -> list[T]:
     """Awaits every call with at most ``limit`` in flight; the first error is raised once
     all have finished (none is left running)."""
@@ -111,6 +129,7 @@ class CassandraSession:
             cluster.shutdown()
             raise StoreUnavailable(f"keyspace {keyspace} is not migrated: run tidings migrate")
         session.default_timeout = REQUEST_TIMEOUT  # also bounds the driver's own requests
+        session.row_factory = named_rows
         return cls(cluster, session, keyspace, str(row.value))
 
     async def statement(self, cql: str) -> PreparedStatement:
