@@ -8,11 +8,12 @@ __all__ = ["Topics"]
 
 DAY_MS = 24 * 3600 * 1000
 
-FETCH_MAX_WAIT_MS = 25
-"""How long the broker holds a Tidings consumer's fetch that finds nothing to return. Reads
-of transactional topics (events, replies) may wait that long for a commit to become
-visible, so it bounds a hop's added latency; shorter costs idle polling (at 10 ms, 0.3 of a
-core for an idle stack on the 2-core box)."""
+FETCH_MAX_WAIT_MS = 500
+"""How long the broker holds a Tidings consumer's fetch that finds nothing to return. The
+broker answers a held fetch as soon as a record becomes readable, a transaction's commit
+included (read_committed), so the wait adds no latency (measured on Kafka 4.1: a commit
+reaches a consumer holding a 2 s fetch within 2 ms); it sets how often an idle consumer asks
+again. At 25 ms an idle stack spent a third of a core polling; at 500, an eighth."""
 
 
 @dataclass(frozen=True, slots=True)
