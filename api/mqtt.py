@@ -467,7 +467,7 @@ class MqttConnection(Delivering):
                 try:
                     await self.ctx.service.require_member(self.user_id, str(parse_room_id(room)))
                 except Exception as exc:
-                    refused = fault_of(exc).name in ("NOT_FOUND", "FORBIDDEN")
+                    refused = fault_of(exc).code in (ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN)
                     codes.append(
                         mqtt5.SubAckReasonCode.NOT_AUTHORIZED
                         if refused
